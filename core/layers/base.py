@@ -1,0 +1,136 @@
+"""The layer contract every building block follows: build, forward, backward, parameters, config."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import ModelError
+from ..spec import Option, check_options
+
+
+class Parameter:
+    """A trainable tensor: ``data`` and ``grad`` are views into the model's flat buffers.
+
+    ``regularized`` parameters (weights) receive the L1/L2 penalty; biases and batchnorm's
+    scale and shift never do (seed 001: regularize weights, not biases).
+    """
+
+    __slots__ = ("data", "grad", "init", "name", "regularized", "shape")
+
+    def __init__(self, name: str, shape: tuple[int, ...], init, regularized: bool):
+        self.name = name
+        self.shape = tuple(int(s) for s in shape)
+        self.init = init
+        self.regularized = regularized
+        self.data = None
+        self.grad = None
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name}, shape={self.shape})"
+
+
+@dataclass
+class Context:
+    """What a built layer needs to compute: the array module, dtype and random generator."""
+
+    xp: Any
+    dtype: Any
+    rng: Any = None
+
+
+class Layer(ABC):
+    """Base class. Subclasses set ``kind`` and ``options`` and implement the hooks below.
+
+    - ``build(input_shape) -> output_shape`` checks the input shape and declares parameters;
+    - ``forward(x, training) -> y`` keeps what backward needs;
+    - ``backward(dy) -> dx`` writes the parameters' gradients and returns the input gradient
+      (``None`` when ``needs_input_grad`` is false: the first layer's input is data).
+    """
+
+    kind: ClassVar[str] = ""
+    options: ClassVar[dict[str, Option]] = {}
+
+    def __init__(self, where: str = "layer", **config):
+        self.where = where
+        self.cfg = check_options(where, self.options, config)
+        self.input_shape: tuple[int, ...] | None = None
+        self.output_shape: tuple[int, ...] | None = None
+        self.needs_input_grad = True
+        self.ctx: Context | None = None
+        self._params: dict[str, Parameter] = {}
+        self._buffers: dict[str, Any] = {}
+        self.last_output = None
+
+    # --- building -------------------------------------------------------------------------
+    def build(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(self.infer(self.input_shape))
+        return self.output_shape
+
+    def infer(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Declare parameters and return the output shape (per sample, no batch axis)."""
+        return input_shape
+
+    def bind(self, ctx: Context) -> None:
+        """Attach the array module, dtype and RNG; buffers move to the backend here."""
+        self.ctx = ctx
+        for name, value in self._buffers.items():
+            self._buffers[name] = ctx.xp.asarray(value, dtype=ctx.dtype)
+
+    def add_parameter(self, name: str, shape, init, regularized: bool) -> Parameter:
+        p = Parameter(name, shape, init, regularized)
+        self._params[name] = p
+        return p
+
+    def error(self, message: str) -> ModelError:
+        return ModelError(f"{self.where}: {message}")
+
+    # --- computing ------------------------------------------------------------------------
+    @abstractmethod
+    def forward(self, x, training: bool):
+        """y = layer(x); keeps what backward needs when ``training``."""
+
+    @abstractmethod
+    def backward(self, dy):
+        """dL/dx from dL/dy, writing the parameters' gradients on the way."""
+
+    # --- introspection --------------------------------------------------------------------
+    def parameters(self) -> list[tuple[str, Parameter]]:
+        """(checkpoint name, parameter) pairs, names relative to this layer."""
+        return list(self._params.items())
+
+    def buffers(self) -> list[tuple[str, Any]]:
+        """(checkpoint name, array) pairs of non-trainable state (batchnorm's running statistics)."""
+        return list(self._buffers.items())
+
+    def set_buffer(self, name: str, value) -> None:
+        self._buffers[name] = value
+
+    def children(self) -> list[Layer]:
+        return []
+
+    def flops(self) -> int:
+        """Forward FLOPs per sample (2 per multiply-add), as the benchmark counts them."""
+        return 0
+
+    def param_count(self) -> int:
+        return sum(p.size for _, p in self.parameters())
+
+    def config(self) -> dict:
+        """The layer as written in a session: ``{kind: {options}}`` with defaults filled in."""
+        return {self.kind: dict(self.cfg)}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.cfg.items())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"

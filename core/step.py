@@ -1,0 +1,41 @@
+"""One training step (forward, loss, backward, penalty, clipping, update) and batched evaluation."""
+
+from __future__ import annotations
+
+from .optimizers import apply_penalty, clip_grad_norm
+
+
+class TrainStep:
+    """Binds a model, a loss and an optimizer; calling it with a batch trains on it and returns the loss.
+
+    The returned loss is a 0-d backend array (no device synchronisation until someone reads it).
+    """
+
+    def __init__(self, model, loss, optimizer, *, l1: float = 0.0, l2: float = 0.0, clip_norm: float | None = None):
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.l1, self.l2, self.clip_norm = float(l1), float(l2), clip_norm
+        optimizer.bind(model.xp, model.size, model.dtype)
+        self.grad_norm = None
+
+    def __call__(self, x, y, keep: bool = False):
+        model = self.model
+        out = model.forward(x, training=True, keep=keep)
+        loss, dout = self.loss(out, y)
+        model.backward(dout)
+        n = model.n_regularized
+        if (self.l1 or self.l2) and n:
+            apply_penalty(model.xp, model.params[:n], model.grads[:n], self.l1, self.l2)
+        if self.clip_norm:
+            self.grad_norm = clip_grad_norm(model.xp, model.grads, self.clip_norm)
+        self.optimizer.step(model.params, model.grads)
+        return loss
+
+
+def predict_batches(model, x, batch_size: int = 1024):
+    """The model's outputs (logits) on host array ``x``, in evaluation mode, as a backend array."""
+    xp = model.xp
+    chunks = [
+        model.forward(model.backend.asarray(x[i : i + batch_size]), training=False)
+        for i in range(0, len(x), batch_size)
+    ]
+    return xp.concatenate(chunks) if len(chunks) > 1 else chunks[0]
