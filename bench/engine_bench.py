@@ -89,6 +89,7 @@ def main(argv=None):
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     import numpy as np
+
     from dl_lab.core import get_backend
 
     backend = get_backend(args.backend)

@@ -103,6 +103,7 @@ class Sequential:
         for _, p in order:
             p.data = self.params[offset : offset + p.size].reshape(p.shape)
             p.grad = self.grads[offset : offset + p.size].reshape(p.shape)
+            p.offset = offset
             offset += p.size
         self.reset_parameters(seed)
         ctx = Context(self.xp, self.dtype, self.backend.rng(seed + 1))

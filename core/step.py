@@ -16,11 +16,13 @@ class TrainStep:
         self.l1, self.l2, self.clip_norm = float(l1), float(l2), clip_norm
         optimizer.bind(model.xp, model.size, model.dtype)
         self.grad_norm = None
+        self.out = None
 
     def __call__(self, x, y, keep: bool = False):
         model = self.model
         out = model.forward(x, training=True, keep=keep)
         loss, dout = self.loss(out, y)
+        self.out = out  # kept for running metrics (accuracy, errors) read by whoever drives training
         model.backward(dout)
         n = model.n_regularized
         if (self.l1 or self.l2) and n:

@@ -17,7 +17,7 @@ class Parameter:
     scale and shift never do (seed 001: regularize weights, not biases).
     """
 
-    __slots__ = ("data", "grad", "init", "name", "regularized", "shape")
+    __slots__ = ("data", "grad", "init", "name", "offset", "regularized", "shape")
 
     def __init__(self, name: str, shape: tuple[int, ...], init, regularized: bool):
         self.name = name
@@ -26,6 +26,7 @@ class Parameter:
         self.regularized = regularized
         self.data = None
         self.grad = None
+        self.offset = 0  # where the values start in the model's flat buffers
 
     @property
     def size(self) -> int:

@@ -1,4 +1,11 @@
-"""2-D convolution (cross-correlation, as in PyTorch) by im2col and matrix products."""
+"""2-D convolution (cross-correlation, as in PyTorch) by im2col and matrix products, channels-last inside.
+
+Why channels-last: the array a layer returns has PyTorch's logical shape (N, C, H, W), but its memory may be
+in any order; this layer writes (N, H, W, C) memory and returns a transposed view. Then im2col is one matrix
+product over all N*H'*W' output pixels (no per-image batching), each kernel window's pixels are contiguous
+runs of C values, the GEMM's output is already the next layer's input, and pooling reads contiguous channels.
+Flatten still sees the logical (C, H, W) order, so checkpoints and weights keep PyTorch's layout.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +31,33 @@ def output_size(size: int, k: int, s: int, pad: tuple[int, int]) -> int:
 
 
 def windows(xp, x, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
-    """A (N, C, kh, kw, ho, wo) strided view of the kernel windows of x (N, C, H, W): no copy."""
-    n, c = x.shape[:2]
+    """A (N, ho, wo, kh, kw, C) strided view of the kernel windows of x (N, H, W, C): no copy.
+
+    Rows of the im2col matrix are output pixels; within a row, (kw, C) is one contiguous run of x.
+    """
+    n, _, _, c = x.shape
     s = x.strides
-    shape = (n, c, kh, kw, ho, wo)
-    strides = (s[0], s[1], s[2], s[3], s[2] * sh, s[3] * sw)
+    shape = (n, ho, wo, kh, kw, c)
+    strides = (s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3])
     return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+
+
+def covered(size: int, out: int, k: int, s: int, pad: int) -> list[tuple[slice, slice]]:
+    """Per kernel offset i along one axis: (input slice, output slice) of the pixels that offset touches.
+
+    Output pixel o reads input o*s + i - pad; only the part inside the input is kept, so col2im needs no
+    padded scratch array.
+    """
+    spans = []
+    for i in range(k):
+        lo = max(0, -(-(pad - i) // s))  # first o with o*s + i - pad >= 0
+        hi = min(out, (size - 1 + pad - i) // s + 1)  # one past the last o inside the input
+        if hi <= lo:
+            spans.append((slice(0, 0), slice(0, 0)))
+            continue
+        start = lo * s + i - pad
+        spans.append((slice(start, start + (hi - lo - 1) * s + 1, s), slice(lo, hi)))
+    return spans
 
 
 class Conv2D(Layer):
@@ -74,62 +102,129 @@ class Conv2D(Layer):
         f = self.cfg["filters"]
         self.weight = self.add_parameter("weight", (f, c, *self.k), self.cfg["init"], regularized=True)
         self.bias = self.add_parameter("bias", (f,), self.cfg["bias_init"], False) if self.cfg["bias"] else None
+        self.spans = (covered(h, ho, self.k[0], self.s[0], self.pad[0][0]),
+                      covered(w, wo, self.k[1], self.s[1], self.pad[1][0]))
         return (f, ho, wo)
 
-    def _padded(self, x):
+    def bind(self, ctx):
+        super().bind(ctx)
+        self._scratch = {}
+
+    def _buffer(self, key, shape, fill=None):
+        """A scratch array kept between steps (shapes repeat): no allocation, no page faults.
+
+        Only for arrays private to this layer; what forward or backward returns is always fresh.
+        """
+        buf = self._scratch.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != self.ctx.dtype:
+            buf = self.ctx.xp.empty(shape, dtype=self.ctx.dtype)
+            if fill is not None:
+                buf.fill(fill)
+            self._scratch[key] = buf
+        return buf
+
+    # --- forward ------------------------------------------------------------------------------
+    def _im2col(self, x, training):
+        """The (N*H'*W', kh*kw*C [+1]) matrix of kernel windows; a last column of ones carries the bias
+        through the matrix product, so neither forward nor backward needs a separate pass for it."""
+        n = x.shape[0]
+        c, h, w = self.input_shape
+        _, ho, wo = self.output_shape
         (pt, pb), (pl, pr) = self.pad
-        if pt == pb == pl == pr == 0:
-            return x
-        xp = self.ctx.xp
-        n, c, h, w = x.shape
-        out = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=x.dtype)
-        out[:, :, pt : pt + h, pl : pl + w] = x
-        return out
+        xh = x.transpose(0, 2, 3, 1)  # NHWC view; free when x came from a channels-last layer
+        if pt or pb or pl or pr:
+            padded = self._buffer(("pad", training), (n, h + pt + pb, w + pl + pr, c), fill=0.0)
+            padded[:, pt : pt + h, pl : pl + w, :] = xh  # the border stays zero between steps
+            xh = padded
+        k = self.k[0] * self.k[1] * c
+        nb = 1 if self.bias is not None else 0
+        cols = self._buffer(("cols", training), (n * ho * wo, k + nb), fill=1.0)
+        view = cols[:, :k].reshape(n, ho, wo, self.k[0], self.k[1], c)
+        self.ctx.xp.copyto(view, windows(self.ctx.xp, xh, *self.k, *self.s, ho, wo))
+        return cols
+
+    def _weight_matrix(self):
+        """Weights as a (kh*kw*C [+1], F) matrix matching the columns of im2col, the bias as its last row."""
+        f, c, kh, kw = self.weight.shape
+        k = kh * kw * c
+        wm = self._buffer("wm", (k + (1 if self.bias is not None else 0), f))
+        wm[:k].reshape(kh, kw, c, f)[...] = self.weight.data.transpose(2, 3, 1, 0)
+        if self.bias is not None:
+            wm[k] = self.bias.data
+        return wm
 
     def forward(self, x, training):
         xp = self.ctx.xp
         n = x.shape[0]
         f, ho, wo = self.output_shape
-        win = windows(xp, self._padded(x), *self.k, *self.s, ho, wo)
-        cols = win.reshape(n, -1, ho * wo)  # (N, C*kh*kw, H'*W'): the one copy of im2col
-        z = xp.matmul(self.weight.data.reshape(f, -1), cols)
-        if self.bias is not None:
-            z += self.bias.data[:, None]
-        z = z.reshape(n, f, ho, wo)
-        y = self.act.forward(z)
+        cols = self._im2col(x, training)
+        z = xp.matmul(cols, self._weight_matrix())  # (N*H'*W', F): channels-last output
+        if self.act.name == "relu":
+            xp.maximum(z, 0.0, out=z)  # in place: one pass, no second array
+            y = z
+        elif self.act.name == "identity":
+            y = z
+        else:
+            y = self.act.forward(z)
+        y = y.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)
         if training:
-            self._cols, self._z, self._y = cols, (z if self.act.needs_input else None), y
+            self._cols = cols
+            self._z = z.reshape(n, ho, wo, f).transpose(0, 3, 1, 2) if self.act.needs_input else None
+            self._y = y
         return y
 
+    # --- backward -----------------------------------------------------------------------------
     def backward(self, dy):
         xp = self.ctx.xp
         dz = self.act.backward(dy, self._z, self._y)
         n, f, ho, wo = dz.shape
-        dz = xp.ascontiguousarray(dz).reshape(n, f, ho * wo)
-        # dW = sum_n dz[n] @ cols[n]^T as one GEMM over the (C*kh*kw) x (N*H'*W') contraction.
-        self.weight.grad[...] = xp.tensordot(dz, self._cols, axes=([0, 2], [0, 2])).reshape(self.weight.shape)
+        dz = xp.ascontiguousarray(dz.transpose(0, 2, 3, 1)).reshape(n * ho * wo, f)
+        # dW (and the bias gradient, from the column of ones) as one GEMM over all output pixels.
+        dwm = xp.matmul(self._cols.T, dz)
+        _, c, kh, kw = self.weight.shape
+        k = kh * kw * c
+        self.weight.grad[...] = dwm[:k].reshape(kh, kw, c, f).transpose(3, 2, 0, 1)
         if self.bias is not None:
-            xp.sum(dz, axis=(0, 2), out=self.bias.grad)
+            self.bias.grad[...] = dwm[k]
         if not self.needs_input_grad:
             return None
-        dcols = xp.matmul(self.weight.data.reshape(f, -1).T, dz)  # (N, C*kh*kw, H'*W')
-        return self._col2im(dcols)
+        wm = self._weight_matrix()[:k]
+        dcols = xp.matmul(dz, wm.T, out=self._buffer("dcols", (n * ho * wo, k)))
+        return self._col2im(dcols.reshape(n, ho, wo, kh, kw, c))
 
-    def _col2im(self, dcols):
-        """Scatter-add column gradients back onto the (padded) input: one strided add per kernel offset."""
+    def _col2im(self, d6):
+        """Add each kernel offset's column gradients onto the input pixels it read (the adjoint of im2col).
+
+        With stride 1 one offset reads every input pixel: it is assigned instead of added, which spares
+        zero-filling the result.
+        """
         xp = self.ctx.xp
+        n = d6.shape[0]
         c, h, w = self.input_shape
-        n = dcols.shape[0]
-        (pt, pb), (pl, pr) = self.pad
         kh, kw = self.k
-        sh, sw = self.s
-        _, ho, wo = self.output_shape
-        dxp = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=dcols.dtype)
-        d6 = dcols.reshape(n, c, kh, kw, ho, wo)
+        dx = xp.empty((n, h, w, c), dtype=d6.dtype)
+        full = [(i, j) for i in range(kh) for j in range(kw) if self._covers_all(i, j)]
+        if full:
+            i0, j0 = full[0]
+            dx[...] = d6[:, self.spans[0][i0][1], self.spans[1][j0][1], i0, j0]
+        else:
+            dx.fill(0.0)
         for i in range(kh):
+            (hin, hout) = self.spans[0][i]
             for j in range(kw):
-                dxp[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw] += d6[:, :, i, j]
-        return dxp[:, :, pt : pt + h, pl : pl + w]
+                if full and (i, j) == full[0]:
+                    continue
+                (win, wout) = self.spans[1][j]
+                dx[:, hin, win] += d6[:, hout, wout, i, j]
+        return dx.transpose(0, 3, 1, 2)
+
+    def _covers_all(self, i: int, j: int) -> bool:
+        c, h, w = self.input_shape
+        hin, _ = self.spans[0][i]
+        win, _ = self.spans[1][j]
+        return (hin.step == 1 and hin.start == 0 and hin.stop == h) and (
+            win.step == 1 and win.start == 0 and win.stop == w
+        )
 
     def flops(self):
         _f, ho, wo = self.output_shape

@@ -36,6 +36,13 @@ class _Pool2D(Layer):
     def _overlapping(self) -> bool:
         return self.s[0] < self.k[0] or self.s[1] < self.k[1]
 
+    @property
+    def _tiles(self) -> bool:
+        """Windows cover every input pixel exactly once (no gaps, no ragged edge)."""
+        c, h, w = self.input_shape
+        _, ho, wo = self.output_shape
+        return self.s == self.k and ho * self.k[0] == h and wo * self.k[1] == w
+
     def flops(self):
         c, ho, wo = self.output_shape
         return c * ho * wo * self.k[0] * self.k[1]
@@ -53,7 +60,9 @@ class MaxPool2D(_Pool2D):
         xp = self.ctx.xp
         _, ho, wo = self.output_shape
         views = self._views(x, ho, wo)
-        y = next(views).copy()
+        first = next(views)
+        y = xp.empty_like(first)  # order "K": keeps the input's memory layout (channels-last from conv2d)
+        xp.maximum(first, next(views), out=y) if self.k[0] * self.k[1] > 1 else xp.copyto(y, first)
         for v in views:
             xp.maximum(y, v, out=y)
         if training:
@@ -63,16 +72,26 @@ class MaxPool2D(_Pool2D):
     def backward(self, dy):
         xp = self.ctx.xp
         _, ho, wo = self.output_shape
-        dx = xp.zeros(self._x.shape, dtype=dy.dtype)
+        x, y = self._x, self._y
+        dx = xp.empty_like(x)
+        if self._overlapping or not self._tiles:
+            dx.fill(0.0)
         # Walk the windows in order; the first position equal to the maximum takes the gradient.
-        pending = xp.ones(self._y.shape, dtype=bool)
-        for xv, dv in zip(self._views(self._x, ho, wo), self._views(dx, ho, wo), strict=True):
-            hit = (xv == self._y) & pending
+        # ``pending`` marks the windows whose maximum has not been met yet.
+        pending = None
+        last = self.k[0] * self.k[1] - 1
+        for q, (xv, dv) in enumerate(zip(self._views(x, ho, wo), self._views(dx, ho, wo), strict=True)):
+            hit = xp.equal(xv, y)
+            if pending is None:
+                pending = xp.logical_not(hit) if q < last else None
+            else:
+                hit &= pending
+                if q < last:
+                    xp.logical_xor(pending, hit, out=pending)  # hit is inside pending: this clears it
             if self._overlapping:
                 dv += dy * hit
             else:
-                dv[...] = dy * hit
-            pending &= ~hit
+                xp.multiply(dy, hit, out=dv)
         return dx
 
 

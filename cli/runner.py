@@ -1,0 +1,144 @@
+"""`dl-lab run`: train a session headless with a progress bar, record the run, and report it."""
+
+from __future__ import annotations
+
+import json
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from dl_lab.session import (
+    EpochEnded,
+    Recorder,
+    RunCancelled,
+    RunEnded,
+    RunFailed,
+    RunStarted,
+    StepEnded,
+    Trainer,
+    load_resume,
+    new_run_dir,
+    open_run,
+    session_from_dict,
+)
+
+from .render import console, run_curves, summary_table
+
+EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+
+class StopFlag:
+    """Set by the first Ctrl-C (the run stops after the current batch and saves); a second one aborts."""
+
+    def __init__(self):
+        self.set = False
+
+    def __call__(self) -> bool:
+        return self.set
+
+
+@contextmanager
+def sigint_sets(flag: StopFlag):
+    def handler(signum, frame):
+        if flag.set:
+            raise KeyboardInterrupt
+        flag.set = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+    return Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+        BarColumn(),
+        TextColumn("batch {task.completed:.0f}/{task.total:.0f}"),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console(stderr=True),
+        transient=False,
+    )
+
+
+def prepare(session, resume_dir: Path | None, out: Path | None, backend: str | None):
+    """The trainer and its run directory: a new one, or an interrupted one restored for resuming."""
+    if resume_dir is not None:
+        run = open_run(resume_dir, with_records=False)
+        session = session_from_dict(run.session, base_dir=Path(resume_dir), source=Path(resume_dir) / "session.yaml")
+        trainer = Trainer(session, backend=backend)
+        load_resume(trainer, resume_dir)
+        return trainer, Path(resume_dir)
+    trainer = Trainer(session, backend=backend)
+    return trainer, Path(out) if out else new_run_dir(session.name)
+
+
+def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool) -> tuple[int, object]:
+    """Drive the trainer to its end, recording and drawing progress; returns (exit status, last event)."""
+    flag = StopFlag()
+    bar = _progress(quiet)
+    task = None
+    last = None
+    with Recorder(run_dir, trainer, resume=resume) as recorder, sigint_sets(flag):
+        if bar:
+            bar.start()
+        try:
+            for event in trainer.run(flag):
+                recorder.record(event)
+                last = event
+                if bar:
+                    task = _update_bar(bar, task, event, trainer)
+        finally:
+            if bar:
+                bar.stop()
+    if isinstance(last, RunFailed):
+        return EXIT_FAILED, last
+    if isinstance(last, RunCancelled):
+        return EXIT_INTERRUPTED, last
+    return EXIT_OK, last
+
+
+def _update_bar(bar, task, event, trainer):
+    if isinstance(event, RunStarted):
+        task = bar.add_task("train", total=event.steps_per_epoch, epoch=event.start_epoch + 1, epochs=event.epochs,
+                            loss=float("nan"), rate="")  # fmt: skip
+        bar.update(task, completed=trainer.progress.batch)
+    elif isinstance(event, StepEnded):
+        bar.update(task, completed=event.batch, epoch=event.epoch, loss=event.loss)
+    elif isinstance(event, EpochEnded):
+        bar.update(task, completed=0, rate=f"{event.train_samples_per_s:,.0f} samples/s")
+    return task
+
+
+def report(run_dir: Path, status: int, last, *, quiet: bool, as_json: bool) -> None:
+    run = open_run(run_dir)
+    out = console()
+    if as_json:
+        print(json.dumps({"run_dir": str(run_dir), **run.summary}, indent=1, default=str))
+        return
+    err = console(stderr=True)
+    if isinstance(last, RunFailed):
+        err.print(f"[bold red]dl-lab: the run failed:[/] {last.message}")
+        err.print(f"  likely cause: {last.cause}")
+        for tip in last.advice:
+            err.print(f"  try: {tip}")
+    elif isinstance(last, RunCancelled):
+        err.print(f"dl-lab: interrupted at epoch {last.epoch}, step {last.step}; checkpoint saved to "
+                  f"{run_dir / 'checkpoints' / 'last.npz'}")  # fmt: skip
+        err.print(f"  continue with: dl-lab run --resume {run_dir}")
+    if quiet:
+        return
+    if not isinstance(last, RunCancelled):
+        out.print(summary_table(run.final(), run.summary, title=f"{run.name}  ({run_dir})"))
+        for chart in run_curves(run.epochs(), width=min(out.width, 100) - 1):
+            out.print(Text.from_ansi(chart), no_wrap=True, crop=False)
+    if isinstance(last, RunEnded) and last.message:
+        out.print(f"stopped early: {last.message}")

@@ -1,0 +1,119 @@
+"""The steps every dataset shares after loading its rows: split, fit normalization, wrap in a Dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import Dataset
+from .normalization import fit_normalization
+from .split import random_split, stratified_split
+
+DEFAULT_VAL_FRACTION = 0.2
+# Separate random streams per purpose, so e.g. changing val_fraction does not move the generated points.
+GENERATE_STREAM, SPLIT_STREAM, SUBSET_STREAM = 0, 2, 3
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a loader needs besides the dataset's own options."""
+
+    dtype: str = "float32"
+    base_dir: Path = Path(".")
+    progress: object = None  # None: default stderr bar; False: silent; or a callable(done, total)
+
+
+def rng_for(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, stream])
+
+
+@dataclass
+class Prepared:
+    """A dataset's rows as a loader produces them, before the split and the normalization.
+
+    ``inputs`` are the model's inputs before normalization (features computed, images NCHW), in source
+    order. ``val_inputs``/``val_targets`` hold a validation split that comes with the data (an official
+    test set, a val file); otherwise the split is drawn from ``inputs`` with ``val_fraction``.
+    """
+
+    name: str
+    task: str
+    source: str
+    inputs: np.ndarray
+    targets: np.ndarray
+    class_names: list[str] | None = None
+    feature_names: list[str] | None = None
+    val_inputs: np.ndarray | None = None
+    val_targets: np.ndarray | None = None
+    axis: str = "feature"
+    to_inputs: Callable[[np.ndarray], np.ndarray] | None = None
+    points: np.ndarray | None = None  # 2-D sets: the raw points behind ``inputs``, for plots
+    bounds: tuple[float, float, float, float] | None = None
+
+
+def _split_rows(prepared: Prepared, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = rng_for(seed, SPLIT_STREAM)
+    if prepared.task == "classification":
+        return stratified_split(prepared.targets, val_fraction, rng)
+    return random_split(len(prepared.targets), val_fraction, rng)
+
+
+def _splits(prepared: Prepared, options: dict) -> dict[str, dict[str, np.ndarray | None]]:
+    """{"train"|"val": {"inputs", "targets", "points"}}; val is the same objects when val_fraction is 0."""
+    whole = {"inputs": prepared.inputs, "targets": prepared.targets, "points": prepared.points}
+    if prepared.val_inputs is not None:
+        given = {"inputs": prepared.val_inputs, "targets": prepared.val_targets, "points": None}
+        return {"train": whole, "val": given}
+    fraction = options.get("val_fraction")
+    fraction = DEFAULT_VAL_FRACTION if fraction is None else fraction
+    if fraction == 0:
+        return {"train": whole, "val": whole}
+    parts = _split_rows(prepared, fraction, options.get("seed", 0))
+    return {
+        split: {key: None if array is None else array[rows] for key, array in whole.items()}
+        for split, rows in zip(("train", "val"), parts, strict=True)
+    }
+
+
+def _points_2d(prepared: Prepared, splits: dict) -> dict | None:
+    if prepared.points is None:
+        return None
+    labels = {
+        split: np.asarray(part["targets"]).reshape(len(part["targets"]), -1)[:, 0] for split, part in splits.items()
+    }
+    return {
+        "bounds": list(prepared.bounds),
+        "train_points": splits["train"]["points"],
+        "train_labels": labels["train"],
+        "val_points": splits["val"]["points"],
+        "val_labels": labels["val"],
+    }
+
+
+def finish(prepared: Prepared, options: dict, dtype: str) -> Dataset:
+    """Split, fit the normalization on the training rows only, and build the Dataset."""
+    splits = _splits(prepared, options)
+    if prepared.task == "regression":
+        converted = {}
+        for part in splits.values():
+            key = id(part["targets"])  # convert a shared train/val array once, keeping it shared
+            converted.setdefault(key, np.asarray(part["targets"], dtype).reshape(len(part["targets"]), -1))
+            part["targets"] = converted[key]
+    record = fit_normalization(splits["train"]["inputs"], options.get("normalize", "none"), prepared.axis)
+    return Dataset(
+        name=prepared.name,
+        task=prepared.task,
+        inputs={split: part["inputs"] for split, part in splits.items()},
+        targets={split: part["targets"] for split, part in splits.items()},
+        normalization=record,
+        dtype=dtype,
+        options=options,
+        source=prepared.source,
+        class_names=prepared.class_names,
+        feature_names=prepared.feature_names,
+        to_inputs=prepared.to_inputs,
+        points_2d=_points_2d(prepared, splits),
+    )

@@ -1,0 +1,188 @@
+"""Your own data from CSV files: a header row, numeric feature columns and a target column.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row is row 2.
+Errors name the file as written in the session, the row and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .assembly import LoadContext, Prepared, finish
+from .dataset import Dataset
+from .errors import DataError
+
+
+@dataclass
+class Table:
+    """A CSV file's cells as strings: ``cells[i, j]`` is data row ``rows[i]``, column ``header[j]``."""
+
+    name: str
+    header: list[str]
+    cells: np.ndarray
+    rows: np.ndarray
+
+    def column(self, column: str) -> np.ndarray:
+        return self.cells[:, self.header.index(column)]
+
+    def numbers(self, columns: list[str]) -> np.ndarray:
+        """The columns as float64 ``(N, len(columns))``; the first bad cell raises a DataError."""
+        block = self.cells[:, [self.header.index(c) for c in columns]]
+        try:
+            values = block.astype(np.float64)
+        except ValueError:
+            values = None
+        if values is None or not np.isfinite(values).all():
+            self._raise_first_bad(block, columns)
+        return values
+
+    def _raise_first_bad(self, block: np.ndarray, columns: list[str]) -> None:
+        for i, j in np.ndindex(block.shape):  # error path only: find the first cell that is not a number
+            try:
+                ok = np.isfinite(float(block[i, j]))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise DataError(self.where(i, columns[j]) + f": expected a number, got {str(block[i, j])!r}")
+
+    def where(self, index: int, column: str) -> str:
+        return f"{self.name}: row {self.rows[index]}, column {column!r}"
+
+
+def read_table(base_dir: Path, written: str) -> Table:
+    """Read ``written`` (relative to ``base_dir`` unless absolute) into a Table of stripped strings."""
+    path = Path(written).expanduser()
+    path = path if path.is_absolute() else Path(base_dir) / path
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: spreadsheets often prepend a byte-order mark
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{written}: cannot read {path} ({getattr(error, 'strerror', None) or error})") from None
+    records = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text)), 1) if "".join(row).strip()]
+    if not records:
+        raise DataError(f"{written}: the file is empty; expected a header row of column names")
+    header = [name.strip() for name in records[0][1]]
+    repeated = sorted({name for name in header if header.count(name) > 1 or not name})
+    if repeated:
+        raise DataError(f"{written}: row {records[0][0]}: column names must be unique and non-empty, got {repeated}")
+    body = records[1:]
+    if not body:
+        raise DataError(f"{written}: no data rows below the header")
+    lengths = np.array([len(row) for _, row in body])
+    wrong = np.flatnonzero(lengths != len(header))
+    if wrong.size:
+        number, row = body[wrong[0]]
+        raise DataError(f"{written}: row {number}: expected {len(header)} values like the header, got {len(row)}")
+    cells = np.char.strip(np.array([row for _, row in body], dtype=str))
+    return Table(written, header, cells, np.array([number for number, _ in body]))
+
+
+def _require_columns(table: Table, columns: list[str], option: str) -> None:
+    for column in columns:
+        if column not in table.header:
+            close = difflib.get_close_matches(column, table.header, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DataError(
+                f"{option}: {table.name} has no column {column!r}{hint}; columns: {', '.join(table.header)}"
+            )
+
+
+def _label_keys(labels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Labels as sortable keys: numbers when every label is one (so 10 sorts after 9), else strings."""
+    try:
+        numbers = labels.astype(np.float64)
+        if np.isfinite(numbers).all():
+            return numbers, True
+    except ValueError:
+        pass
+    return labels, False
+
+
+def _class_ids(train: Table, val: Table | None, target: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Class ids per table, classes being the training file's distinct labels in sorted order."""
+    tables = {"train": train} if val is None else {"train": train, "val": val}
+    labels = {split: table.column(target) for split, table in tables.items()}
+    for split, table in tables.items():
+        empty = np.flatnonzero(labels[split] == "")
+        if empty.size:
+            raise DataError(f"{table.where(empty[0], target)}: expected a class label, got an empty cell")
+    keys, numeric = _label_keys(np.concatenate(list(labels.values())))
+    keys = dict(zip(tables, np.split(keys, [len(labels["train"])]), strict=False))
+    classes = np.unique(keys["train"])
+    if len(classes) < 2:
+        raise DataError(f"{train.name}: column {target!r} holds one class only; classification needs two or more")
+    ids = {}
+    for split, table in tables.items():
+        found = np.minimum(np.searchsorted(classes, keys[split]), len(classes) - 1)
+        unseen = np.flatnonzero(classes[found] != keys[split])
+        if unseen.size:
+            label = str(labels[split][unseen[0]])
+            raise DataError(f"{table.where(unseen[0], target)}: class {label!r} does not appear in {train.name}")
+        ids[split] = found.astype(np.int64)
+    names = [f"{c:g}" if numeric else str(c) for c in classes]
+    return ids, names
+
+
+def _check_options(options: dict) -> list[str]:
+    if options["train"] is None:
+        raise DataError("data.train: the csv dataset needs a training file, e.g. train: train.csv")
+    if options["val"] is not None and options["val_fraction"] is not None:
+        raise DataError("data.val_fraction: cannot be combined with data.val (the val file is the val split)")
+    target = options["target"]
+    if options["task"] == "classification" and not isinstance(target, str):
+        raise DataError(f"data.target: classification takes one target column, got {target}")
+    return [target] if isinstance(target, str) else list(target)
+
+
+def _feature_columns(train: Table, val: Table | None, targets: list[str], shape: list[int] | None) -> list[str]:
+    columns = [c for c in train.header if c not in targets]
+    if not columns:
+        raise DataError(f"{train.name}: no feature columns besides the target {', '.join(targets)}")
+    if val is not None:
+        _require_columns(val, columns + targets, "data.val")
+        extra = sorted(set(val.header) - set(train.header))
+        if extra:
+            raise DataError(f"{val.name}: columns {extra} are not in {train.name}")
+    if shape is not None and int(np.prod(shape)) != len(columns):
+        needed = int(np.prod(shape))
+        raise DataError(
+            f"data.shape: {shape} needs {needed} values a row, {train.name} has {len(columns)} feature columns"
+        )
+    return columns
+
+
+def load_csv(name: str, options: dict, ctx: LoadContext) -> Dataset:
+    """``csv``: train file (+ val file or val_fraction), target column(s), task, optional image shape."""
+    targets = _check_options(options)
+    train = read_table(ctx.base_dir, options["train"])
+    val = read_table(ctx.base_dir, options["val"]) if options["val"] else None
+    _require_columns(train, targets, "data.target")
+    shape = options["shape"]
+    columns = _feature_columns(train, val, targets, shape)
+    inputs = {"train": train.numbers(columns), "val": val.numbers(columns) if val else None}
+    if shape is not None:
+        inputs = {k: None if v is None else v.reshape(len(v), *shape) for k, v in inputs.items()}
+    if options["task"] == "classification":
+        ys, class_names = _class_ids(train, val, targets[0])
+    else:
+        ys = {"train": train.numbers(targets), "val": val.numbers(targets) if val else None}
+        class_names = None
+    prepared = Prepared(
+        name=name,
+        task=options["task"],
+        source="file",
+        inputs=inputs["train"],
+        targets=ys["train"],
+        class_names=class_names,
+        feature_names=None if shape else columns,
+        val_inputs=inputs["val"],
+        val_targets=ys.get("val"),
+        axis="channel" if shape else "feature",
+        to_inputs=(lambda raw: np.asarray(raw, np.float64).reshape(len(raw), *shape)) if shape else None,
+    )
+    return finish(prepared, options, ctx.dtype)

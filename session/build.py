@@ -1,0 +1,68 @@
+"""From a validated session to live objects: dataset, model, loss, optimizer, schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dl_lab.core import Schedule, Sequential, get_backend, get_loss, make_optimizer
+from dl_lab.core.errors import ConfigError, ModelError
+from dl_lab.datasets import DataError, load_config
+
+
+@dataclass
+class Built:
+    dataset: object
+    model: Sequential
+    loss: object
+    optimizer: object
+    schedule: Schedule
+
+
+def load_dataset(session, progress=None):
+    return load_config(session.spec["data"], base_dir=session.base_dir, dtype=session.spec["dtype"], progress=progress)
+
+
+def check_output(spec: dict, model: Sequential, loss, dataset) -> None:
+    """The last layer must give what the loss needs for this data, said in the user's terms."""
+    out = model.output_shape
+    last = f"model[{len(spec['model']) - 1}]"
+    if len(out) != 1:
+        raise ConfigError(f"{last}: the model's output has shape {out}; end with flatten and dense layers")
+    if dataset.task == "regression":
+        need, why = dataset.output_dim, f"one per regression target of {dataset.name}"
+    elif loss.binary:
+        if dataset.num_classes != 2:
+            raise ConfigError(f"loss: {loss.name} is for two classes, but {dataset.name} has {dataset.num_classes}; "
+                              "use cross_entropy")  # fmt: skip
+        need, why = 1, f"{loss.name} takes one score per sample"
+    elif loss.name == "hinge" and out[0] == 1 and dataset.num_classes == 2:
+        return
+    else:
+        need, why = dataset.num_classes, f"one logit per class of {dataset.name}"
+    if out[0] != need:
+        raise ConfigError(f"{last}: the model gives {out[0]} outputs, but {loss.name} needs {need} ({why})")
+
+
+def build(session, dataset=None, backend=None, progress=None) -> Built:
+    """Everything a run needs, on the session's backend; the dataset may be passed in (already loaded).
+
+    Errors about the session's content (shapes that do not fit, a loss that does not suit the data) name the
+    session file and line.
+    """
+    try:
+        return _build(session, dataset, backend, progress)
+    except (ConfigError, ModelError, DataError) as exc:
+        raise session.located(exc) from None
+
+
+def _build(session, dataset, backend, progress) -> Built:
+    spec = session.spec
+    dataset = dataset if dataset is not None else load_dataset(session, progress)
+    loss = get_loss(spec["loss"])
+    model = Sequential(spec["model"], dataset.input_shape, backend=get_backend(backend or spec["backend"]),
+                       dtype=spec["dtype"], seed=spec["seed"], init=spec["init"], loss=loss)  # fmt: skip
+    check_output(spec, model, loss, dataset)
+    optimizer = make_optimizer(spec["optimizer"])
+    training = spec["training"]
+    schedule = Schedule(optimizer.lr, training["schedule"], training["epochs"], where="training.schedule")
+    return Built(dataset, model, loss, optimizer, schedule)

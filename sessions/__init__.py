@@ -1,0 +1,1 @@
+"""Example sessions walking through the course; `dl-lab new NAME` copies one."""

@@ -1,0 +1,1 @@
+"""The terminal app: build, train and watch a network (Textual)."""
