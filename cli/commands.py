@@ -41,8 +41,9 @@ def resolve_session(name_or_path: str | None, overrides=()):
 def run(session, out, epochs, backend, quiet, as_json, resume, overrides) -> int:
     from .runner import prepare, report, train
 
-    if resume is not None and session is not None:
-        raise SessionError("run: give either a session or --resume RUN_DIR, not both")
+    if resume is not None and (session is not None or overrides or epochs is not None):
+        raise SessionError("run --resume: the run continues with its recorded session; give no session, "
+                           "--set or --epochs with it")  # fmt: skip
     overrides = list(overrides) + ([f"training.epochs={epochs}"] if epochs is not None else [])
     spec = None if resume is not None else resolve_session(session, overrides)
     trainer, run_dir = prepare(spec, resume, out, backend)
@@ -87,7 +88,6 @@ def _input_shape(session):
 
 def validate(name: str, overrides) -> None:
     from dl_lab.core import Sequential, get_loss
-
     from dl_lab.core.errors import DLLabError
 
     session = resolve_session(name, overrides)

@@ -57,6 +57,8 @@ class Option:
 
     def check(self, where: str, value):
         """Return the value converted to its kind, or raise a ConfigError naming ``where``."""
+        if value is None and self.default is None:
+            return None  # "not set", written out as null in a completed session
         checker = _CHECKERS.get(self.kind)
         value = checker(self, where, value) if checker else value
         if self.kind in ("int", "float"):

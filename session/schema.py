@@ -103,8 +103,7 @@ def validate(raw) -> dict:
     for key in raw:
         if key not in TOP_KEYS:
             raise ConfigError(f"{key}: unknown key{closest(key, TOP_KEYS)}; valid keys: {', '.join(TOP_KEYS)}")
-    out = check_options("session", SCALARS, {k: raw[k] for k in SCALARS if k in raw})
-    out = {k: out[k] for k in SCALARS}
+    out = {k: opt.check(k, raw[k]) if k in raw else opt.default for k, opt in SCALARS.items()}
     out["data"], info = _check_data(raw.get("data"), out["seed"])
     if "model" not in raw:
         raise ConfigError("model: required (a list of layers, e.g. - dense: {units: 8, activation: tanh})")
