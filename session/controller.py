@@ -1,0 +1,125 @@
+"""Training in a background thread with pause, single-step, stop and live learning-rate changes.
+
+The app drives a run through this controller; events reach ``on_event`` from the training thread. Step
+events are throttled (about ten a second); every other event is always delivered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from .events import EpochEnded, RunCancelled, RunEnded, RunFailed, StepEnded
+from .recorder import Recorder
+from .runs import new_run_dir
+from .trainer import Trainer
+
+STEP_INTERVAL = 0.1  # seconds between delivered step events
+
+
+class TrainingController:
+    """Runs ``Trainer(session)`` in a daemon thread, recording to ``run_dir`` (a new runs/ folder by default).
+
+    States: ``idle`` -> ``running`` <-> ``paused`` -> ``finished``. ``step()`` from paused trains one batch.
+    """
+
+    def __init__(self, session, on_event: Callable, *, run_dir: Path | None = None, dataset=None,
+                 record: bool = True, step_interval: float = STEP_INTERVAL):
+        self.session = session
+        self.on_event = on_event
+        self.trainer = Trainer(session, dataset=dataset)
+        self.run_dir = Path(run_dir) if run_dir else (new_run_dir(session.name) if record else None)
+        self.step_interval = step_interval
+        self.state = "idle"
+        self._go = threading.Event()
+        self._stop = False
+        self._single_step = False
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.last_event = None
+
+    # --- controls (called from the UI thread) ----------------------------------------------------
+    def start(self, paused: bool = False) -> None:
+        if self._thread is not None:
+            return
+        self.state = "paused" if paused else "running"
+        if not paused:
+            self._go.set()
+        self._thread = threading.Thread(target=self._run, name="dl-lab-training", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        if self.state == "running":
+            self.state = "paused"
+            self._go.clear()
+
+    def resume(self) -> None:
+        if self.state == "paused":
+            self.state = "running"
+            self._single_step = False
+            self._go.set()
+
+    def step(self) -> None:
+        """Train exactly one batch, then pause (starts a paused run if needed)."""
+        if self._thread is None:
+            self.start(paused=True)
+        if self.state == "paused":
+            self._single_step = True
+            self._go.set()
+
+    def stop(self) -> None:
+        """Stop after the current batch; the recorder saves a checkpoint (the run can be resumed)."""
+        self._stop = True
+        self._go.set()
+
+    def set_lr(self, lr: float) -> None:
+        self.trainer.set_lr(lr)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- the training thread ---------------------------------------------------------------------
+    def _should_stop(self) -> bool:
+        self._go.wait()
+        return self._stop
+
+    def _run(self) -> None:
+        recorder = Recorder(self.run_dir, self.trainer) if self.run_dir else None
+        last_sent = 0.0
+        pending = None
+        try:
+            for event in self.trainer.run(self._should_stop):
+                if recorder:
+                    recorder.record(event)
+                self.last_event = event
+                if isinstance(event, StepEnded):
+                    if self._single_step:
+                        self._single_step = False
+                        self.state = "paused"
+                        self._go.clear()
+                    now = time.monotonic()
+                    if now - last_sent < self.step_interval and self.state == "running":
+                        pending = event
+                        continue
+                    last_sent, pending = now, None
+                elif pending is not None and isinstance(event, EpochEnded):
+                    self.on_event(pending)
+                    pending = None
+                if isinstance(event, (RunEnded, RunFailed, RunCancelled)):
+                    self.state = "finished"
+                self.on_event(event)
+        except BaseException as exc:  # noqa: BLE001 - the app shows it instead of dying
+            self.error = exc
+            self.state = "finished"
+            self.on_event(exc)
+        finally:
+            self.state = "finished"
+            if recorder:
+                recorder.close()

@@ -1,0 +1,1 @@
+"""The screens of the lab: build, train, runs and replay."""
