@@ -6,7 +6,10 @@ import difflib
 from collections.abc import Iterable
 
 
-class DataError(ValueError):
+from dl_lab.core.errors import DLLabError
+
+
+class DataError(DLLabError, ValueError):
     """Invalid data option, unreadable file or failed download; the message names what and where."""
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .events import EpochEnded, RunCancelled, RunEnded, RunFailed, StepEnded
 from .recorder import Recorder
@@ -25,8 +25,16 @@ class TrainingController:
     States: ``idle`` -> ``running`` <-> ``paused`` -> ``finished``. ``step()`` from paused trains one batch.
     """
 
-    def __init__(self, session, on_event: Callable, *, run_dir: Path | None = None, dataset=None,
-                 record: bool = True, step_interval: float = STEP_INTERVAL):
+    def __init__(
+        self,
+        session,
+        on_event: Callable,
+        *,
+        run_dir: Path | None = None,
+        dataset=None,
+        record: bool = True,
+        step_interval: float = STEP_INTERVAL,
+    ):
         self.session = session
         self.on_event = on_event
         self.trainer = Trainer(session, dataset=dataset)
@@ -115,7 +123,7 @@ class TrainingController:
                 if isinstance(event, (RunEnded, RunFailed, RunCancelled)):
                     self.state = "finished"
                 self.on_event(event)
-        except BaseException as exc:  # noqa: BLE001 - the app shows it instead of dying
+        except BaseException as exc:
             self.error = exc
             self.state = "finished"
             self.on_event(exc)

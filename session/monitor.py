@@ -21,9 +21,20 @@ def histogram(values: np.ndarray, bins: int, lo: float | None = None, hi: float 
         lo, hi = float(v.min()), float(v.max())
     if hi <= lo:
         hi = lo + 1e-6
-    idx = ((v - lo) * (bins / (hi - lo))).astype(np.int64)
+    idx = (v - lo) * (bins / (hi - lo))
     np.clip(idx, 0, bins - 1, out=idx)
-    return {"counts": np.bincount(idx, minlength=bins).tolist(), "lo": round(lo, 6), "hi": round(hi, 6)}
+    return {"counts": np.bincount(idx.astype(np.intp), minlength=bins).tolist(), "lo": _round(lo), "hi": _round(hi)}
+
+
+def describe(values: np.ndarray, bins: int, lo: float | None = None, hi: float | None = None) -> dict:
+    """norm, mean, std and histogram of an array from a few passes (the monitor runs inside training)."""
+    v = values.reshape(-1)
+    n = max(v.size, 1)
+    total = float(v.sum(dtype=np.float64))
+    squares = float(np.dot(v, v))
+    mean = total / n
+    std = max(squares / n - mean * mean, 0.0) ** 0.5
+    return {"norm": _round(squares**0.5), "mean": _round(mean), "std": _round(std), "histogram": histogram(v, bins, lo, hi)}
 
 
 def _round(x: float, digits: int = 6) -> float:
@@ -50,6 +61,9 @@ class Monitor:
             self.grid = self._make_grid(dataset, pts, config["boundary_resolution"])
         elif tuple(dataset.input_shape) == (1,):
             self.grid = self._make_line(dataset, config["boundary_resolution"] * 4)
+        # One forward pass serves both the activation statistics and the decision map.
+        self.n_sample = len(self.sample)
+        self.probe = self.sample if self.grid is None else be.xp.concatenate([self.sample, self.grid])
 
     def _make_grid(self, dataset, pts, res):
         x0, x1, y0, y1 = pts.get("bounds") or (-6.0, 6.0, -6.0, 6.0)
@@ -73,8 +87,8 @@ class Monitor:
 
     def snapshot(self, epoch: int, step: int, before: np.ndarray | None) -> SnapshotTaken:
         model, be, bins = self.model, self.model.backend, self.cfg["bins"]
-        model.forward(self.sample, training=False, keep=True)
-        outputs = [be.to_host(o) for o in model.outputs]
+        final = model.forward(self.probe, training=False, keep=True)
+        outputs = [be.to_host(o[: self.n_sample]) for o in model.outputs]
         model.outputs = None
         params = be.to_host(model.params) if before is not None else None
         rows = []
@@ -82,13 +96,14 @@ class Monitor:
             row = {"index": i, "kind": layer.kind, "activation": self._activation_stats(layer, out, bins)}
             row.update(self._param_stats(layer, bins, before, params))
             rows.append(row)
-        return SnapshotTaken(epoch=epoch, step=step, layers=rows, boundary=self._boundary())
+        return SnapshotTaken(epoch=epoch, step=step, layers=rows, boundary=self._boundary(final[self.n_sample :]))
 
     def _activation_stats(self, layer, out, bins):
         name = _activation_name(layer)
         lo, hi = _RANGES.get(name, (None, None))
-        stats = {"function": name, "mean": _round(out.mean()), "std": _round(out.std()),
-                 "histogram": histogram(out, bins, lo, hi)}  # fmt: skip
+        stats = describe(out, bins, lo, hi)
+        del stats["norm"]
+        stats["function"] = name
         act = getattr(layer, "act", None)
         if act is not None and act.dies:
             # a unit (a channel for images) is dead when it is zero on every sample and position
@@ -106,24 +121,18 @@ class Monitor:
             return {}
         be = self.model.backend
         w, g = be.to_host(weight.data), be.to_host(weight.grad)
-        stats = {
-            "weight": {"norm": _round(np.linalg.norm(w)), "mean": _round(w.mean()), "std": _round(w.std()),
-                       "histogram": histogram(w, bins)},
-            "grad": {"norm": _round(np.linalg.norm(g)), "mean": _round(g.mean()), "std": _round(g.std()),
-                     "histogram": histogram(g, bins)},
-        }  # fmt: skip
+        stats = {"weight": describe(w, bins), "grad": describe(g, bins)}
         if before is not None:
             start = weight.offset
             delta = params[start : start + weight.size] - before[start : start + weight.size]
-            norm = np.linalg.norm(w)
-            stats["update_ratio"] = _round(np.linalg.norm(delta) / norm if norm > 0 else 0.0)
+            norm = stats["weight"]["norm"]
+            stats["update_ratio"] = _round(float(np.dot(delta, delta)) ** 0.5 / norm if norm > 0 else 0.0)
         return stats
 
-    def _boundary(self) -> dict | None:
+    def _boundary(self, out) -> dict | None:
         if self.grid is None:
             return None
-        model, be = self.model, self.model.backend
-        out = model.forward(self.grid, training=False)
+        be = self.model.backend
         res = self.cfg["boundary_resolution"]
         info = {"resolution": res, "bounds": self.bounds}
         if len(self.bounds) == 1:
@@ -141,8 +150,9 @@ class Monitor:
             }
         if not self.loss.classification:
             info.update(kind="value", values=np.round(be.to_host(out[:, 0]), 4).tolist())
-        elif out.shape[1] == 1:
-            prob = be.to_host(self.loss.probabilities(out))[:, 0]
+        elif out.shape[1] <= 2:
+            # two classes: the probability of class 1 says it all (one logit, or the softmax of two)
+            prob = be.to_host(self.loss.probabilities(out))[:, -1]
             info.update(kind="probability", values=np.round(prob, 3).tolist())
         else:
             prob = be.to_host(self.loss.probabilities(out))

@@ -53,11 +53,11 @@ def test_snapshots_describe_every_layer_and_the_decision_map(small_session):
     snap = next(e for e in trainer.run() if isinstance(e, SnapshotTaken))
     assert [row["kind"] for row in snap.layers] == ["dense", "dropout", "dense"]
     first = snap.layers[0]
-    assert sum(first["activation"]["histogram"]["counts"]) == 24 * 8  # validation sample x units
+    assert sum(first["activation"]["histogram"]["counts"]) == 24 * 8  # the whole validation split x units
     assert 0 <= first["activation"]["dead_fraction"] <= 1
     assert first["weight"]["norm"] > 0 and first["grad"]["norm"] > 0 and first["update_ratio"] > 0
     b = snap.boundary
-    assert b["kind"] == "classes" and len(b["values"]) == b["resolution"] ** 2 == 1600
+    assert b["kind"] == "probability" and len(b["values"]) == b["resolution"] ** 2 == 1024
 
 
 def test_regression_epochs_report_mae_and_r2(small_session):
