@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-
 from dl_lab.core.errors import DLLabError
 
 

@@ -34,7 +34,8 @@ def describe(values: np.ndarray, bins: int, lo: float | None = None, hi: float |
     squares = float(np.dot(v, v))
     mean = total / n
     std = max(squares / n - mean * mean, 0.0) ** 0.5
-    return {"norm": _round(squares**0.5), "mean": _round(mean), "std": _round(std), "histogram": histogram(v, bins, lo, hi)}
+    hist = histogram(v, bins, lo, hi)
+    return {"norm": _round(squares**0.5), "mean": _round(mean), "std": _round(std), "histogram": hist}
 
 
 def _round(x: float, digits: int = 6) -> float:
