@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .events import SnapshotTaken
@@ -20,7 +22,7 @@ def histogram(values: np.ndarray, bins: int, lo: float | None = None, hi: float 
     if lo is None:
         lo, hi = float(v.min()), float(v.max())
     if hi <= lo:
-        hi = lo + 1e-6
+        hi = lo + max(abs(lo) * 1e-6, 1e-6)
     idx = (v - lo) * (bins / (hi - lo))
     np.clip(idx, 0, bins - 1, out=idx)
     return {"counts": np.bincount(idx.astype(np.intp), minlength=bins).tolist(), "lo": _round(lo), "hi": _round(hi)}
@@ -29,9 +31,13 @@ def histogram(values: np.ndarray, bins: int, lo: float | None = None, hi: float 
 def describe(values: np.ndarray, bins: int, lo: float | None = None, hi: float | None = None) -> dict:
     """norm, mean, std and histogram of an array from a few passes (the monitor runs inside training)."""
     v = values.reshape(-1)
-    n = max(v.size, 1)
     total = float(v.sum(dtype=np.float64))
-    squares = float(np.dot(v, v))
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = float(np.dot(v, v))
+    if not math.isfinite(total + squares):  # a diverging run: describe the finite values in float64
+        v = v[np.isfinite(v)].astype(np.float64)
+        total, squares = float(v.sum()), float(np.dot(v, v))
+    n = max(v.size, 1)
     mean = total / n
     std = max(squares / n - mean * mean, 0.0) ** 0.5
     hist = histogram(v, bins, lo, hi)

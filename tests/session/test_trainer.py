@@ -128,3 +128,12 @@ def test_an_interrupted_run_resumes_to_the_same_weights(small_session, tmp_path,
     assert isinstance(e, RunEnded) and e.steps == full.progress.step
     assert np.array_equal(resumed.model.params, full.model.params)
     assert resumed.optimizer.t == full.optimizer.t
+
+
+def test_statistics_of_a_diverging_tensor_describe_its_finite_values():
+    from dl_lab.session.monitor import describe
+
+    stats = describe(np.array([1.0, 2.0, np.nan, np.inf, 3.0, 1e30, 1e30], dtype=np.float32)[:5], 4)
+    assert stats["mean"] == 2.0 and sum(stats["histogram"]["counts"]) == 3
+    huge = describe(np.array([1e30, 1e30], dtype=np.float32), 4)
+    assert huge["norm"] == pytest.approx(2**0.5 * 1e30, rel=1e-5) and huge["histogram"]["counts"][0] == 2
