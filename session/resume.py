@@ -11,12 +11,19 @@ import numpy as np
 from .errors import RunDirError
 
 
+def _rng_state(rng) -> dict | None:
+    """NumPy's generator state (JSON-ready); CuPy's generators expose none, so a CuPy resume redraws dropout."""
+    try:
+        return rng.bit_generator.state
+    except AttributeError:
+        return None
+
+
 def save_resume(trainer, folder: Path) -> None:
     """Progress (JSON), optimizer state and the dropout generator's state; weights go to checkpoints/last.npz."""
     folder.mkdir(parents=True, exist_ok=True)
     p = trainer.progress
-    rng = trainer.model.ctx.rng
-    p.rng_state = rng.bit_generator.state if hasattr(rng, "bit_generator") else None
+    p.rng_state = _rng_state(trainer.model.ctx.rng)
     opt = trainer.optimizer
     be = trainer.model.backend
     arrays = {f"state.{k}": be.to_host(v) for k, v in opt.state.items()}
@@ -42,6 +49,5 @@ def load_resume(trainer, run_dir: Path) -> None:
             opt.state[key.split(".", 1)[1]][...] = be.asarray(data[key])
     for key, value in state["progress"].items():
         setattr(trainer.progress, key, value)
-    rng = trainer.model.ctx.rng
-    if trainer.progress.rng_state and hasattr(rng, "bit_generator"):
-        rng.bit_generator.state = trainer.progress.rng_state
+    if trainer.progress.rng_state and _rng_state(trainer.model.ctx.rng) is not None:
+        trainer.model.ctx.rng.bit_generator.state = trainer.progress.rng_state
