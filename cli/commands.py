@@ -109,6 +109,9 @@ def gradcheck(name: str, batch: int, overrides) -> int:
     session = resolve_session(name, [*overrides, "dtype=float64", "backend=numpy", "monitor.every_steps=0"])
     trainer = Trainer(session)
     x, y = next(trainer.dataset.batches("train", batch))
+    # Step off the kinks: with zero biases, an input of exactly 0 puts ReLU units at their corner, where a
+    # finite difference straddles two slopes (the gate sets' (0, 0) point does this).
+    x = x + np.random.default_rng(0).normal(0.0, 1e-3, size=x.shape)
     errors = check(trainer.model, trainer.loss, x, np.asarray(y), check_input=False)
     table = Table("parameter", "relative error", "result", title="gradient check (float64 central differences)")
     worst = 0.0
@@ -148,6 +151,12 @@ def runs(root: Path | None, sort: str) -> None:
     con.print(table)
 
 
+def tui(name: str | None) -> None:
+    from dl_lab.tui import run_app
+
+    run_app(session=resolve_session(name) if name else None)
+
+
 def replay(run_dir: Path, headless: bool) -> None:
     run = open_run(run_dir)
     if not headless:
@@ -169,22 +178,23 @@ def replay(run_dir: Path, headless: bool) -> None:
 
 def compare(run_dirs: list[Path], metric: str) -> None:
     runs_ = [open_run(p) for p in run_dirs]
-    series = {}
+    series, labels = {}, []
     for r in runs_:
         eps = r.epochs()
         if eps and metric not in eps[-1]:
             raise RunDirError(f"{r.path}: no metric {metric!r} in its epochs (try val_loss, val_acc, train_loss)")
         label = f"{r.name} ({r.path.name})" if len({x.name for x in runs_}) < len(runs_) else r.name
+        labels.append(label)
         series[label] = ([e["epoch"] for e in eps], [e.get(metric) for e in eps])
     con = console()
     chart = curves(series, f"{metric} by run", metric, width=min(con.width, 110) - 1, height=20)
     con.print(Text.from_ansi(chart), no_wrap=True)
     table = Table("run", "optimizer", "epochs", "train loss", "val loss", "val acc/R^2")
-    for r in runs_:
+    for r, label in zip(runs_, labels, strict=True):
         f = r.final()
         opt = r.session.get("optimizer", {})
         quality = fmt(f.get("val_acc", f.get("val_r2")))
-        table.add_row(r.name, f"{opt.get('name', '-')} lr={opt.get('lr', '-')}", fmt(f.get("epoch")),
+        table.add_row(label, f"{opt.get('name', '-')} lr={opt.get('lr', '-')}", fmt(f.get("epoch")),
                       fmt(f.get("train_loss")), fmt(f.get("val_loss")), quality)  # fmt: skip
     con.print(table)
 

@@ -44,9 +44,19 @@ def reports_errors(fn):
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context):
-    """With no command, show the help."""
+    """With no command, open the app (in a terminal; elsewhere, show the help)."""
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            commands.tui(None)
+        else:
+            typer.echo(ctx.get_help())
+
+
+@app.command()
+@reports_errors
+def tui(session: Annotated[str | None, typer.Argument(help="session file or preset (default: spiral)")] = None):
+    """Open the app: build a network, train it and watch it learn, browse and replay runs."""
+    commands.tui(session)
 
 
 @app.command()

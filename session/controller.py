@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .events import EpochEnded, RunCancelled, RunEnded, RunFailed, StepEnded
+from .events import RunCancelled, RunEnded, RunFailed, StepEnded
 from .recorder import Recorder
 from .runs import new_run_dir
 from .trainer import Trainer
@@ -46,6 +46,7 @@ class TrainingController:
         self._single_step = False
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self._pending = None  # the latest step event held back by the throttle (training thread only)
         self.last_event = None
 
     # --- controls (called from the UI thread) ----------------------------------------------------
@@ -95,13 +96,17 @@ class TrainingController:
 
     # --- the training thread ---------------------------------------------------------------------
     def _should_stop(self) -> bool:
+        if self._pending is not None and (self._stop or not self._go.is_set()):
+            # pausing or stopping: the UI gets the step it is really at
+            self.on_event(self._pending)
+            self._pending = None
         self._go.wait()
         return self._stop
 
     def _run(self) -> None:
         recorder = Recorder(self.run_dir, self.trainer) if self.run_dir else None
         last_sent = 0.0
-        pending = None
+        self._pending = None
         try:
             for event in self.trainer.run(self._should_stop):
                 if recorder:
@@ -114,12 +119,12 @@ class TrainingController:
                         self._go.clear()
                     now = time.monotonic()
                     if now - last_sent < self.step_interval and self.state == "running":
-                        pending = event
+                        self._pending = event
                         continue
-                    last_sent, pending = now, None
-                elif pending is not None and isinstance(event, EpochEnded):
-                    self.on_event(pending)
-                    pending = None
+                    last_sent, self._pending = now, None
+                elif self._pending is not None:  # a snapshot or an epoch: its step goes first
+                    self.on_event(self._pending)
+                    self._pending = None
                 if isinstance(event, (RunEnded, RunFailed, RunCancelled)):
                     self.state = "finished"
                 self.on_event(event)

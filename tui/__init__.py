@@ -1,1 +1,24 @@
 """The terminal app: build, train and watch a network (Textual)."""
+
+from __future__ import annotations
+
+
+def run_app(session_path: str | None = None, *, session=None) -> None:
+    """Open the app on a session file (or an already loaded ``session``); the default session when neither."""
+    from .app import make_app
+
+    if session is None and session_path:
+        from dl_lab.session import load_session
+
+        session = load_session(session_path)
+    make_app(session).run()
+
+
+def open_replay(run_dir) -> None:
+    """Open the app replaying a recorded run directory."""
+    from .app import make_app
+
+    make_app(replay_dir=run_dir).run()
+
+
+__all__ = ["open_replay", "run_app"]

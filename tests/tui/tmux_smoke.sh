@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Smoke test of the real app in a real terminal: start `dl-lab` in a detached tmux session at 160x50, switch to
+# the training screen, start training, check that epochs advance and the run folder appears, quit with q.
+#   tests/tui/tmux_smoke.sh            (DL_LAB=path/to/dl-lab to choose the executable)
+set -euo pipefail
+
+DL_LAB=${DL_LAB:-dl-lab}
+WORK=$(mktemp -d)
+SESSION="dl-lab-smoke-$$"
+export DL_LAB_RUNS="$WORK/runs"
+trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION"; }
+
+wait_for() {  # wait_for PATTERN SECONDS: poll the screen until PATTERN shows
+    local pattern=$1 deadline=$((SECONDS + $2))
+    until screen | grep -Eq -- "$pattern"; do
+        if ((SECONDS > deadline)); then
+            echo "FAIL: no '$pattern' on the screen after $2 s; the screen was:" >&2
+            screen >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+epoch() { screen | grep -Eo 'epoch [0-9]+/' | head -1 | grep -Eo '[0-9]+'; }
+
+cd "$WORK"
+tmux new-session -d -s "$SESSION" -x 160 -y 50 "$DL_LAB; echo dl-lab exited with \$?; sleep 5"
+wait_for 'Train' 30                     # the footer of the first screen
+tmux send-keys -t "$SESSION" 2
+wait_for 'ready' 30                     # the training screen, its session prepared
+tmux send-keys -t "$SESSION" Space
+wait_for 'running|completed' 15
+wait_for 'epoch [1-9][0-9]*/' 30
+first=$(epoch)
+sleep 2
+second=$(epoch)
+if ! screen | grep -q completed && ((second <= first)); then
+    echo "FAIL: the epochs did not advance ($first, then $second)" >&2
+    screen >&2
+    exit 1
+fi
+run_dir=$(find "$DL_LAB_RUNS" -mindepth 1 -maxdepth 1 -type d | head -1)
+[[ -n "$run_dir" && -f "$run_dir/metrics.jsonl" && -f "$run_dir/session.yaml" ]] || {
+    echo "FAIL: no run folder with metrics.jsonl in $DL_LAB_RUNS" >&2
+    exit 1
+}
+screen | grep -q "$(basename "$run_dir")" || { echo "FAIL: the run folder is not on the status line" >&2; exit 1; }
+tmux send-keys -t "$SESSION" q
+wait_for 'dl-lab exited with 0' 30
+echo "ok: epochs $first -> $second, run folder $(basename "$run_dir")"

@@ -1,0 +1,134 @@
+"""The dl-lab app: three modes (build, train, runs), the replay screen, global keys and the command palette."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from dl_lab.session import default_session
+from dl_lab.session.runs import runs_root as default_runs_root
+
+from .commands import commands
+from .messages import ReplayRequested
+from .screens.replay import ReplayScreen
+from .screens.runs import RunsScreen
+from .screens.train import TrainScreen
+
+STOP_TIMEOUT_S = 30  # quitting waits this long for the training thread to save its checkpoint
+
+
+class MissingScreen(Screen):
+    """Stands in for a screen whose module is not installed."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self):
+        yield Static(self.text, id="missing")
+        yield Footer()
+
+
+def build_screen() -> Screen:
+    if importlib.util.find_spec("dl_lab.tui.screens.build") is None:
+        return MissingScreen("The build screen is not available in this version: press 2 to train the session.")
+    from .screens.build import BuildScreen
+
+    return BuildScreen()
+
+
+class DLLabApp(App):
+    """Build a network (1), train it and watch it learn (2), browse, compare and replay recorded runs (3)."""
+
+    TITLE = "dl-lab"
+    CSS_PATH = "app.tcss"
+    MODES = {"build": build_screen, "train": TrainScreen, "runs": RunsScreen}
+    BINDINGS = [
+        Binding("1", "switch_mode('build')", "Build"),
+        Binding("2", "switch_mode('train')", "Train"),
+        Binding("3", "switch_mode('runs')", "Runs"),
+        Binding("f2", "switch_mode('build')", "Build", show=False),
+        Binding("f3", "switch_mode('train')", "Train", show=False),
+        Binding("f4", "switch_mode('runs')", "Runs", show=False),
+        Binding("question_mark,f1", "toggle_help", "Keys", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self, session=None, *, replay_dir=None, runs_root: Path | None = None, mode: str | None = None
+    ) -> None:
+        super().__init__()
+        self.first_mode = mode
+        self.session = session if session is not None else default_session()
+        self.controller = None  # the training screen's TrainingController, when one exists
+        self.replay_dir = Path(replay_dir) if replay_dir else None
+        self.runs_root = Path(runs_root) if runs_root else default_runs_root()
+
+    def on_mount(self) -> None:
+        if self.replay_dir is not None:
+            self.switch_mode("runs")
+            self.post_message(ReplayRequested(self.replay_dir))
+        elif self.first_mode is not None:
+            self.switch_mode(self.first_mode)
+        elif importlib.util.find_spec("dl_lab.tui.screens.build") is not None:
+            self.switch_mode("build")
+        else:
+            self.switch_mode("train")
+
+    # --- messages from the screens ---------------------------------------------------------------
+    def on_session_edited(self, message) -> None:
+        """The build screen's SessionEdited: the train screen picks the new session up when shown."""
+        self.session = message.session
+
+    async def on_replay_requested(self, message: ReplayRequested) -> None:
+        try:
+            screen = ReplayScreen(message.run_dir)
+        except Exception as exc:  # a broken run folder is a notification, not a crash
+            self.notify(f"{message.run_dir}: {exc}", title="Cannot replay", severity="error", timeout=8)
+            return
+        if self.current_mode != "runs":
+            await self.switch_mode("runs")
+        await self.push_screen(screen)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(str(event.worker.error), title=f"{event.worker.name} failed", severity="error", timeout=8)
+
+    # --- global actions --------------------------------------------------------------------------
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    async def action_quit(self) -> None:
+        """Quit, stopping a running training first so that its checkpoint is saved."""
+        controller = self.controller
+        if controller is not None and controller.alive:
+            controller.stop()
+            self.notify("Stopping the run and saving a checkpoint...")
+            await asyncio.to_thread(controller.join, STOP_TIMEOUT_S)
+        self.exit()
+
+    async def run_on(self, mode: str, action: str) -> None:
+        """Switch to ``mode`` and run one of its screen's actions (the command palette's entries)."""
+        await self.switch_mode(mode)
+        await self.screen.run_action(action)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from commands(self)
+
+
+def make_app(session=None, *, replay_dir=None, runs_root: Path | None = None, mode: str | None = None) -> DLLabApp:
+    """The app, opened on ``session`` (default: the spiral preset) in ``mode`` (default: build), or replaying
+    ``replay_dir``; runs are recorded under ``runs_root`` (default: ./runs or $DL_LAB_RUNS)."""
+    return DLLabApp(session, replay_dir=replay_dir, runs_root=runs_root, mode=mode)

@@ -1,0 +1,273 @@
+"""The Build screen: stack layers, pick and preview the data, set up training, and save or open the session.
+
+The screen edits a draft of the app's session. Every edit is checked at once (layer shapes, the output the loss
+needs, the session schema); a valid draft becomes ``app.session`` and a ``SessionEdited`` message, while an invalid
+one is shown where it is wrong and the app keeps the last valid session.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from textual import on
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, OptionList, Static, Tab, Tabs
+
+from dl_lab.session import Session, SessionError, session_from_dict
+
+from .build_data import DataPane
+from .build_edits import LayerEdits, where_of
+from .build_files import SessionFiles, shown_path
+from .build_model import check_stack, output_error
+from .build_probe import DataProbe, probe_data
+from .build_stack import LayerStack, ModelSummary, StackView
+from .build_training import TrainingPane
+from .forms import NamedForm, OptionForm, say
+
+SECTIONS = ("model", "data", "training")
+WIDE = 140  # columns from which the three panes sit side by side
+LAYER_ACTIONS = {"add_layer", "insert_layer", "delete_layer", "move_layer", "duplicate_layer", "edit_layer",
+                 "fix_layers"}  # fmt: skip
+HINTS = "⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · n new · p preset · ^s save · ^o open"
+SHORT_HINTS = "⏎ edit · a/i add · d del · J/K move · c copy · f fix · [ ] panes"
+
+
+class SessionEdited(Message):
+    """The Build screen replaced ``app.session`` with ``session`` (a valid edit, a preset, an opened file)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+
+
+def set_at(spec: dict, target: str, value) -> None:
+    """``set_at(spec, "training.schedule", v)``: spec["training"]["schedule"] = v."""
+    *parents, last = target.split(".")
+    for key in parents:
+        spec = spec.setdefault(key, {})
+    spec[last] = value
+
+
+class BuildScreen(LayerEdits, SessionFiles, Screen):
+    """Build a session: the layer stack and its live summary, the data and its preview, the training settings.
+
+    At 140 columns and more the three panes sit side by side; narrower, tabs (or ``[`` and ``]``) switch them.
+    ``draft`` is the session as edited; ``draft_error`` says why it is not the app's session (None: it is).
+    """
+
+    CSS_PATH = "build.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
+    BINDINGS = [
+        Binding("a", "add_layer", "Add layer"),
+        Binding("i", "insert_layer", "Insert above", show=False),
+        Binding("d,delete", "delete_layer", "Delete", key_display="d"),
+        Binding("K,shift+up", "move_layer(-1)", "Move up", show=False),
+        Binding("J,shift+down", "move_layer(1)", "Move down", show=False),
+        Binding("c", "duplicate_layer", "Duplicate", show=False),
+        Binding("enter", "edit_layer", "Edit layer", show=False),
+        Binding("f", "fix_layers", "Fix shapes", show=False),
+        Binding("n", "new_model", "New model", show=False),
+        Binding("p", "preset", "Preset"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("S", "save(True)", "Save as", show=False),
+        Binding("ctrl+o", "open", "Open"),
+        Binding("left_square_bracket", "section(-1)", "Previous pane", show=False),
+        Binding("right_square_bracket", "section(1)", "Next pane", show=False),
+    ]
+    section: reactive[str] = reactive("model")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.committed: Session | None = None  # the last valid session: the app's
+        self.draft: dict = {}
+        self.draft_error: str | None = None
+        self.save_path: Path | None = None
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def compose(self):
+        self._take(self.app.session)
+        yield Static("", id="build-title", markup=False)
+        yield Tabs(*(Tab(name, id=f"tab-{name}") for name in SECTIONS), id="build-tabs")
+        with Horizontal(id="panes"):
+            with Horizontal(id="model-pane", classes="pane -active"):
+                yield LayerStack(id="stack")
+                yield ModelSummary(id="summary")
+            yield DataPane(self.draft["data"], id="data-pane", classes="pane")
+            yield TrainingPane(copy.deepcopy(self.draft), id="training-pane", classes="pane")
+        yield Static("", id="build-status", markup=False)
+        yield Static(HINTS, id="build-hints", classes="hints", markup=False)
+        yield Static(SHORT_HINTS, id="build-short-hints", classes="hints", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.stack = self.query_one(LayerStack)
+        self.refresh_draft()
+        self.stack.focus()
+
+    async def watch_section(self, section: str) -> None:
+        for name in SECTIONS:
+            self.query_one(f"#{name}-pane").set_class(name == section, "-active")
+        self.query_one(Tabs).active = f"tab-{section}"
+        await self._activate_panes(self.size.width)
+
+    async def on_resize(self, event) -> None:
+        await self._activate_panes(event.size.width)
+
+    async def _activate_panes(self, width: int) -> None:
+        """Make the widgets of the panes now on screen (all of them when wide, else the chosen one)."""
+        wide = width >= WIDE
+        if wide or self.section == "data":
+            await self.query_one(DataPane).activate()
+        if wide or self.section == "training":
+            await self.query_one(TrainingPane).activate(copy.deepcopy(self.draft))
+
+    @on(Tabs.TabActivated)
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        self.section = event.tab.id.removeprefix("tab-")
+
+    async def action_section(self, step: int) -> None:
+        self.section = SECTIONS[(SECTIONS.index(self.section) + step) % len(SECTIONS)]
+        await self._activate_panes(self.size.width)
+        pane = self.query_one(f"#{self.section}-pane")
+        focusable = [w for w in pane.query("*") if w.focusable]
+        (focusable[0] if focusable else pane).focus()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Layer keys act on the stack: only while the focus is in the model pane (or nowhere)."""
+        if action in LAYER_ACTIONS and self.is_mounted:
+            focused = self.focused
+            return focused is None or self.query_one("#model-pane") in focused.ancestors_with_self
+        return True
+
+    # --- the draft and the app's session ----------------------------------------------------------------------
+    def _take(self, session: Session) -> None:
+        self.committed = session
+        self.draft = copy.deepcopy(session.spec)
+
+    def _probe(self) -> DataProbe:
+        return probe_data(self.draft["data"], self.committed.base_dir)
+
+    def refresh_draft(self) -> None:
+        """Check the draft, show the result everywhere, and make it the app's session when it is valid."""
+        try:
+            session = self._check_draft()
+        except Exception as exc:  # a bug must not take the app down: say it, keep the last valid session
+            session, self.draft_error = None, f"unexpected {type(exc).__name__}: {exc}"
+        self.show_status()
+        if session is not None and session.spec != self.committed.spec:
+            session.source = self.committed.source
+            self._take(session)
+            self.app.session = session
+            self.post_message(SessionEdited(session))
+
+    def _check_draft(self) -> Session | None:
+        """Shapes, then the output the loss needs, then the schema: the first problem is shown where it is."""
+        probe = self._probe()
+        report = check_stack(self.draft["model"], probe.input_shape)
+        if report.input_shape is None:
+            report.error = probe.error or "the input shape is unknown until the data loads"
+        flag = (report.error_path, report.error) if report.error else output_error(self.draft, report, probe)
+        self.stack.view = StackView(copy.deepcopy(self.draft["model"]), report, *(flag or (None, None)))
+        self.query_one(ModelSummary).report = report
+        self.query_one(DataPane).show(probe)
+        self.draft_error = None
+        if flag:
+            self.draft_error = f"{where_of(flag[0])}: {flag[1]}" if flag[0] is not None else flag[1]
+            return None
+        try:
+            return session_from_dict(self.draft, base_dir=self.committed.base_dir)
+        except SessionError as exc:
+            self.draft_error = str(exc)
+            for pane in (self.query_one(TrainingPane), self.query_one(DataPane)):
+                if pane.show_error(self.draft_error):  # under the field it names, when one does
+                    break
+            return None
+
+    def show_status(self) -> None:
+        name, source = self.draft.get("name", "?"), self.committed.source
+        self.query_one("#build-title", Static).update(f"build · {name} · {shown_path(source)}")
+        status = self.query_one("#build-status", Static)
+        status.set_class(self.draft_error is not None, "-error")
+        if self.draft_error is None:
+            status.update("✓ valid: the app trains this session")
+        else:
+            status.update(f"✗ not applied: {self.draft_error}")
+
+    async def show_session(self, session: Session) -> None:
+        """Show another session (a preset, an opened file, or one the app switched to) in every pane."""
+        self._take(session)
+        await self.query_one(DataPane).load(self.draft["data"])
+        await self.query_one(TrainingPane).load(copy.deepcopy(self.draft))
+        self.refresh_draft()
+        self.stack.select_path((0,))
+
+    async def replace(self, session: Session) -> None:
+        """Show ``session`` and make it the app's (a preset, an opened file)."""
+        await self.show_session(session)
+        self.app.session = session
+        self.post_message(SessionEdited(session))
+
+    async def on_screen_resume(self) -> None:
+        if self.committed is not None and self.app.session is not self.committed:
+            await self.show_session(self.app.session)
+
+    def on_screen_suspend(self) -> None:
+        """Leaving for another mode with an invalid draft: say that the app keeps the last valid session."""
+        if self.draft_error and not isinstance(self.app.screen, ModalScreen):
+            say(self.app, f"the build has an error, so the last valid session is used: {self.draft_error}",
+                severity="warning", timeout=8)  # fmt: skip
+
+    @on(DataTable.RowSelected, "#summary-table")
+    def _summary_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a summary row edits that layer."""
+        key = event.row_key.value or ""
+        if key[:1].isdigit():
+            self.stack.select_path(tuple(int(p) for p in key.split(".")))
+            self.stack.focus()
+            self.action_edit_layer()
+
+    def set_model(self, model: list, cursor) -> None:
+        self.draft["model"] = model
+        self.refresh_draft()
+        self.stack.select_path(cursor)
+
+    # --- edits from the panes -------------------------------------------------------------------------------
+    @on(OptionList.OptionSelected, "#stack")
+    def _stack_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_edit_layer()
+
+    @on(OptionForm.Changed)
+    def _form_changed(self, event: OptionForm.Changed) -> None:
+        target, values = event.form.target, event.values
+        if target:
+            self.draft[target].update(values)
+        else:
+            if values["seed"] != self.draft["seed"] and self.draft["data"].get("seed") == self.draft["seed"]:
+                self.draft["data"]["seed"] = values["seed"]  # the data follows the session's seed
+                self.query_one(DataPane).data["seed"] = values["seed"]
+            self.draft.update(values)
+        self.refresh_draft()
+
+    @on(NamedForm.Changed)
+    def _named_changed(self, event: NamedForm.Changed) -> None:
+        set_at(self.draft, event.form.target, event.value)
+        self.refresh_draft()
+
+    @on(DataPane.Changed)
+    def _data_changed(self, event: DataPane.Changed) -> None:
+        before = self._probe().task
+        self.draft["data"] = event.data
+        task = self._probe().task
+        if task != before and task in ("classification", "regression"):
+            loss = "cross_entropy" if task == "classification" else "mse"
+            if loss != self.draft["loss"]:
+                self.draft["loss"] = loss
+                self.query_one(TrainingPane).set_value("loss", loss)
+                say(self, f"{event.data['dataset']} is a {task} task: the loss is now {loss}")
+        self.refresh_draft()

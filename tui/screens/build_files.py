@@ -1,0 +1,94 @@
+"""The Build screen's session files: start from a preset, save to YAML, open a YAML file (mixed into BuildScreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dl_lab.core.errors import DLLabError
+from dl_lab.session import PRESETS, SessionError, load_session, preset_path, preset_session
+
+from .build_dialogs import ChoiceDialog, PathDialog
+from .forms import say
+
+
+class SessionFiles:
+    """Preset, save and open actions. The screen provides ``draft``, ``draft_error``, ``save_path``, the last valid
+    session ``committed`` and ``replace(session)`` (show a session everywhere and make it the app's)."""
+
+    def action_preset(self) -> None:
+        items = [(name, name, preset_description(name)) for name in PRESETS]
+
+        async def chosen(name: str | None) -> None:
+            if name is not None:
+                try:
+                    await self.replace(preset_session(name))
+                except (DLLabError, OSError) as exc:
+                    say(self, str(exc), title="preset", severity="error")
+
+        self.app.push_screen(ChoiceDialog("start from a preset", items, highlight=self.draft.get("name")), chosen)
+
+    def action_save(self, ask: bool = False) -> None:
+        """Write the last valid session; the first time (or with ``ask``), ask where."""
+        if self.save_path is not None and not ask:
+            self._save(self.save_path)
+            return
+        source = self.committed.source
+        default = source if source is not None and not is_preset(source) else Path(f"{self.committed.name}.yaml")
+        dialog = PathDialog("save the session as", str(default), "enter save · esc cancel (relative to the cwd)")
+        self.app.push_screen(dialog, lambda path: path and self._save(Path(path).expanduser()))
+
+    def _save(self, path: Path) -> None:
+        try:
+            self.committed.save(path)
+        except OSError as exc:
+            say(self, f"{path}: {exc.strerror or exc}", title="not saved", severity="error")
+            return
+        self.save_path = path
+        self.committed.source = path
+        self.show_status()
+        if self.draft_error:
+            message = f"saved the last valid session to {path}; the draft is not saved: {self.draft_error}"
+            say(self, message, severity="warning")
+        else:
+            say(self, f"saved to {path}")
+
+    def action_open(self) -> None:
+        async def chosen(path: str | None) -> None:
+            if path is None:
+                return
+            try:
+                session = load_session(Path(path).expanduser())
+            except (DLLabError, OSError, ValueError) as exc:
+                say(self, str(exc), title="could not open", severity="error")
+                return
+            self.save_path = Path(path).expanduser()
+            await self.replace(session)
+            say(self, f"opened {path}")
+
+        default = str(self.save_path or "")
+        self.app.push_screen(PathDialog("open a session file", default, "enter open · esc cancel"), chosen)
+
+
+def is_preset(path: Path) -> bool:
+    """Is ``path`` one of the shipped presets (which a save must not overwrite by default)?"""
+    names = list(PRESETS)
+    return bool(names) and Path(path).resolve().parent == preset_path(names[0]).resolve().parent
+
+
+def preset_description(name: str) -> str:
+    """A preset's description: the first comment line of its YAML file."""
+    try:
+        first = preset_path(name).read_text(encoding="utf-8").splitlines()[0]
+    except (OSError, IndexError, SessionError):
+        return ""
+    return first.lstrip("#").strip()
+
+
+def shown_path(path: Path | None) -> str:
+    """A session file as the title shows it: relative to the current directory when it is under it."""
+    if path is None:
+        return "not saved yet"
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,172 @@
+"""The replay screen: a recorded run in the training screen's panes, with a timeline to play and scrub."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from dl_lab.session.events import RunFailed
+from dl_lab.session.runs import open_run
+
+from .run_state import started_from_dict
+from .run_view import RunView
+from .status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
+from .timeline import Timeline
+
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+TICK_S = 1 / 20
+BAR = 24  # characters of the timeline bar
+
+
+def load_dataset_for(session_dict: dict, base_dir: Path):
+    """The run's dataset, when it loads without the network (offline sets, or a download already cached)."""
+    from dl_lab.datasets.registry import lookup
+    from dl_lab.session import session_from_dict
+    from dl_lab.session.build import load_dataset
+
+    try:
+        session = session_from_dict(session_dict, base_dir=base_dir)
+        info = lookup(session.spec["data"]["dataset"])
+        if not info.offline:
+            from dl_lab.datasets.images import is_cached
+
+            if not is_cached(info.name):
+                return None
+        return load_dataset(session, progress=False)
+    except Exception:  # the panes draw without points or images then
+        return None
+
+
+class ReplayScreen(Screen):
+    """Replays ``run_dir``: every pane shows the run as it stood at the timeline's cursor."""
+
+    CSS_PATH = "train.tcss"
+    BINDINGS = [
+        Binding("space", "play", "Play/pause"),
+        Binding("left", "seek(-1)", "Back"),
+        Binding("right", "seek(1)", "Forward"),
+        Binding("home", "home", "Start"),
+        Binding("end", "end", "End"),
+        Binding("greater_than_sign,plus,equals_sign", "speed(1)", "Faster", key_display=">"),
+        Binding("less_than_sign,minus", "speed(-1)", "Slower", key_display="<"),
+        Binding("left_square_bracket", "layer(-1)", "Layer", key_display="[", show=False),
+        Binding("right_square_bracket", "layer(1)", "Layer", key_display="]"),
+        Binding("v", "pane(1)", "Pane"),
+        Binding("V", "pane(-1)", "Previous pane", show=False),
+        Binding("z", "zoom", "Zoom", show=False),
+        Binding("escape", "back", "Back to runs"),
+    ]
+
+    def __init__(self, run_dir, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run = open_run(run_dir)
+        self.started = started_from_dict(self.run.summary.get("started"))
+        self.timeline = Timeline(self.run.events(), self.started)
+        self.cursor = len(self.timeline)
+        self.playing = False
+        self.speed = 1.0
+        self.clock = 0.0
+        self._last_tick = 0.0
+
+    def compose(self):
+        yield Static(id="timeline")
+        yield Static(id="failure")
+        yield RunView()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        dataset = load_dataset_for(self.run.session, self.run.path)
+        self.query_one(RunView).configure(dataset, self.started)
+        self.set_interval(TICK_S, self._tick)
+        self.seek_to(self.cursor)
+
+    # --- the cursor ------------------------------------------------------------------------------
+    def seek_to(self, cursor: int) -> None:
+        self.cursor = max(0, min(cursor, len(self.timeline)))
+        state = self.timeline.state_at(self.cursor)
+        self.query_one(RunView).show(state)
+        self.query_one("#timeline", Static).update(self._status(state), layout=False)
+        failure = self.query_one("#failure", Static)
+        failed = isinstance(state.end, RunFailed)
+        if failed:
+            failure.update(failure_text(state.end, None))
+        if failure.display != failed:
+            failure.display = failed
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        dt, self._last_tick = now - self._last_tick, now
+        if not self.playing:
+            return
+        self.clock += min(dt, 0.5) * self.speed
+        cursor = self.timeline.cursor_at(self.clock)
+        if cursor >= len(self.timeline):
+            self.playing = False
+            cursor = len(self.timeline)
+        if cursor != self.cursor or not self.playing:
+            self.seek_to(cursor)
+
+    def _status(self, state) -> Text:
+        n, tl = len(self.timeline), self.timeline
+        done = round(BAR * self.cursor / n) if n else BAR
+        text = Text()
+        text.append("▶ playing" if self.playing else "‖ paused", style="bold")
+        text.append(f" {self.speed:g}x  ")
+        text.append("━" * done, style="bold")
+        text.append("─" * (BAR - done), style="dim")
+        text.append(f"  {tl.time_at(self.cursor):.1f}s / {tl.duration:.1f}s  ")
+        text.append(STATE_MARKS.get(end_state(state) or "", ""))
+        text.append(f"  {self.run.name}", style="bold")
+        text.append(f"  {self.run.path.name}\n", style="dim")
+        text.append_text(progress_text(state))
+        text.append(f"  {rate(state.samples_per_s())} samples/s  ")
+        text.append_text(metrics_text(state))
+        return text
+
+    # --- actions ---------------------------------------------------------------------------------
+    def action_play(self) -> None:
+        if self.playing:
+            self.playing = False
+        else:
+            if self.cursor >= len(self.timeline):
+                self.cursor = 0
+            self.clock = self.timeline.time_at(self.cursor)
+            self._last_tick = time.monotonic()
+            self.playing = True
+        self.seek_to(self.cursor)
+
+    def action_seek(self, direction: int) -> None:
+        self.playing = False
+        tl = self.timeline
+        self.seek_to(tl.next_stop(self.cursor) if direction > 0 else tl.previous_stop(self.cursor))
+
+    def action_home(self) -> None:
+        self.playing = False
+        self.seek_to(0)
+
+    def action_end(self) -> None:
+        self.playing = False
+        self.seek_to(len(self.timeline))
+
+    def action_speed(self, direction: int) -> None:
+        i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - self.speed))
+        self.speed = SPEEDS[max(0, min(len(SPEEDS) - 1, i + direction))]
+        self.seek_to(self.cursor)
+
+    def action_layer(self, delta: int) -> None:
+        self.query_one(RunView).move_layer(delta)
+
+    def action_pane(self, delta: int) -> None:
+        self.query_one(RunView).cycle(delta)
+
+    def action_zoom(self) -> None:
+        self.query_one(RunView).toggle_zoom()
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()

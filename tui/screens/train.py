@@ -1,0 +1,278 @@
+"""The training screen: start, pause, step and stop a run of the current session and watch every pane live."""
+
+from __future__ import annotations
+
+import itertools
+
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from dl_lab.session.controller import TrainingController
+from dl_lab.session.events import RunFailed
+from dl_lab.session.runs import new_run_dir
+
+from ..messages import Outbox, RunEventsReceived, TrainingCrashed
+from .pacer import Pacer
+from .prompt import ValuePrompt
+from .run_state import RunState
+from .run_view import RunView
+from .status import failure_text, live_status
+
+STOP_TIMEOUT_S = 30  # closing the app waits this long for the training thread's checkpoint
+REDRAW_S = 0.1  # how often the screen checks whether a redraw is due (see Pacer)
+LR_LADDER = [k * 10.0**e for e in range(-6, 2) for k in (1, 3)]  # Playground's rates: 1e-6, 3e-6 ... 10, 30
+_sources = itertools.count(1)
+
+
+def next_lr(lr: float, up: bool) -> float:
+    """The next learning rate on the 1-3-10 ladder above (or below) ``lr``."""
+    if up:
+        return next((v for v in LR_LADDER if v > lr * 1.0001), LR_LADDER[-1])
+    return next((v for v in reversed(LR_LADDER) if v < lr * 0.9999), LR_LADDER[0])
+
+
+class TrainScreen(Screen):
+    """Trains ``app.session`` in a background thread (recorded to a run folder) and shows it as it learns."""
+
+    CSS_PATH = "train.tcss"
+    BINDINGS = [
+        Binding("space", "toggle", "Start/pause"),
+        Binding("s,n", "step", "Step"),
+        Binding("x", "stop", "Stop"),
+        Binding("R", "reset", "Reset"),
+        Binding("plus,equals_sign", "lr(1)", "lr+", key_display="+"),
+        Binding("minus", "lr(-1)", "lr-", key_display="-"),
+        Binding("l", "type_lr", "Set lr"),
+        Binding("left_square_bracket", "layer(-1)", "Layer", key_display="[", show=False),
+        Binding("right_square_bracket", "layer(1)", "Layer", key_display="]"),
+        Binding("v", "pane(1)", "Pane"),
+        Binding("V", "pane(-1)", "Previous pane", show=False),
+        Binding("z", "zoom", "Zoom", show=False),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.controller: TrainingController | None = None
+        self.session = None
+        self.state = RunState()
+        self.source = 0
+        self.preparing = False
+        self._start_when_ready = False
+        self._dirty = False
+        self.pacer = Pacer()
+        self.outbox: Outbox | None = None
+
+    def compose(self):
+        yield Static(id="status")
+        yield Static(id="failure")
+        yield RunView()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#failure").display = False
+        self.set_interval(REDRAW_S, self.redraw)
+        self.prepare()
+
+    def on_unmount(self) -> None:
+        """The app is closing: stop the run between two batches so that its checkpoint is written."""
+        if self.controller is not None and self.controller.alive:
+            self.controller.stop()
+            self.controller.join(STOP_TIMEOUT_S)
+
+    def on_screen_resume(self) -> None:
+        if self.session is not None and self.session is not self.app.session:
+            if self.controller is None or self.controller.state in ("idle", "finished"):
+                self.prepare()
+            else:
+                self.notify("The session changed: press R to reset and train the new one.")
+
+    # --- the controller --------------------------------------------------------------------------
+    @property
+    def run_state(self) -> str:
+        if self.preparing:
+            return "preparing"
+        return self.controller.state if self.controller else "idle"
+
+    def prepare(self) -> None:
+        """Build a fresh controller for ``app.session`` off the UI thread (loading data can take a while)."""
+        self.session = self.app.session
+        self.source = next(_sources)
+        self.preparing = True
+        self.state = RunState()
+        self.query_one("#failure").display = False
+        self._dirty = True
+        self.run_worker(self._make_controller(self.session, self.source), thread=True, exclusive=True,
+                        group="prepare", exit_on_error=False, name="prepare")  # fmt: skip
+
+    def _make_controller(self, session, source: int):
+        self.outbox = outbox = Outbox(self, source)
+
+        def on_event(event) -> None:  # the training thread
+            if isinstance(event, BaseException):
+                self.post_message(TrainingCrashed(event, source))
+            else:
+                outbox.put(event)
+
+        def make():
+            from dl_lab.session.build import load_dataset
+
+            dataset = load_dataset(session, progress=False)
+            return source, TrainingController(session, on_event, dataset=dataset)
+
+        return make
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "prepare":
+            return
+        event.stop()  # handled here (the app would notify a second time)
+        if event.state == WorkerState.SUCCESS:
+            source, controller = event.worker.result
+            if source == self.source:
+                self._install(controller)
+        elif event.state == WorkerState.ERROR:
+            self.preparing = False
+            self.state.crash = f"could not prepare {self.session.name}: {event.worker.error}"
+            self.app.notify(str(event.worker.error), title="Session not ready", severity="error", timeout=8)
+            self._show_failure()
+
+    def _install(self, controller: TrainingController) -> None:
+        self.controller = controller
+        self.app.controller = controller
+        self.preparing = False
+        started = controller.trainer.started()
+        self.state = RunState(started)
+        self.query_one(RunView).configure(controller.trainer.dataset, started)
+        self._dirty = True
+        if self._start_when_ready:
+            self._start_when_ready = False
+            self._start()
+
+    def _start(self, paused: bool = False) -> None:
+        c = self.controller
+        c.run_dir = new_run_dir(self.session.name, self.app.runs_root)
+        self.pacer = Pacer()  # measured from the start of the run, not from the screen's own start-up
+        c.start(paused=paused)
+        self._dirty = True
+
+    # --- events from the training thread ---------------------------------------------------------
+    def on_run_events_received(self, message: RunEventsReceived) -> None:
+        if message.source != self.source:
+            return  # a run that was reset
+        for event in self.outbox.take(message):
+            self.state.apply(event)
+        self._dirty = True
+        end = self.state.end
+        if isinstance(end, RunFailed):
+            self._show_failure()
+        if end is not None:
+            self.redraw(now=True)  # the last picture of a run never waits for the pacer
+
+    def on_training_crashed(self, message: TrainingCrashed) -> None:
+        if message.source != self.source:
+            return
+        error = message.error
+        self.state.crash = f"{type(error).__name__}: {error}"
+        self.app.notify(self.state.crash, title="Training stopped", severity="error", timeout=10)
+        self._show_failure()
+        self._dirty = True
+
+    def _show_failure(self) -> None:
+        failure = self.query_one("#failure", Static)
+        end = self.state.end if isinstance(self.state.end, RunFailed) else None
+        failure.update(failure_text(end, self.state.crash))
+        failure.display = True
+
+    def redraw(self, now: bool = False) -> None:
+        """The status line at every tick (it is cheap); the panes when the pacer says so, or ``now``."""
+        if not self._dirty:
+            return
+        lr = self.controller.trainer.lr if self.controller else None
+        run_dir = self.controller.run_dir if self.controller and self.controller.state != "idle" else None
+        self.query_one("#status", Static).update(live_status(self.state, self.run_state, lr, run_dir), layout=False)
+        if now or self.pacer.due():
+            # one pane per redraw while training: short pauses of the event loop rather than one long one
+            if self.query_one(RunView).show(self.state, everything=now):
+                self.pacer.drawn()
+            else:
+                self._dirty = False
+
+    # --- actions ---------------------------------------------------------------------------------
+    def action_toggle(self) -> None:
+        c = self.controller
+        if c is None:
+            self._start_when_ready = True
+            if not self.preparing:
+                self.prepare()
+        elif c.state == "idle":
+            self._start()
+        elif c.state == "running":
+            c.pause()
+        elif c.state == "paused":
+            c.resume()
+        else:  # finished: a new run of the same session
+            self._start_when_ready = True
+            self.prepare()
+        self._dirty = True
+
+    def action_step(self) -> None:
+        c = self.controller
+        if c is None or c.state == "finished":
+            self.notify("Nothing to step: press space to start, or R to reset.")
+            return
+        if c.state == "idle":
+            self._start(paused=True)
+        c.step()
+        self._dirty = True
+
+    def action_stop(self) -> None:
+        c = self.controller
+        if c is None or c.state in ("idle", "finished"):
+            return
+        c.stop()
+        self.notify(f"Stopping: a checkpoint is saved in {c.run_dir}/checkpoints/last.npz")
+
+    def action_reset(self) -> None:
+        c = self.controller
+        if c is not None and c.alive:
+            c.stop()
+        self.controller = self.app.controller = None
+        self.query_one(RunView).show(RunState())
+        self.prepare()
+
+    def action_lr(self, direction: int) -> None:
+        if self.controller is None:
+            return
+        self._set_lr(next_lr(self.controller.trainer.lr, direction > 0))
+
+    def action_type_lr(self) -> None:
+        if self.controller is None:
+            return
+
+        def done(value: str | None) -> None:
+            try:
+                lr = float(value) if value else None
+            except ValueError:
+                lr = None
+            if lr is None or not lr > 0:
+                if value:
+                    self.notify(f"learning rate: expected a positive number, got {value!r}", severity="warning")
+                return
+            self._set_lr(lr)
+
+        self.app.push_screen(ValuePrompt("Learning rate", str(self.controller.trainer.lr)), done)
+
+    def _set_lr(self, lr: float) -> None:
+        self.controller.set_lr(lr)
+        self.notify(f"learning rate {lr:g}", timeout=2)
+        self._dirty = True
+
+    def action_layer(self, delta: int) -> None:
+        self.query_one(RunView).move_layer(delta)
+
+    def action_pane(self, delta: int) -> None:
+        self.query_one(RunView).cycle(delta)
+
+    def action_zoom(self) -> None:
+        self.query_one(RunView).toggle_zoom()
