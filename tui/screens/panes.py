@@ -69,7 +69,7 @@ class Pane(Vertical):
                                 severity="warning", timeout=8)  # fmt: skip
 
     def draw(self, state: RunState) -> None:
-        raise NotImplementedError
+        """Show ``state``; every pane overrides it (the base pane shows nothing)."""
 
 
 class LossPane(Pane):

@@ -23,8 +23,8 @@ class DrawnWidget(Widget):
         self._styles = StyleCache()
 
     def draw(self, width: int, height: int) -> list[Strip]:
-        """All the widget's lines for a content area of ``width`` x ``height`` cells."""
-        raise NotImplementedError
+        """All the widget's lines for a content area of ``width`` x ``height`` cells (each widget overrides it)."""
+        return []
 
     def redraw(self) -> None:
         """Forget the drawn lines and repaint (called by the data watchers)."""
