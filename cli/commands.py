@@ -218,9 +218,13 @@ def export(run_dirs: list[Path], out: Path) -> None:
 def datasets() -> None:
     from dl_lab.datasets import list_datasets
 
-    table = Table("dataset", "task", "input shape", "classes", "size", "offline", "description")
+    table = Table()
+    table.add_column("dataset (description)", ratio=1)
+    for name in ("task", "shape", "classes", "size", "offline"):
+        table.add_column(name, no_wrap=True, justify="right" if name in ("classes", "size") else "left")
     for row in list_datasets():
         shape = "x".join(map(str, row.input_shape)) if row.input_shape else "from file"
-        table.add_row(row.name, row.task, shape, fmt(row.classes), f"{row.size:,}" if row.size else "-",
-                      "yes" if row.offline else "download", row.description)  # fmt: skip
+        size = f"{row.size:,}" if row.size else "-"
+        table.add_row(f"[b]{row.name}[/b]\n[dim]{row.description}[/dim]", row.task, shape, fmt(row.classes), size,
+                      "yes" if row.offline else "download")  # fmt: skip
     console().print(table)
