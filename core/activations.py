@@ -9,18 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy
+
 from .spec import unknown_name
 
 
 def _xp(a):
-    """The array module of ``a`` (NumPy or CuPy) without importing CuPy."""
+    """The array module of ``a`` (NumPy or CuPy) without importing CuPy.
+
+    Called several times per layer and step: the NumPy case is one type check (tiny networks are
+    bound by such per-call costs).
+    """
+    if type(a) is numpy.ndarray:
+        return numpy
     mod = type(a).__module__
     if mod.startswith("cupy"):
         import cupy
 
         return cupy
-    import numpy
-
     return numpy
 
 
@@ -164,6 +170,19 @@ ACTIVATIONS: dict[str, ActivationFn] = {
     )
 }
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
+
+
+def forward_in_place(act: ActivationFn, z):
+    """``act.forward(z)``, overwriting ``z`` when that is exact (identity, ReLU).
+
+    For a layer's fresh pre-activation: one pass and no second array. Activations whose backward reads
+    their input (``needs_input``) are never computed in place, so a layer may keep ``z`` for them.
+    """
+    if act.name == "identity":
+        return z
+    if act.name == "relu":
+        return _xp(z).maximum(z, 0.0, out=z)
+    return act.forward(z)
 
 
 def get_activation(name: str, where: str = "activation") -> ActivationFn:

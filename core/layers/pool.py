@@ -1,10 +1,24 @@
-"""Max and average pooling over k x k windows, vectorized over strided sub-views."""
+"""Max and average pooling over k x k windows, vectorized over strided sub-views.
+
+Outputs and gradients keep the memory order of the input (channels-last after conv2d): every pass then
+reads and writes contiguous runs of channels instead of mixing two memory orders.
+"""
 
 from __future__ import annotations
 
 from ..spec import Option
 from .base import Layer
 from .conv2d import pair
+
+# Below this many channels, channels-last runs are short enough that widening y first pays (see backward).
+FEW_CHANNELS = 16
+
+
+def _like(xp, ref, a):
+    """``a`` copied into ``ref``'s memory layout."""
+    out = xp.empty_like(ref)
+    out[...] = a
+    return out
 
 
 class _Pool2D(Layer):
@@ -23,6 +37,11 @@ class _Pool2D(Layer):
         wo = (w - self.k[1]) // self.s[1] + 1
         if ho < 1 or wo < 1:
             raise self.error(f"window {self.k[0]}x{self.k[1]} does not fit the input {input_shape}")
+        # Windows side by side (stride = size): the input is a (ho, kh, wo, kw) block view of itself,
+        # and a backward pass is one broadcast product instead of k*k strided ones.
+        self.blocks = self.s == self.k
+        # ...and when they also cover every pixel, the gradient needs no zero-filling first.
+        self.tiles = self.blocks and ho * self.k[0] == h and wo * self.k[1] == w
         return (c, ho, wo)
 
     def _views(self, a, ho, wo):
@@ -32,16 +51,21 @@ class _Pool2D(Layer):
             for j in range(self.k[1]):
                 yield a[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw]
 
-    @property
-    def _overlapping(self) -> bool:
-        return self.s[0] < self.k[0] or self.s[1] < self.k[1]
+    def _blocks(self, a):
+        """a (N, C, H, W) as a (N, C, H', kh, W', kw) view: window (h', w') is [:, :, h', :, w', :]."""
+        n, c = a.shape[:2]
+        (kh, kw), (_, ho, wo) = self.k, self.output_shape
+        s = a.strides
+        return self.ctx.xp.lib.stride_tricks.as_strided(
+            a, (n, c, ho, kh, wo, kw), (s[0], s[1], s[2] * kh, s[2], s[3] * kw, s[3])
+        )
 
-    @property
-    def _tiles(self) -> bool:
-        """Windows cover every input pixel exactly once (no gaps, no ragged edge)."""
-        c, h, w = self.input_shape
-        _, ho, wo = self.output_shape
-        return self.s == self.k and ho * self.k[0] == h and wo * self.k[1] == w
+    def _grad_buffer(self, shape_like):
+        """dx laid out like the input; zeroed only where some pixels belong to no window."""
+        dx = self.ctx.xp.empty_like(shape_like)
+        if not self.tiles:
+            dx.fill(0.0)
+        return dx
 
     def flops(self):
         c, ho, wo = self.output_shape
@@ -56,43 +80,77 @@ class MaxPool2D(_Pool2D):
 
     kind = "maxpool2d"
 
+    def bind(self, ctx):
+        super().bind(ctx)
+        # Set by Sequential, for one forward, when the previous layer deferred its ReLU to this one:
+        # relu(max(z)) = max(relu(z)), and the ReLU's gradient mask is (y > 0) on the pooled output.
+        self.apply_relu = False
+        self._relu = False
+
     def forward(self, x, training):
         xp = self.ctx.xp
         _, ho, wo = self.output_shape
-        views = self._views(x, ho, wo)
-        first = next(views)
-        y = xp.empty_like(first)  # order "K": keeps the input's memory layout (channels-last from conv2d)
-        xp.maximum(first, next(views), out=y) if self.k[0] * self.k[1] > 1 else xp.copyto(y, first)
-        for v in views:
+        views = list(self._views(x, ho, wo))
+        y = xp.empty_like(views[0])  # order "K": the input's memory layout
+        if len(views) == 1:
+            y[...] = views[0]
+        else:
+            xp.maximum(views[0], views[1], out=y)
+        for v in views[2:]:
             xp.maximum(y, v, out=y)
+        if self.apply_relu:
+            xp.maximum(y, 0.0, out=y)
         if training:
-            self._x, self._y = x, y
+            self._x, self._y, self._relu = x, y, self.apply_relu
         return y
 
     def backward(self, dy):
         xp = self.ctx.xp
-        _, ho, wo = self.output_shape
         x, y = self._x, self._y
-        dx = xp.empty_like(x)
-        if self._overlapping or not self._tiles:
-            dx.fill(0.0)
-        # Walk the windows in order; the first position equal to the maximum takes the gradient.
-        # ``pending`` marks the windows whose maximum has not been met yet.
-        pending = None
-        last = self.k[0] * self.k[1] - 1
-        for q, (xv, dv) in enumerate(zip(self._views(x, ho, wo), self._views(dx, ho, wo), strict=True)):
-            hit = xp.equal(xv, y)
-            if pending is None:
-                pending = xp.logical_not(hit) if q < last else None
-            else:
-                hit &= pending
-                if q < last:
-                    xp.logical_xor(pending, hit, out=pending)  # hit is inside pending: this clears it
-            if self._overlapping:
-                dv += dy * hit
-            else:
-                xp.multiply(dy, hit, out=dv)
+        if dy.strides != y.strides:
+            # e.g. from flatten, (C, H, W)-ordered while x and y are channels-last: one small transposing
+            # copy beats mixing memory orders in every pass below.
+            dy = _like(xp, y, dy)
+        # Every window holds its maximum at least once, so as many hits as windows mean no ties, and no
+        # tie-breaking pass. With the ReLU moved here, only windows with y > 0 pass a gradient; a NaN
+        # window holds no hit and counts for none.
+        live = y > 0 if self._relu else y == y
+        if self._relu:
+            dy = dy * live
+        windows = int(xp.count_nonzero(live))
+        dx = self._grad_buffer(x)
+        if self.blocks:
+            x6 = self._blocks(x)
+            ref, grad = y[:, :, :, None, :, None], dy[:, :, :, None, :, None]
+            if x.shape[1] < FEW_CHANNELS and x.strides[1] < x.strides[3]:
+                # Few channels, channels-last: y and dy repeated along the window's columns first, so
+                # that the two passes below run along whole image rows instead of runs of C values.
+                ref, grad = (_like(xp, x6[:, :, :, 0], a[:, :, :, :, None])[:, :, :, None] for a in (y, dy))
+            hits = xp.equal(x6, ref)
+            if int(xp.count_nonzero(hits)) > windows:
+                self._first_only([hits[:, :, :, i, :, j] for i in range(self.k[0]) for j in range(self.k[1])])
+            xp.multiply(hits, grad, out=self._blocks(dx))
+            return dx
+        _, ho, wo = self.output_shape
+        hits = [xp.equal(xv, y) for xv in self._views(x, ho, wo)]
+        if sum(int(xp.count_nonzero(h)) for h in hits) > windows:
+            self._first_only(hits)
+        for hit, dv in zip(hits, self._views(dx, ho, wo), strict=True):
+            dv += dy * hit  # windows overlap: several may send gradient to one pixel
         return dx
+
+    def _first_only(self, hits):
+        """Keep, in each window, only the first position (in window order) equal to the maximum.
+
+        ``hits`` are the k*k boolean masks in window order, edited in place. Ties do occur (all-zero
+        windows after a ReLU, flat image backgrounds); PyTorch then sends the gradient to the first one.
+        """
+        xp = self.ctx.xp
+        pending = xp.logical_not(hits[0])  # windows whose maximum has not been met yet
+        for q, hit in enumerate(hits[1:], 2):
+            hit &= pending
+            if q < len(hits):
+                xp.logical_xor(pending, hit, out=pending)  # hit lies inside pending: this clears it
 
 
 class AvgPool2D(_Pool2D):
@@ -104,21 +162,25 @@ class AvgPool2D(_Pool2D):
     kind = "avgpool2d"
 
     def forward(self, x, training):
+        xp = self.ctx.xp
         _, ho, wo = self.output_shape
-        views = self._views(x, ho, wo)
-        y = next(views).copy()
-        for v in views:
+        views = list(self._views(x, ho, wo))
+        y = xp.empty_like(views[0])
+        y[...] = views[0]
+        for v in views[1:]:
             y += v
         y *= 1.0 / (self.k[0] * self.k[1])
         if training:
-            self._xshape = x.shape
+            self._x = x
         return y
 
     def backward(self, dy):
-        xp = self.ctx.xp
-        _, ho, wo = self.output_shape
-        dx = xp.zeros(self._xshape, dtype=dy.dtype)
         share = dy * (1.0 / (self.k[0] * self.k[1]))
+        dx = self._grad_buffer(self._x)
+        if self.blocks:
+            self._blocks(dx)[...] = share[:, :, :, None, :, None]
+            return dx
+        _, ho, wo = self.output_shape
         for dv in self._views(dx, ho, wo):
             dv += share
         return dx
