@@ -132,7 +132,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--shared", default=os.environ.get("DL_LAB_BENCH_SHARED", DEFAULT_SHARED))
-    ap.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON", "/tmp/torchvenv/bin/python"))
+    ap.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON", ".venv-torch/bin/python"))
     ap.add_argument("--quiet", type=int, default=0, help="run until this many quiet rounds (0: just --rounds)")
     ap.add_argument("--max-rounds", type=int, default=60, help="at most this many rounds per workload")
     ap.add_argument("--settle", type=float, default=0.3, help="seconds idle before each episode")

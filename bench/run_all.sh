@@ -4,14 +4,14 @@
 #
 #   bench/run_all.sh [RUNS] [THREADS] [more options for both scripts, e.g. --workloads cnn-mnist,cnn-cifar]
 #
-# TORCH_PYTHON (default /tmp/torchvenv/bin/python) runs torch_ref.py; PYTHON (default .venv/bin/python) runs
+# TORCH_PYTHON (default .venv-torch/bin/python) runs torch_ref.py; PYTHON (default .venv/bin/python) runs
 # the engine; DL_LAB_BENCH_SHARED (default ../shared/bench) holds the shared harness. The two alternate which
 # goes first, so that a machine slowing down during a run does not always penalise the same side.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 shared=${DL_LAB_BENCH_SHARED:-$repo/../shared/bench}
-torch_py=${TORCH_PYTHON:-/tmp/torchvenv/bin/python}
+torch_py=${TORCH_PYTHON:-.venv-torch/bin/python}
 py=${PYTHON:-$repo/.venv/bin/python}
 runs=${1:-3}
 threads=${2:-2}

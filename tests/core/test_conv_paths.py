@@ -12,7 +12,7 @@ from dl_lab.core import Sequential
 
 def naive_conv(x, w, b, stride, pad):
     """Cross-correlation by its definition: a sum over kernel offsets of shifted input slices."""
-    n, c, h, wd = x.shape
+    n, _c, h, wd = x.shape
     f, _, kh, kw = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     ho, wo = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1

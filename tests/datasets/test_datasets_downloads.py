@@ -76,7 +76,7 @@ def test_cifar10_binary_archive_parses_into_nchw_images_without_extracting(
         name: (rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, n))
         for name, n in [*[(f"data_batch_{i}.bin", 3) for i in range(1, 6)], ("test_batch.bin", 4)]
     }
-    evil = {"../../escaped.bin": b"x", "/tmp/absolute.bin": b"y"}
+    evil = {"../../escaped.bin": b"x", "/var/absolute.bin": b"y"}
     mirror.publish("cifar10", "cifar-10-binary.tar.gz", cifar_tar_gz(batches, extra=evil))
     ds = load("cifar10", normalize="none", progress=False)
     images = np.concatenate([batches[f"data_batch_{i}.bin"][0] for i in range(1, 6)])
