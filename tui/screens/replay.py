@@ -14,7 +14,7 @@ from dl_lab.session.events import RunFailed
 from dl_lab.session.runs import open_run
 
 from .run_state import started_from_dict
-from .run_view import RunView
+from .run_view import PANE_BINDINGS, RunView
 from .status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
 from .timeline import Timeline
 
@@ -54,11 +54,7 @@ class ReplayScreen(Screen):
         Binding("end", "end", "End"),
         Binding("greater_than_sign,plus,equals_sign", "speed(1)", "Faster", key_display=">"),
         Binding("less_than_sign,minus", "speed(-1)", "Slower", key_display="<"),
-        Binding("left_square_bracket", "layer(-1)", "Layer", key_display="[", show=False),
-        Binding("right_square_bracket", "layer(1)", "Layer", key_display="]"),
-        Binding("v", "pane(1)", "Pane"),
-        Binding("V", "pane(-1)", "Previous pane", show=False),
-        Binding("z", "zoom", "Zoom", show=False),
+        *PANE_BINDINGS,
         Binding("escape", "back", "Back to runs"),
     ]
 

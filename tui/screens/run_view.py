@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.reactive import var
 from textual.widgets import Static
@@ -15,6 +16,16 @@ WIDE = (120, 34)  # the smallest view (columns, rows) that gets the grid
 # The order in which out-of-date panes are redrawn while training: data, loss and accuracy every fourth turn.
 ROTATION = ("data", "loss", "quality", "norms", "data", "loss", "quality", "confusion",
             "data", "loss", "quality", "layers")  # fmt: skip
+
+
+# Keys of the panes, shared by the training and replay screens (their actions live on each screen).
+PANE_BINDINGS = [
+    Binding("left_square_bracket", "layer(-1)", "Layer", key_display="[", show=False),
+    Binding("right_square_bracket", "layer(1)", "Layer", key_display="]"),
+    Binding("v", "pane(1)", "Pane"),
+    Binding("V", "pane(-1)", "Previous pane", show=False),
+    Binding("z", "zoom", "Zoom", show=False),
+]
 
 
 class RunView(Vertical):

@@ -17,7 +17,7 @@ from ..messages import Outbox, RunEventsReceived, TrainingCrashed
 from .pacer import Pacer
 from .prompt import ValuePrompt
 from .run_state import RunState
-from .run_view import RunView
+from .run_view import PANE_BINDINGS, RunView
 from .status import failure_text, live_status
 
 STOP_TIMEOUT_S = 30  # closing the app waits this long for the training thread's checkpoint
@@ -45,11 +45,7 @@ class TrainScreen(Screen):
         Binding("plus,equals_sign", "lr(1)", "lr+", key_display="+"),
         Binding("minus", "lr(-1)", "lr-", key_display="-"),
         Binding("l", "type_lr", "Set lr"),
-        Binding("left_square_bracket", "layer(-1)", "Layer", key_display="[", show=False),
-        Binding("right_square_bracket", "layer(1)", "Layer", key_display="]"),
-        Binding("v", "pane(1)", "Pane"),
-        Binding("V", "pane(-1)", "Previous pane", show=False),
-        Binding("z", "zoom", "Zoom", show=False),
+        *PANE_BINDINGS,
     ]
 
     def __init__(self, **kwargs) -> None:
