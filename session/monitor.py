@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .events import SnapshotTaken
+from .stats import _round, describe_segments
 
 # Fixed histogram ranges for bounded activations, so that pictures compare across time.
 _RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softmax": (0.0, 1.0), "step": (0.0, 1.0),
            "gaussian": (0.0, 1.0)}  # fmt: skip
+ACTIVATION_VALUES = 8192  # at most about this many values per layer go into its activation statistics
 SATURATION = 0.99  # |tanh| or 2|sigmoid - 0.5| above this counts as saturated
-
-
-def histogram(values: np.ndarray, bins: int, lo: float | None = None, hi: float | None = None) -> dict:
-    """Counts over ``bins`` equal bins (``lo``..``hi``, else the data's range), via one bincount."""
-    v = values.reshape(-1)
-    if v.size == 0:
-        return {"counts": [0] * bins, "lo": 0.0, "hi": 0.0}
-    if lo is None:
-        lo, hi = float(v.min()), float(v.max())
-    if hi <= lo:
-        hi = lo + max(abs(lo) * 1e-6, 1e-6)
-    idx = (v - lo) * (bins / (hi - lo))
-    np.clip(idx, 0, bins - 1, out=idx)
-    return {"counts": np.bincount(idx.astype(np.intp), minlength=bins).tolist(), "lo": _round(lo), "hi": _round(hi)}
-
-
-def describe(values: np.ndarray, bins: int, lo: float | None = None, hi: float | None = None) -> dict:
-    """norm, mean, std and histogram of an array from a few passes (the monitor runs inside training)."""
-    v = values.reshape(-1)
-    total = float(v.sum(dtype=np.float64))
-    with np.errstate(over="ignore", invalid="ignore"):
-        squares = float(np.dot(v, v))
-    if not math.isfinite(total + squares):  # a diverging run: describe the finite values in float64
-        v = v[np.isfinite(v)].astype(np.float64)
-        total, squares = float(v.sum()), float(np.dot(v, v))
-    n = max(v.size, 1)
-    mean = total / n
-    std = max(squares / n - mean * mean, 0.0) ** 0.5
-    hist = histogram(v, bins, lo, hi)
-    return {"norm": _round(squares**0.5), "mean": _round(mean), "std": _round(std), "histogram": hist}
-
-
-def _round(x: float, digits: int = 6) -> float:
-    return float(f"{float(x):.{digits}g}")
 
 
 def _activation_name(layer) -> str:
@@ -68,6 +34,14 @@ class Monitor:
             self.grid = self._make_grid(dataset, pts, config["boundary_resolution"])
         elif tuple(dataset.input_shape) == (1,):
             self.grid = self._make_line(dataset, config["boundary_resolution"] * 4)
+        # Layers with a weight (dense, conv2d, batchnorm's scale): where their values sit in the flat buffers.
+        self.weighted = [(i, layer.weight) for i, layer in enumerate(model.layers)
+                         if getattr(layer, "weight", None) is not None]  # fmt: skip
+        self.weight_index = (
+            np.concatenate([np.arange(p.offset, p.offset + p.size) for _, p in self.weighted])
+            if self.weighted
+            else None
+        )
         # One forward pass serves both the activation statistics and the decision map.
         self.n_sample = len(self.sample)
         self.probe = self.sample if self.grid is None else be.xp.concatenate([self.sample, self.grid])
@@ -93,48 +67,56 @@ class Monitor:
         return self.model.backend.asarray(np.linspace(lo, hi, n)[:, None], dtype=self.model.dtype)
 
     def snapshot(self, epoch: int, step: int, before: np.ndarray | None) -> SnapshotTaken:
+        """Statistics of every layer now; ``before`` (the flat parameters before the last step, or None)
+        gives the update-to-weight ratios."""
         model, be, bins = self.model, self.model.backend, self.cfg["bins"]
         final = model.forward(self.probe, training=False, keep=True)
         outputs = [be.to_host(o[: self.n_sample]) for o in model.outputs]
         model.outputs = None
-        params = be.to_host(model.params) if before is not None else None
-        rows = []
-        for i, (layer, out) in enumerate(zip(model.layers, outputs, strict=True)):
-            row = {"index": i, "kind": layer.kind, "activation": self._activation_stats(layer, out, bins)}
-            row.update(self._param_stats(layer, bins, before, params))
-            rows.append(row)
+        rows = [{"index": i, "kind": layer.kind} for i, layer in enumerate(model.layers)]
+        for row, stats in zip(rows, self._activation_stats(outputs, bins), strict=True):
+            row["activation"] = stats
+        self._param_stats(rows, bins, before)
         return SnapshotTaken(epoch=epoch, step=step, layers=rows, boundary=self._boundary(final[self.n_sample :]))
 
-    def _activation_stats(self, layer, out, bins):
-        name = _activation_name(layer)
-        lo, hi = _RANGES.get(name, (None, None))
-        stats = describe(out, bins, lo, hi)
-        del stats["norm"]
-        stats["function"] = name
-        act = getattr(layer, "act", None)
-        if act is not None and act.dies:
-            # a unit (a channel for images) is dead when it is zero on every sample and position
-            per_unit = np.moveaxis(out, 1, 0).reshape(out.shape[1], -1)
-            stats["dead_fraction"] = _round((per_unit <= 0).all(axis=1).mean(), 4)
-        if name == "tanh":
-            stats["saturated_fraction"] = _round((np.abs(out) > SATURATION).mean(), 4)
-        elif name == "sigmoid":
-            stats["saturated_fraction"] = _round((np.abs(2 * out - 1) > SATURATION).mean(), 4)
-        return stats
+    def _activation_stats(self, outputs, bins) -> list[dict]:
+        names = [_activation_name(layer) for layer in self.model.layers]
+        # Histograms and moments need a few thousand values, not every pixel of every feature map.
+        parts = [o.reshape(-1)[:: max(1, o.size // ACTIVATION_VALUES)] for o in outputs]
+        described = describe_segments(np.concatenate(parts), [p.size for p in parts], bins,
+                                      [_RANGES.get(n) for n in names])  # fmt: skip
+        for layer, name, out, stats in zip(self.model.layers, names, outputs, described, strict=True):
+            del stats["norm"]
+            stats["function"] = name
+            act = getattr(layer, "act", None)
+            if act is not None and act.dies:
+                # a unit (a channel for images) is dead when it is zero on every sample and position
+                per_unit = np.moveaxis(out, 1, 0).reshape(out.shape[1], -1)
+                stats["dead_fraction"] = _round((per_unit <= 0).all(axis=1).mean(), 4)
+            if name == "tanh":
+                stats["saturated_fraction"] = _round((np.abs(out) > SATURATION).mean(), 4)
+            elif name == "sigmoid":
+                stats["saturated_fraction"] = _round((np.abs(2 * out - 1) > SATURATION).mean(), 4)
+        return described
 
-    def _param_stats(self, layer, bins, before, params):
-        weight = getattr(layer, "weight", None)
-        if weight is None or weight.data is None:
-            return {}
+    def _param_stats(self, rows, bins, before) -> None:
+        """Weights and gradients of every layer that has a weight, gathered from the flat buffers at once."""
+        if not self.weighted:
+            return
         be = self.model.backend
-        w, g = be.to_host(weight.data), be.to_host(weight.grad)
-        stats = {"weight": describe(w, bins), "grad": describe(g, bins)}
+        params, grads = be.to_host(self.model.params), be.to_host(self.model.grads)
+        w, g = params[self.weight_index], grads[self.weight_index]
+        sizes = [p.size for _, p in self.weighted]
+        for (i, _), ws, gs in zip(self.weighted, describe_segments(w, sizes, bins), describe_segments(g, sizes, bins),
+                                  strict=True):  # fmt: skip
+            rows[i].update(weight=ws, grad=gs)
         if before is not None:
-            start = weight.offset
-            delta = params[start : start + weight.size] - before[start : start + weight.size]
-            norm = stats["weight"]["norm"]
-            stats["update_ratio"] = _round(float(np.dot(delta, delta)) ** 0.5 / norm if norm > 0 else 0.0)
-        return stats
+            delta = w - before[self.weight_index]
+            starts = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.intp)
+            moved = np.sqrt(np.add.reduceat(np.square(delta, dtype=np.float64), starts))
+            for (i, _), step in zip(self.weighted, moved, strict=True):
+                norm = rows[i]["weight"]["norm"]
+                rows[i]["update_ratio"] = _round(step / norm if norm > 0 and np.isfinite(step) else 0.0)
 
     def _boundary(self, out) -> dict | None:
         if self.grid is None:
@@ -160,7 +142,7 @@ class Monitor:
         elif out.shape[1] <= 2:
             # two classes: the probability of class 1 says it all (one logit, or the softmax of two)
             prob = be.to_host(self.loss.probabilities(out))[:, -1]
-            info.update(kind="probability", values=np.round(prob, 3).tolist())
+            info.update(kind="probability", values=np.round(prob, 2).tolist())
         else:
             prob = be.to_host(self.loss.probabilities(out))
             info.update(kind="classes", classes=prob.argmax(axis=1).tolist(),

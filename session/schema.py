@@ -43,7 +43,7 @@ TRAINING = {
     "checkpoint_every": Option("int", 0, min=0, help="save checkpoints/epoch-N.npz every N epochs (0: never)"),
 }
 MONITOR = {
-    "every_steps": Option("int", 100, min=0, help="steps between snapshots (0 turns them off)"),
+    "every_steps": Option("int", 200, min=0, help="steps between snapshots (0 turns them off)"),
     "bins": Option("int", 30, min=2, max=200, help="histogram bins"),
     "sample_size": Option("int", 128, min=1, help="validation samples used for activation statistics"),
     "boundary_resolution": Option("int", 32, min=4, max=200, help="grid size of the decision-boundary map"),

@@ -27,7 +27,7 @@ def test_every_default_is_filled_in(tmp_path):
     assert spec["loss"] == "cross_entropy"  # classification data
     assert spec["optimizer"] == {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
     assert spec["training"]["epochs"] == 20 and spec["training"]["batch_size"] == 32
-    assert spec["monitor"]["every_steps"] == 100
+    assert spec["monitor"]["every_steps"] == 200
     assert spec["data"]["seed"] == 0 and spec["data"]["noise"] == 0.0 and spec["data"]["normalize"] == "standard"
     assert spec["model"][0] == {
         "dense": {"units": 4, "activation": "tanh", "bias": True, "init": None, "bias_init": "zeros"}

@@ -131,9 +131,23 @@ def test_an_interrupted_run_resumes_to_the_same_weights(small_session, tmp_path,
 
 
 def test_statistics_of_a_diverging_tensor_describe_its_finite_values():
-    from dl_lab.session.monitor import describe
+    from dl_lab.session.stats import describe
 
     stats = describe(np.array([1.0, 2.0, np.nan, np.inf, 3.0, 1e30, 1e30], dtype=np.float32)[:5], 4)
     assert stats["mean"] == 2.0 and sum(stats["histogram"]["counts"]) == 3
     huge = describe(np.array([1e30, 1e30], dtype=np.float32), 4)
     assert huge["norm"] == pytest.approx(2**0.5 * 1e30, rel=1e-5) and huge["histogram"]["counts"][0] == 2
+
+
+def test_segment_statistics_match_numpy_on_each_segment():
+    from dl_lab.session.stats import describe_segments
+
+    rng = np.random.default_rng(0)
+    parts = [rng.standard_normal(50).astype(np.float32), np.tanh(rng.standard_normal(30)).astype(np.float32)]
+    stats = describe_segments(np.concatenate(parts), [50, 30], 10, [None, (-1.0, 1.0)])
+    for part, s, (lo, hi) in zip(parts, stats, [(part.min(), part.max()) for part in parts[:1]] + [(-1, 1)],
+                                 strict=True):  # fmt: skip
+        assert s["mean"] == pytest.approx(part.mean(), rel=1e-5) and s["std"] == pytest.approx(part.std(), rel=1e-4)
+        assert s["norm"] == pytest.approx(np.linalg.norm(part), rel=1e-5)
+        expected, _ = np.histogram(part, bins=10, range=(lo, hi))
+        assert s["histogram"]["counts"] == expected.tolist()
