@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-BUDGET = 0.10  # the share of one CPU the UI thread may take while a run trains (about half is Textual's own)
-FASTEST_S, SLOWEST_S = 0.25, 0.75
+BUDGET = 0.06  # the share of one CPU the UI thread may take while a run trains (about half is Textual's own)
+FASTEST_S, SLOWEST_S = 0.25, 1.5
 WINDOW_S = 0.5  # the share is measured over windows this long
 
 

@@ -21,7 +21,7 @@ from .run_view import PANE_BINDINGS, RunView
 from .status import failure_text, live_status
 
 STOP_TIMEOUT_S = 30  # closing the app waits this long for the training thread's checkpoint
-REDRAW_S = 0.1  # how often the screen checks whether a redraw is due (see Pacer)
+REDRAW_S = 0.2  # how often the screen checks whether a redraw is due (see Pacer)
 LR_LADDER = [k * 10.0**e for e in range(-6, 2) for k in (1, 3)]  # Playground's rates: 1e-6, 3e-6 ... 10, 30
 _sources = itertools.count(1)
 
