@@ -17,6 +17,33 @@ from .runs import new_run_dir
 from .trainer import Trainer
 
 STEP_INTERVAL = 0.1  # seconds between delivered step events
+FINAL = (RunEnded, RunFailed, RunCancelled)
+
+
+class StepThrottle:
+    """Which events reach the UI: a step at most every ``interval`` while running (the latest one held back),
+    every other event always, and a held-back step before whatever comes next (shared by both workers)."""
+
+    def __init__(self, interval: float = STEP_INTERVAL) -> None:
+        self.interval = interval
+        self.pending = None  # the latest step event held back
+        self._last_sent = 0.0
+
+    def admit(self, event, running: bool) -> list:
+        """The events to deliver now that ``event`` happened (none, it, or the held-back step and it)."""
+        if isinstance(event, StepEnded):
+            now = time.monotonic()
+            if running and now - self._last_sent < self.interval:
+                self.pending = event
+                return []
+            self._last_sent, self.pending = now, None
+            return [event]
+        return [*self.take(), event]  # a snapshot or an epoch: its step goes first
+
+    def take(self) -> list:
+        """The held-back step, if any: on pausing or stopping the UI gets the step the run is really at."""
+        held, self.pending = self.pending, None
+        return [] if held is None else [held]
 
 
 class TrainingController:
@@ -46,8 +73,21 @@ class TrainingController:
         self._single_step = False
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        self._pending = None  # the latest step event held back by the throttle (training thread only)
+        self._throttle = StepThrottle(step_interval)  # the training thread's only
         self.last_event = None
+
+    # --- what the screen shows before and during the run (the same as ProcessController's) ----
+    @property
+    def lr(self) -> float:
+        return self.trainer.lr
+
+    @property
+    def dataset(self):
+        return self.trainer.dataset
+
+    def started(self):
+        """The RunStarted event the run will begin with: the panes are laid out from it before training."""
+        return self.trainer.started()
 
     # --- controls (called from the UI thread) ----------------------------------------------------
     def start(self, paused: bool = False) -> None:
@@ -96,38 +136,27 @@ class TrainingController:
 
     # --- the training thread ---------------------------------------------------------------------
     def _should_stop(self) -> bool:
-        if self._pending is not None and (self._stop or not self._go.is_set()):
-            # pausing or stopping: the UI gets the step it is really at
-            self.on_event(self._pending)
-            self._pending = None
+        if self._stop or not self._go.is_set():
+            for held in self._throttle.take():
+                self.on_event(held)
         self._go.wait()
         return self._stop
 
     def _run(self) -> None:
         recorder = Recorder(self.run_dir, self.trainer) if self.run_dir else None
-        last_sent = 0.0
-        self._pending = None
         try:
             for event in self.trainer.run(self._should_stop):
                 if recorder:
                     recorder.record(event)
                 self.last_event = event
-                if isinstance(event, StepEnded):
-                    if self._single_step:
-                        self._single_step = False
-                        self.state = "paused"
-                        self._go.clear()
-                    now = time.monotonic()
-                    if now - last_sent < self.step_interval and self.state == "running":
-                        self._pending = event
-                        continue
-                    last_sent, self._pending = now, None
-                elif self._pending is not None:  # a snapshot or an epoch: its step goes first
-                    self.on_event(self._pending)
-                    self._pending = None
-                if isinstance(event, (RunEnded, RunFailed, RunCancelled)):
-                    self.state = "finished"
-                self.on_event(event)
+                if isinstance(event, StepEnded) and self._single_step:
+                    self._single_step = False
+                    self.state = "paused"
+                    self._go.clear()
+                for delivered in self._throttle.admit(event, running=self.state == "running"):
+                    if delivered is event and isinstance(event, FINAL):
+                        self.state = "finished"
+                    self.on_event(delivered)
         except BaseException as exc:
             self.error = exc
             self.state = "finished"

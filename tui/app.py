@@ -22,7 +22,7 @@ from .screens.replay import ReplayScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
 
-STOP_TIMEOUT_S = 30  # quitting waits this long for the training thread to save its checkpoint
+STOP_TIMEOUT_S = 30  # quitting waits this long for the worker to save its checkpoint
 
 
 class MissingScreen(Screen):
@@ -68,7 +68,7 @@ class DLLabApp(App):
         super().__init__()
         self.first_mode = mode
         self.session = session if session is not None else default_session()
-        self.controller = None  # the training screen's TrainingController, when one exists
+        self.controller = None  # the training screen's controller (process or thread worker), when one exists
         self.replay_dir = Path(replay_dir) if replay_dir else None
         self.runs_root = Path(runs_root) if runs_root else default_runs_root()
 

@@ -57,6 +57,21 @@ def record_run(run_dir: Path, session=None) -> Path:
     return run_dir
 
 
+def recorded_steps(run_dir: Path) -> int:
+    """How many batches the run has trained: its step lines in metrics.jsonl (the recorder flushes each one)."""
+    path = run_dir / "metrics.jsonl"
+    return sum('"event":"step"' in line for line in path.open()) if path.exists() else 0
+
+
+class CrashingTrainer(Trainer):
+    """A trainer that breaks once its run has started (a bug in the engine, say); importable by the worker
+    process, where a test cannot patch a trainer."""
+
+    def run(self, should_stop=None):
+        yield self.started()
+        raise RuntimeError("the GPU caught fire")
+
+
 async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "the condition") -> None:
     """Let the app run until ``predicate()`` holds (training happens in another thread)."""
     deadline = time.monotonic() + timeout

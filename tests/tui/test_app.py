@@ -3,6 +3,7 @@ are shown instead of crashing the app."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -10,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab_runs import tap, tiny_session, wait_for
+from lab_runs import CrashingTrainer, tap, tiny_session, wait_for
 from textual.widgets import HelpPanel
 
 from dl_lab.datasets import DataError
+from dl_lab.session.process_controller import WORKER_ENV, make_controller
 from dl_lab.tui.app import DLLabApp, make_app
 from dl_lab.tui.commands import commands
 from dl_lab.tui.screens.runs import RunsScreen
@@ -75,22 +77,24 @@ async def test_q_stops_a_running_training_and_saves_its_checkpoint(tmp_path):
         await wait_for(pilot, lambda: screen.state.step > 5, what="some steps")
         controller = screen.controller
         await tap(pilot, "q")
-        await wait_for(pilot, lambda: not controller.alive, what="the training thread")
+        await wait_for(pilot, lambda: not controller.alive, what="the training worker")
     assert (controller.run_dir / "checkpoints" / "last.npz").exists()
     assert app.return_code == 0
 
 
-async def test_a_crash_in_the_training_thread_is_shown_and_the_app_lives_on(tmp_path):
+@pytest.mark.parametrize("worker", ["thread", "process"])
+async def test_a_crash_in_the_training_worker_is_shown_and_the_app_lives_on(tmp_path, monkeypatch, worker):
+    monkeypatch.setenv(WORKER_ENV, worker)
+    if worker == "process":  # the trainer is built in the child: it is told which class to build
+        monkeypatch.setattr("dl_lab.tui.screens.train.make_controller",
+                            functools.partial(make_controller, trainer_factory=CrashingTrainer))  # fmt: skip
     app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
     async with app.run_test(notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.controller is not None, what="the session")
-
-        def broken(should_stop):
-            yield screen.controller.trainer.started()
-            raise RuntimeError("the GPU caught fire")
-
-        screen.controller.trainer.run = broken
+        if worker == "thread":
+            trainer = screen.controller.trainer
+            trainer.run = functools.partial(CrashingTrainer.run, trainer)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.state.crash is not None, what="the crash")
         await pilot.pause(0.2)
@@ -132,7 +136,7 @@ async def test_an_edited_session_is_trained_when_the_training_screen_comes_back(
         await pilot.press("2")
         await wait_for(pilot, lambda: screen.controller is not None and screen.controller.session is edited,
                        what="a controller for the edited session")  # fmt: skip
-        assert screen.controller.trainer.lr == 0.5
+        assert screen.controller.lr == 0.5
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lab_runs import tap, tiny_session, wait_for
+from lab_runs import recorded_steps, tap, tiny_session, wait_for
 
 from dl_lab.session.events import EpochEnded, RunEnded, RunStarted, SnapshotTaken, StepEnded
 from dl_lab.tui.app import make_app
@@ -78,15 +78,15 @@ async def test_pause_stops_the_steps_and_step_trains_exactly_one_batch(tmp_path)
         await tap(pilot, "space")
         assert screen.controller.state == "paused"
         await pilot.pause(0.3)
-        trainer = screen.controller.trainer
-        paused_at = trainer.progress.step
+        run_dir = screen.controller.run_dir
+        paused_at = recorded_steps(run_dir)  # what the worker (a thread or a process) has really trained
         await pilot.pause(0.3)
-        assert trainer.progress.step == paused_at
+        assert recorded_steps(run_dir) == paused_at
         assert screen.state.step == paused_at  # the throttled step was delivered on pausing
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.state.step == paused_at + 1, what="one more step")
         await pilot.pause(0.3)
-        assert trainer.progress.step == paused_at + 1
+        assert recorded_steps(run_dir) == paused_at + 1
         assert screen.controller.state == "paused"
         assert "paused" in str(screen.query_one("#status").render())
 
@@ -128,14 +128,14 @@ async def test_plus_minus_and_l_set_the_learning_rate_the_steps_then_use(tmp_pat
     app = train_app(tiny_session(training__epochs=2000), tmp_path)
     async with app.run_test() as pilot:
         screen = await open_train(pilot)
-        trainer = screen.controller.trainer
-        assert trainer.lr == 0.03
+        controller = screen.controller
+        assert controller.lr == 0.03
         await pilot.press("plus")
-        assert trainer.lr == next_lr(0.03, up=True) == 0.1
+        assert controller.lr == next_lr(0.03, up=True) == 0.1
         await pilot.press("minus", "minus")
-        assert trainer.lr == 0.01
+        assert controller.lr == 0.01
         await pilot.press("l", *"0.002", "enter")  # the prompt opens with the current rate selected
-        assert trainer.lr == 0.002
+        assert controller.lr == 0.002
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.state.last_step is not None, what="a step")
         assert screen.state.lr == 0.002

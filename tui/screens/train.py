@@ -9,8 +9,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from dl_lab.session.controller import TrainingController
 from dl_lab.session.events import RunFailed
+from dl_lab.session.process_controller import make_controller
 from dl_lab.session.runs import new_run_dir
 
 from ..messages import Outbox, RunEventsReceived, TrainingCrashed
@@ -20,7 +20,7 @@ from .run_state import RunState
 from .run_view import PANE_BINDINGS, RunView
 from .status import failure_text, live_status
 
-STOP_TIMEOUT_S = 30  # closing the app waits this long for the training thread's checkpoint
+STOP_TIMEOUT_S = 30  # closing the app waits this long for the worker's checkpoint
 REDRAW_S = 0.2  # how often the screen checks whether a redraw is due (see Pacer)
 LR_LADDER = [k * 10.0**e for e in range(-6, 2) for k in (1, 3)]  # Playground's rates: 1e-6, 3e-6 ... 10, 30
 _sources = itertools.count(1)
@@ -34,7 +34,8 @@ def next_lr(lr: float, up: bool) -> float:
 
 
 class TrainScreen(Screen):
-    """Trains ``app.session`` in a background thread (recorded to a run folder) and shows it as it learns."""
+    """Trains ``app.session`` off the UI thread (a child process, or a thread: ``make_controller``), recorded to a
+    run folder, and shows it as it learns."""
 
     CSS_PATH = "train.tcss"
     BINDINGS = [
@@ -50,7 +51,7 @@ class TrainScreen(Screen):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.controller: TrainingController | None = None
+        self.controller = None  # a ProcessController or a TrainingController: the same controls
         self.session = None
         self.state = RunState()
         self.source = 0
@@ -73,8 +74,8 @@ class TrainScreen(Screen):
 
     def on_unmount(self) -> None:
         """The app is closing: stop the run between two batches so that its checkpoint is written."""
+        self._release()
         if self.controller is not None and self.controller.alive:
-            self.controller.stop()
             self.controller.join(STOP_TIMEOUT_S)
 
     def on_screen_resume(self) -> None:
@@ -91,8 +92,17 @@ class TrainScreen(Screen):
             return "preparing"
         return self.controller.state if self.controller else "idle"
 
+    def _release(self, controller=None) -> None:
+        """Let a controller go: its run stops (saving a checkpoint), an idle worker process ends."""
+        c = controller or self.controller
+        if c is not None and c.state != "finished":
+            c.stop()
+
     def prepare(self) -> None:
-        """Build a fresh controller for ``app.session`` off the UI thread (loading data can take a while)."""
+        """Build a fresh controller for ``app.session`` off the UI thread (loading data and starting the worker
+        process take a while)."""
+        if self.controller is not None and self.controller.state == "idle":
+            self._release()
         self.session = self.app.session
         self.source = next(_sources)
         self.preparing = True
@@ -105,7 +115,7 @@ class TrainScreen(Screen):
     def _make_controller(self, session, source: int):
         self.outbox = outbox = Outbox(self, source)
 
-        def on_event(event) -> None:  # the training thread
+        def on_event(event) -> None:  # the training thread, or the thread reading the worker process's events
             if isinstance(event, BaseException):
                 self.post_message(TrainingCrashed(event, source))
             else:
@@ -115,7 +125,7 @@ class TrainScreen(Screen):
             from dl_lab.session.build import load_dataset
 
             dataset = load_dataset(session, progress=False)
-            return source, TrainingController(session, on_event, dataset=dataset)
+            return source, make_controller(session, on_event, dataset=dataset)
 
         return make
 
@@ -127,19 +137,21 @@ class TrainScreen(Screen):
             source, controller = event.worker.result
             if source == self.source:
                 self._install(controller)
+            else:  # superseded while it was prepared
+                self._release(controller)
         elif event.state == WorkerState.ERROR:
             self.preparing = False
             self.state.crash = f"could not prepare {self.session.name}: {event.worker.error}"
             self.app.notify(str(event.worker.error), title="Session not ready", severity="error", timeout=8)
             self._show_failure()
 
-    def _install(self, controller: TrainingController) -> None:
+    def _install(self, controller) -> None:
         self.controller = controller
         self.app.controller = controller
         self.preparing = False
-        started = controller.trainer.started()
+        started = controller.started()
         self.state = RunState(started)
-        self.query_one(RunView).configure(controller.trainer.dataset, started)
+        self.query_one(RunView).configure(controller.dataset, started)
         self._dirty = True
         if self._start_when_ready:
             self._start_when_ready = False
@@ -184,7 +196,7 @@ class TrainScreen(Screen):
         """The status line at every tick (it is cheap); the panes when the pacer says so, or ``now``."""
         if not self._dirty:
             return
-        lr = self.controller.trainer.lr if self.controller else None
+        lr = self.controller.lr if self.controller else None
         run_dir = self.controller.run_dir if self.controller and self.controller.state != "idle" else None
         self.query_one("#status", Static).update(live_status(self.state, self.run_state, lr, run_dir), layout=False)
         if now or self.pacer.due():
@@ -197,10 +209,11 @@ class TrainScreen(Screen):
     # --- actions ---------------------------------------------------------------------------------
     def action_toggle(self) -> None:
         c = self.controller
-        if c is None:
+        if self.preparing:  # the controller on its way starts as soon as it is ready
             self._start_when_ready = True
-            if not self.preparing:
-                self.prepare()
+        elif c is None:  # preparing it failed: try again
+            self._start_when_ready = True
+            self.prepare()
         elif c.state == "idle":
             self._start()
         elif c.state == "running":
@@ -230,9 +243,7 @@ class TrainScreen(Screen):
         self.notify(f"Stopping: a checkpoint is saved in {c.run_dir}/checkpoints/last.npz")
 
     def action_reset(self) -> None:
-        c = self.controller
-        if c is not None and c.alive:
-            c.stop()
+        self._release()
         self.controller = self.app.controller = None
         self.query_one(RunView).show(RunState())
         self.prepare()
@@ -240,7 +251,7 @@ class TrainScreen(Screen):
     def action_lr(self, direction: int) -> None:
         if self.controller is None:
             return
-        self._set_lr(next_lr(self.controller.trainer.lr, direction > 0))
+        self._set_lr(next_lr(self.controller.lr, direction > 0))
 
     def action_type_lr(self) -> None:
         if self.controller is None:
@@ -257,7 +268,7 @@ class TrainScreen(Screen):
                 return
             self._set_lr(lr)
 
-        self.app.push_screen(ValuePrompt("Learning rate", str(self.controller.trainer.lr)), done)
+        self.app.push_screen(ValuePrompt("Learning rate", str(self.controller.lr)), done)
 
     def _set_lr(self, lr: float) -> None:
         self.controller.set_lr(lr)
