@@ -88,6 +88,8 @@ def shown_path(path: Path | None) -> str:
     """A session file as the title shows it: relative to the current directory when it is under it."""
     if path is None:
         return "not saved yet"
+    if is_preset(path):  # inside the installed package: its name says more than its path
+        return f"preset {Path(path).stem} (ctrl+s saves a copy)"
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
