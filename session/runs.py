@@ -83,17 +83,31 @@ def open_run(path, with_records: bool = True) -> Run:
     import yaml
 
     path = Path(path)
+    if not path.exists():
+        raise RunDirError(f"{path}: no such run directory")
     if not (path / "session.yaml").exists():
         raise RunDirError(f"{path}: not a dl-lab run directory (no session.yaml)")
-    session = yaml.safe_load((path / "session.yaml").read_text(encoding="utf-8")) or {}
+    try:
+        session = yaml.safe_load((path / "session.yaml").read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise RunDirError(f"{path / 'session.yaml'}: not readable as YAML ({_first_line(exc)})") from None
+    if not isinstance(session, dict):
+        raise RunDirError(f"{path / 'session.yaml'}: expected a session (a mapping), got {type(session).__name__}")
     summary = {}
     if (path / "summary.json").exists():
         try:
             summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            summary = {}
+        if not isinstance(summary, dict):
             summary = {}
     records = read_records(path / "metrics.jsonl") if with_records and (path / "metrics.jsonl").exists() else []
     return Run(path, session, summary, records)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return " ".join(text[:1] + [line.strip() for line in text[1:3]]) if text else type(exc).__name__
 
 
 def list_runs(root: Path | None = None) -> list[Run]:

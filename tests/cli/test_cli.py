@@ -66,7 +66,7 @@ def test_quiet_prints_nothing_on_success(cli):
         (["run", "s.yaml", "--set", "model[1].dense.units=5"], "the model gives 5 outputs, but cross_entropy needs 2"),
         (["run", "s.yaml", "--backend", "tpu"], "backend: expected one of numpy, cupy, auto, got 'tpu'"),
         (["validate", "s.yaml", "--set", "model[0].dense.activation=relux"], "did you mean 'relu'"),
-        (["replay", "nowhere"], "nowhere: not a dl-lab run directory"),
+        (["replay", "nowhere"], "nowhere: no such run directory"),
     ],
 )
 def test_bad_input_is_one_message_and_exit_status_2(cli, args, message):

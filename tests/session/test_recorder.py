@@ -83,3 +83,22 @@ def test_runs_are_listed_and_replayed_as_the_same_events(small_session, tmp_path
     assert [r.path.name for r in list_runs(tmp_path)] == ["a"]
     with pytest.raises(RunDirError, match="not a dl-lab run directory"):
         open_run(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [("foo: [", "session.yaml: not readable as YAML"), ("- a list", r"expected a session \(a mapping\), got list")],
+)
+def test_a_run_whose_session_file_is_broken_is_an_error_and_left_out_of_the_list(small_session, tmp_path, text,
+                                                                                message):  # fmt: skip
+    trainer = Trainer(small_session())
+    with Recorder(tmp_path / "good", trainer) as rec:
+        for e in trainer.run():
+            rec.record(e)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "session.yaml").write_text(text)
+    with pytest.raises(RunDirError, match=message):
+        open_run(tmp_path / "broken")
+    assert [r.path.name for r in list_runs(tmp_path)] == ["good"]
+    with pytest.raises(RunDirError, match="no such run directory"):
+        open_run(tmp_path / "missing")
