@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from dl_lab.session import default_session
@@ -25,22 +23,8 @@ from .screens.train import TrainScreen
 STOP_TIMEOUT_S = 30  # quitting waits this long for the worker to save its checkpoint
 
 
-class MissingScreen(Screen):
-    """Stands in for a screen whose module is not installed."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def compose(self):
-        yield Static(self.text, id="missing")
-        yield Footer()
-
-
 def build_screen() -> Screen:
-    if importlib.util.find_spec("dl_lab.tui.screens.build") is None:
-        return MissingScreen("The build screen is not available in this version: press 2 to train the session.")
-    from .screens.build import BuildScreen
+    from .screens.build import BuildScreen  # imported when first shown: the replay command does not need it
 
     return BuildScreen()
 
@@ -54,10 +38,10 @@ class DLLabApp(App):
     BINDINGS = [
         Binding("1", "switch_mode('build')", "Build"),
         Binding("2", "switch_mode('train')", "Train"),
-        Binding("3", "switch_mode('runs')", "Runs"),
+        Binding("3", "show_runs", "Runs"),
         Binding("f2", "switch_mode('build')", "Build", show=False),
         Binding("f3", "switch_mode('train')", "Train", show=False),
-        Binding("f4", "switch_mode('runs')", "Runs", show=False),
+        Binding("f4", "show_runs", "Runs", show=False),
         Binding("question_mark,f1", "toggle_help", "Keys", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -76,12 +60,8 @@ class DLLabApp(App):
         if self.replay_dir is not None:
             self.switch_mode("runs")
             self.post_message(ReplayRequested(self.replay_dir))
-        elif self.first_mode is not None:
-            self.switch_mode(self.first_mode)
-        elif importlib.util.find_spec("dl_lab.tui.screens.build") is not None:
-            self.switch_mode("build")
         else:
-            self.switch_mode("train")
+            self.switch_mode(self.first_mode or "build")
 
     # --- messages from the screens ---------------------------------------------------------------
     def on_session_edited(self, message) -> None:
@@ -118,14 +98,23 @@ class DLLabApp(App):
             await asyncio.to_thread(controller.join, STOP_TIMEOUT_S)
         self.exit()
 
+    async def action_show_runs(self) -> None:
+        """The runs table, also from a replay opened on top of it (the replay closes)."""
+        await self.switch_mode("runs")
+        while len(self.screen_stack) > 1 and isinstance(self.screen, ReplayScreen):
+            await self.pop_screen()
+
     async def run_on(self, mode: str, action: str) -> None:
         """Switch to ``mode`` and run one of its screen's actions (the command palette's entries)."""
-        await self.switch_mode(mode)
+        if mode == "runs":
+            await self.action_show_runs()
+        else:
+            await self.switch_mode(mode)
         await self.screen.run_action(action)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield from commands(self)
+        yield from commands(self, screen)
 
 
 def make_app(session=None, *, replay_dir=None, runs_root: Path | None = None, mode: str | None = None) -> DLLabApp:

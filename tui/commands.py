@@ -11,15 +11,15 @@ from dl_lab.session import list_runs
 from .messages import ReplayRequested
 
 
-def commands(app) -> Iterable[SystemCommand]:
-    """Every action of the lab, reachable from the command palette (ctrl+p)."""
+def commands(app, screen=None) -> Iterable[SystemCommand]:
+    """Every action of the lab, reachable from the command palette (ctrl+p); the replay's own while one shows."""
 
     def on(mode: str, action: str):
         return lambda: app.run_on(mode, action)
 
     yield SystemCommand("Go to: build", "Edit the network and the session (1)", lambda: app.switch_mode("build"))
     yield SystemCommand("Go to: train", "Train the session and watch it (2)", lambda: app.switch_mode("train"))
-    yield SystemCommand("Go to: runs", "Recorded runs: sort, compare, replay (3)", lambda: app.switch_mode("runs"))
+    yield SystemCommand("Go to: runs", "Recorded runs: sort, compare, replay (3)", app.action_show_runs)
     yield SystemCommand("Training: start / pause", "Start, pause or resume the run (space)", on("train", "toggle"))
     yield SystemCommand("Training: step one batch", "Train exactly one batch, then pause (s)", on("train", "step"))
     yield SystemCommand("Training: stop", "Stop after this batch and save a checkpoint (x)", on("train", "stop"))
@@ -31,8 +31,21 @@ def commands(app) -> Iterable[SystemCommand]:
     yield SystemCommand("Session: open", "Open a session file (ctrl+o)", on("build", "open"))
     yield SystemCommand("Runs: compare marked", "Overlay the marked runs' curves (o)", on("runs", "overlay"))
     yield SystemCommand("Replay: latest run", "Open the newest recorded run in the replay", lambda: replay_latest(app))
-    yield SystemCommand("Replay: choose a run", "Pick a run in the runs table, then enter",
-                        lambda: app.switch_mode("runs"))  # fmt: skip
+    yield SystemCommand("Replay: choose a run", "Pick a run in the runs table, then enter", app.action_show_runs)
+    if screen is not None and getattr(screen, "is_replay", False):
+        for title, help_text, action in REPLAY_COMMANDS:
+            yield SystemCommand(f"Replay: {title}", help_text, lambda action=action: screen.run_action(action))
+
+
+REPLAY_COMMANDS = [
+    ("play / pause", "Play the run from here, or pause it (space)", "play"),
+    ("next snapshot or epoch", "Step forward to the next snapshot or epoch (→)", "seek(1)"),
+    ("previous snapshot or epoch", "Step back (←)", "seek(-1)"),
+    ("start", "The run before its first batch (home)", "home"),
+    ("end", "The run as it ended (end)", "end"),
+    ("faster", "Play faster (>)", "speed(1)"),
+    ("slower", "Play slower (<)", "speed(-1)"),
+]
 
 
 def replay_latest(app) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from lab_runs import record_run, tiny_session, wait_for
 
-from dl_lab.session import open_run
-from dl_lab.session.events import EpochEnded, SnapshotTaken, StepEnded
+from dl_lab.session import Recorder, Trainer, load_resume, open_run
+from dl_lab.session.events import EpochEnded, RunCancelled, SnapshotTaken, StepEnded
 from dl_lab.tui.app import make_app
-from dl_lab.tui.screens.replay import ReplayScreen
+from dl_lab.tui.screens.replay import SPEEDS, ReplayScreen, watchable_speed
 from dl_lab.tui.screens.timeline import Timeline
-from dl_lab.tui.widgets import DecisionMap, LineChart
+from dl_lab.tui.widgets import ConfusionMatrix, DecisionMap, Histogram, LineChart
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +92,77 @@ async def test_space_plays_from_the_start_and_speed_keys_change_the_pace(tiny_ru
     app = make_app(replay_dir=tiny_run, runs_root=tmp_path)
     async with app.run_test() as pilot:
         screen = await open_replay(pilot)
+        duration = screen.timeline.duration  # 0.18 s of recorded clock
+        first = screen.speed
+        assert first < 1.0 and 5 < duration / first < 40  # a short run is slowed down enough to watch it
+        i = SPEEDS.index(first)
         await pilot.press("greater_than_sign", "greater_than_sign")
-        assert screen.speed == 4.0
-        await pilot.press("less_than_sign", "less_than_sign", "less_than_sign", "less_than_sign")
-        assert screen.speed == 0.5
+        assert screen.speed == SPEEDS[i + 2]
+        await pilot.press(*["less_than_sign"] * (i + 5))
+        assert screen.speed == SPEEDS[0]  # the slowest, not below
+        await pilot.press(*["greater_than_sign"] * SPEEDS.index(0.5))
+        assert screen.speed == 0.5 and "0.5x" in str(screen.query_one("#timeline").render())
         await pilot.press("space")  # at the end: plays again from the start (the run's clock is 0.01 s a step)
         assert screen.playing and screen.cursor < len(screen.timeline)
         await wait_for(pilot, lambda: not screen.playing, what="the replay to reach the end")
         assert screen.cursor == len(screen.timeline)
+
+
+def test_a_long_run_replays_in_real_time_and_a_short_one_slower():
+    assert watchable_speed(600.0) == 1.0
+    assert watchable_speed(1.5) == 0.1
+    assert watchable_speed(0.0) == 1.0  # no clock readings
+
+
+async def test_going_back_before_the_first_epoch_and_snapshot_empties_the_panes(tiny_run, tmp_path):
+    app = make_app(replay_dir=tiny_run, runs_root=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_replay(pilot)
+        matrix = screen.query_one(ConfusionMatrix)
+        histograms = list(screen.query("#pane-layers Histogram").results(Histogram))
+        assert matrix.data is not None and all(h.data.counts.size for h in histograms)
+        await pilot.press("home")
+        assert matrix.data is None  # no epoch yet: no matrix (not the last one seen)
+        assert all(not h.data.counts.size for h in histograms)
+        assert "no snapshot yet" in str(screen.query_one("#layer-stats").render())
+        await pilot.press("end")
+        assert matrix.data is not None and all(h.data.counts.size for h in histograms)
+
+
+async def test_a_stopped_and_resumed_run_replays_from_epoch_0_and_is_stopped_only_while_it_was(tmp_path):
+    session = tiny_session()
+    run_dir = tmp_path / "tiny-run"
+    first = Trainer(session)
+    with Recorder(run_dir, first) as rec:
+        for event in first.run(should_stop=lambda: first.progress.step >= 8):
+            rec.record(event)
+    resumed = Trainer(session)
+    load_resume(resumed, run_dir)
+    with Recorder(run_dir, resumed, resume=True) as rec:
+        for event in resumed.run():
+            rec.record(event)
+    app = make_app(replay_dir=run_dir, runs_root=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_replay(pilot)
+        timeline = screen.query_one("#timeline")
+        assert "completed" in str(timeline.render()) and "resumed" in str(timeline.render())
+        await pilot.press("home")
+        assert "epoch 0/3" in str(timeline.render()) and "resumed" not in str(timeline.render())
+        stopped = next(i for i, e in enumerate(screen.timeline.events) if isinstance(e, RunCancelled)) + 1
+        screen.seek_to(stopped)
+        assert "stopped" in str(timeline.render())
+        screen.seek_to(stopped + 1)  # the first batch after the resume
+        assert "stopped" not in str(timeline.render()) and "resumed" in str(timeline.render())
+
+
+async def test_runs_key_and_palette_leave_the_replay_for_the_runs_table(tiny_run, tmp_path):
+    app = make_app(replay_dir=tiny_run, runs_root=tmp_path)
+    async with app.run_test() as pilot:
+        screen = await open_replay(pilot)
+        titles = [c.title for c in app.get_system_commands(screen)]
+        assert "Replay: play / pause" in titles and "Replay: start" in titles
+        await pilot.press("3")
+        assert app.current_mode == "runs" and not isinstance(app.screen, ReplayScreen)
 
 
 async def test_the_replay_of_a_diverged_run_explains_it_at_the_end(tmp_path):

@@ -159,8 +159,11 @@ class LayersPane(Pane):
     def draw(self, state):
         snap = state.snapshot
         caption = self.query_one("#layer-stats", Static)
-        if snap is None or not snap.layers:
+        if snap is None or not snap.layers:  # before the first snapshot (a replay moved back there, too)
+            self.border_title = self.title
             set_text(caption, "no snapshot yet (monitor.every_steps)")
+            for selector in ("#activation-histogram", "#weight-histogram"):
+                self.query_one(selector, Histogram).set_histogram([], 0.0, 0.0)
             return
         row = snap.layers[min(self.chosen, len(snap.layers) - 1)]
         self.border_title = f"layer {row['index']} of {len(snap.layers)}: {row['kind']}  [ ] to choose"
@@ -223,6 +226,8 @@ class ConfusionPane(Pane):
         if last is not None and last.confusion is not None:
             names = names or [str(i) for i in range(len(last.confusion))]
             matrix.set_matrix(last.confusion, names, precision=last.precision, recall=last.recall)
+        else:  # before the first epoch
+            matrix.clear()
 
 
 def layer_table(state: RunState) -> Table:
@@ -302,6 +307,7 @@ class DataPlotPane(Pane):
         if self.dataset is None:
             return "the images are not available offline (download the dataset to see them)"
         if last is None or not last.samples:
+            self.query_one(ImageGrid).clear()
             return "validation samples appear after the first epoch"
         s = last.samples
         idx = list(s["indices"])[:IMAGE_SAMPLES]

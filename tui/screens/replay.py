@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -18,9 +19,10 @@ from .run_view import PANE_BINDINGS, RunView
 from .status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
 from .timeline import Timeline
 
-SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+SPEEDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+WATCHABLE_S = 15.0  # a replay starts at the speed that plays the whole run in about this long (1x at most)
 TICK_S = 1 / 20
-BAR = 24  # characters of the timeline bar
+BAR_MIN, BAR_MAX = 8, 40  # characters of the timeline bar, as the width allows
 
 
 def load_dataset_for(session_dict: dict, base_dir: Path):
@@ -42,10 +44,17 @@ def load_dataset_for(session_dict: dict, base_dir: Path):
         return None
 
 
+def watchable_speed(duration: float) -> float:
+    """Real time for a long run; a run of a few seconds slowed down so that its curves can be watched."""
+    wanted = min(1.0, duration / WATCHABLE_S) if duration > 0 else 1.0
+    return min(SPEEDS, key=lambda s: abs(math.log(s / wanted)))
+
+
 class ReplayScreen(Screen):
     """Replays ``run_dir``: every pane shows the run as it stood at the timeline's cursor."""
 
     CSS_PATH = "train.tcss"
+    is_replay = True  # the command palette adds the replay's commands
     BINDINGS = [
         Binding("space", "play", "Play/pause"),
         Binding("left", "seek(-1)", "Back"),
@@ -65,7 +74,7 @@ class ReplayScreen(Screen):
         self.timeline = Timeline(self.run.events(), self.started)
         self.cursor = len(self.timeline)
         self.playing = False
-        self.speed = 1.0
+        self.speed = watchable_speed(self.timeline.duration)
         self.clock = 0.0
         self._last_tick = 0.0
 
@@ -108,21 +117,35 @@ class ReplayScreen(Screen):
             self.seek_to(cursor)
 
     def _status(self, state) -> Text:
+        """Two lines: the timeline (play state, speed, bar, time, how the run stands) with the run's name; then
+        the counters and metrics at the cursor, the speed of the run and its folder (cut first on a narrow one)."""
         n, tl = len(self.timeline), self.timeline
-        done = round(BAR * self.cursor / n) if n else BAR
-        text = Text()
-        text.append("▶ playing" if self.playing else "‖ paused", style="bold")
-        text.append(f" {self.speed:g}x  ")
+        head = Text()
+        head.append("▶ playing" if self.playing else "‖ paused", style="bold")
+        head.append(f" {self.speed:g}x  ")
+        tail = Text(f"  {tl.time_at(self.cursor):.1f}s / {tl.duration:.1f}s")
+        if end_state(state):
+            tail.append(f"  {STATE_MARKS.get(end_state(state), end_state(state))}")
+        if state.resumes:
+            tail.append(f"  ↻ resumed{f' {state.resumes} times' if state.resumes > 1 else ''}", style="bold")
+        tail.append(f"  {self.run.name}", style="bold")
+        width = self.size.width - 2 if self.size.width else 78  # the padding
+        bar = max(BAR_MIN, min(BAR_MAX, width - head.cell_len - tail.cell_len))
+        done = round(bar * self.cursor / n) if n else bar
+        text = head
         text.append("━" * done, style="bold")
-        text.append("─" * (BAR - done), style="dim")
-        text.append(f"  {tl.time_at(self.cursor):.1f}s / {tl.duration:.1f}s  ")
-        text.append(STATE_MARKS.get(end_state(state) or "", ""))
-        text.append(f"  {self.run.name}", style="bold")
-        text.append(f"  {self.run.path.name}\n", style="dim")
+        text.append("─" * (bar - done), style="dim")
+        text.append_text(tail)
+        text.append("\n")
         text.append_text(progress_text(state))
-        text.append(f"  {rate(state.samples_per_s())} samples/s  ")
+        text.append("  ")
         text.append_text(metrics_text(state))
+        text.append(f"  {rate(state.samples_per_s())} samples/s", style="dim")
+        text.append(f"  {self.run.path.name}", style="dim")
         return text
+
+    def on_resize(self) -> None:
+        self.seek_to(self.cursor)  # the bar takes the width there is
 
     # --- actions ---------------------------------------------------------------------------------
     def action_play(self) -> None:

@@ -49,9 +49,12 @@ class RunState:
         self.last_step: StepEnded | None = None
         self.end: RunEnded | RunFailed | RunCancelled | None = None
         self.crash: str | None = None  # the training thread raised: the exception, in words
+        self.resumes = 0  # how many times a recorded run went on after being stopped
 
     # --- building --------------------------------------------------------------------------------
     def apply(self, event) -> None:
+        if isinstance(self.end, RunCancelled) and isinstance(event, (StepEnded, EpochEnded, SnapshotTaken)):
+            self.end, self.resumes = None, self.resumes + 1  # the run was stopped, then resumed (--resume)
         if isinstance(event, RunStarted):
             self.started = event
         elif isinstance(event, StepEnded):

@@ -20,8 +20,8 @@ ROTATION = ("data", "loss", "quality", "norms", "data", "loss", "quality", "conf
 
 # Keys of the panes, shared by the training and replay screens (their actions live on each screen).
 PANE_BINDINGS = [
-    Binding("left_square_bracket", "layer(-1)", "Layer", key_display="[", show=False),
-    Binding("right_square_bracket", "layer(1)", "Layer", key_display="]"),
+    Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[", show=False),
+    Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]"),
     Binding("v", "pane(1)", "Pane"),
     Binding("V", "pane(-1)", "Previous pane", show=False),
     Binding("z", "zoom", "Zoom", show=False),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import replace
 
 from dl_lab.session.events import EpochEnded, RunCancelled, RunEnded, RunFailed, SnapshotTaken, StepEnded
 
@@ -20,6 +21,9 @@ class Timeline:
 
     def __init__(self, events: list, started=None) -> None:
         self.events = list(events)
+        self.resumed = any(isinstance(e, RunCancelled) for e in self.events[:-1])  # stopped, then resumed
+        if started is not None and self.resumed:  # summary.json holds the resumed start: replay from the first
+            started = replace(started, start_epoch=0, start_step=0)
         self.started = started
         self.stops = self._stops()
         self.times = self._times()
@@ -44,6 +48,8 @@ class Timeline:
         for event in self.events:
             now = max(now, float(getattr(event, "time", None) or getattr(event, "wall_time", None) or now))
             times.append(now)
+        if times and times[-1] <= 0:  # no clock readings: one event every 20 ms
+            times = [0.02 * (i + 1) for i in range(len(times))]
         return times
 
     @property

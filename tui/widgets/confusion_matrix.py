@@ -105,6 +105,10 @@ class ConfusionMatrix(DrawnWidget):
         names = tuple(str(s) for s in class_names) + tuple(str(i) for i in range(len(class_names), len(counts)))
         self.data = MatrixData(counts, shares, names, _floats(precision), _floats(recall))
 
+    def clear(self) -> None:
+        """Show no matrix ("no data yet"): a replay moved back before the first epoch, say."""
+        self.data = None
+
     def watch_data(self) -> None:
         self.redraw()
 

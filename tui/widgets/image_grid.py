@@ -79,6 +79,10 @@ class ImageGrid(DrawnWidget):
         ok = None if correct is None else tuple(bool(c) for c in correct)
         self.data = ImageData(pixels, tuple(str(c) for c in captions), ok, scale)
 
+    def clear(self) -> None:
+        """Show no images ("no images yet")."""
+        self.data = None
+
     def watch_data(self) -> None:
         self.redraw()
 
