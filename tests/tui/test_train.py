@@ -155,6 +155,40 @@ async def test_a_diverging_run_explains_itself_on_the_screen(tmp_path):
         assert failure.display
         text = str(failure.render())
         assert "diverged" in text and "Why:" in text and "lower optimizer.lr" in text
+        assert "l sets the learning rate" in text  # what to press here, not only the command line
+        first = screen.controller
+        await pilot.press("l", *"0.01", "enter")
+        assert app.session.spec["optimizer"]["lr"] == 0.01  # kept: the next run (and the build screen) use it
+        await tap(pilot, "space")
+        await wait_for(pilot, lambda: screen.controller is not first and screen.state.step > 0, what="a new run")
+        assert screen.controller.lr == 0.01 and not failure.display
+
+
+async def test_space_is_run_or_pause_in_the_footer_as_the_run_stands(tmp_path):
+    app = train_app(tiny_session(training__epochs=2000), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_train(pilot)
+
+        def shown():
+            return {b.action for _, b, enabled, _ in screen.active_bindings.values() if b.key == "space" and enabled}
+
+        assert shown() == {"run"}
+        await pilot.press("space")
+        await wait_for(pilot, lambda: shown() == {"pause"}, what="Pause in the footer")
+        await tap(pilot, "space")
+        assert screen.controller.state == "paused"
+        await wait_for(pilot, lambda: shown() == {"run"}, what="Run in the footer again")
+
+
+async def test_a_regression_run_names_its_panes_before_its_first_epoch(tmp_path):
+    session = tiny_session(**{"data": "{dataset: sine, samples: 100}", "loss": "mse",
+                              "model": "[{dense: {units: 8, activation: tanh}}, {dense: {units: 1}}]"})  # fmt: skip
+    app = train_app(session, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_train(pilot)
+        await pilot.pause(0.1)
+        strip = str(screen.query_one("#pane-strip").render())
+        assert "R²" in strip and "Layer stats" in strip and "Accuracy" not in strip and "Confusion" not in strip
 
 
 async def test_v_shows_one_pane_at_a_time_on_a_small_terminal(tmp_path):

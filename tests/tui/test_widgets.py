@@ -233,6 +233,17 @@ async def test_line_chart_log_axis_labels_powers_of_ten():
     assert "0.01┤" in text and "1e-4┤" in text
 
 
+async def test_line_chart_says_why_a_log_axis_of_zeros_is_empty():
+    chart = LineChart()
+    async with mounted(chart, (60, 8)) as pilot:
+        chart.set_series({"grad": []}, log_y=True)
+        await pilot.pause()
+        assert "(no data yet)" in "\n".join(text_of(chart))
+        chart.set_series({"grad": [(i, 0.0) for i in range(5)]}, log_y=True)
+        await pilot.pause()
+        assert "every value is 0" in "\n".join(text_of(chart))
+
+
 async def test_line_chart_gives_two_series_distinct_theme_colours():
     chart = LineChart()
     async with mounted(chart) as pilot:

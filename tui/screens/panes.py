@@ -71,6 +71,9 @@ class Pane(Vertical):
     def draw(self, state: RunState) -> None:
         """Show ``state``; every pane overrides it (the base pane shows nothing)."""
 
+    def name_for(self, task: str) -> None:
+        """Title and label for a classification or regression run, known before its first event."""
+
 
 class LossPane(Pane):
     """Train and validation loss per epoch, and the batch loss as it streams in."""
@@ -107,6 +110,10 @@ class QualityPane(Pane):
         self.border_title, self.label = name, name.capitalize()
         self.query_one(LineChart).set_series(series, x_label="epoch")
 
+    def name_for(self, task):
+        name = "R²" if task == "regression" else "accuracy"
+        self.border_title, self.label = name, name.capitalize()
+
 
 class NormsPane(Pane):
     """Weight and gradient norms per layer over the run, from the snapshots (gradients on a log scale)."""
@@ -125,12 +132,14 @@ class NormsPane(Pane):
 
     def draw(self, state):
         self.query_one("#weight-norms", LineChart).set_series(state.weight_norms, title="‖W‖", x_label="step")
-        self.query_one("#grad-norms", LineChart).set_series(state.grad_norms, title="‖∇W‖", x_label="step",
+        latest = [points[-1][1] for points in state.grad_norms.values() if points]
+        title = "‖∇W‖ all 0: no gradient flows (dead units?)" if latest and not any(latest) else "‖∇W‖"
+        self.query_one("#grad-norms", LineChart).set_series(state.grad_norms, title=title, x_label="step",
                                                             log_y=True)  # fmt: skip
 
 
 class LayersPane(Pane):
-    """One layer's activation and weight histograms, with dead-unit and saturation fractions."""
+    """One layer's activation, weight and gradient histograms, with dead-unit and saturation fractions."""
 
     key = "layers"  # its id: pane-layers
     label = "Layers"
@@ -142,6 +151,7 @@ class LayersPane(Pane):
         with Horizontal():
             yield Histogram(id="activation-histogram")
             yield Histogram(id="weight-histogram")
+            yield Histogram(id="gradient-histogram")
 
     def revision_of(self, state):
         return (state.snapshots, self.chosen)
@@ -162,7 +172,7 @@ class LayersPane(Pane):
         if snap is None or not snap.layers:  # before the first snapshot (a replay moved back there, too)
             self.border_title = self.title
             set_text(caption, "no snapshot yet (monitor.every_steps)")
-            for selector in ("#activation-histogram", "#weight-histogram"):
+            for selector in ("#activation-histogram", "#weight-histogram", "#gradient-histogram"):
                 self.query_one(selector, Histogram).set_histogram([], 0.0, 0.0)
             return
         row = snap.layers[min(self.chosen, len(snap.layers) - 1)]
@@ -171,6 +181,7 @@ class LayersPane(Pane):
         set_text(caption, activation_caption(act, row.get("update_ratio")))
         self._histogram("#activation-histogram", act, f"{act.get('function', '')} activations")
         self._histogram("#weight-histogram", row.get("weight"), "weights")
+        self._histogram("#gradient-histogram", row.get("grad"), "gradients")
 
     def _histogram(self, selector, stats, title):
         widget = self.query_one(selector, Histogram)
@@ -208,6 +219,12 @@ class ConfusionPane(Pane):
 
     def revision_of(self, state):
         return (len(state.epochs), state.snapshots if state.task == "regression" else 0)
+
+    def name_for(self, task):
+        if task == "regression":
+            self.border_title, self.label = "layer statistics", "Layer stats"
+        else:
+            self.border_title, self.label = self.title, "Confusion"
 
     def draw(self, state):
         matrix = self.query_one(ConfusionMatrix)

@@ -9,10 +9,11 @@ from pathlib import Path
 from rich.text import Text
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from dl_lab.session.events import RunFailed
 from dl_lab.session.runs import open_run
+from dl_lab.tui.widgets.footer import LabFooter
 
 from .run_state import started_from_dict
 from .run_view import PANE_BINDINGS, RunView
@@ -57,14 +58,14 @@ class ReplayScreen(Screen):
     is_replay = True  # the command palette adds the replay's commands
     BINDINGS = [
         Binding("space", "play", "Play/pause"),
-        Binding("left", "seek(-1)", "Back"),
-        Binding("right", "seek(1)", "Forward"),
-        Binding("home", "home", "Start"),
-        Binding("end", "end", "End"),
+        Binding("left", "seek(-1)", "Previous", key_display="←", show=False),
+        Binding("right", "seek(1)", "Next", key_display="→"),
+        Binding("home", "home", "Start", show=False),
+        Binding("end", "end", "End", show=False),
         Binding("greater_than_sign,plus,equals_sign", "speed(1)", "Faster", key_display=">"),
-        Binding("less_than_sign,minus", "speed(-1)", "Slower", key_display="<"),
+        Binding("less_than_sign,minus", "speed(-1)", "Slower", key_display="<", show=False),
         *PANE_BINDINGS,
-        Binding("escape", "back", "Back to runs"),
+        Binding("escape", "back", "Back to runs", show=False),
     ]
 
     def __init__(self, run_dir, **kwargs) -> None:
@@ -82,7 +83,7 @@ class ReplayScreen(Screen):
         yield Static(id="timeline")
         yield Static(id="failure")
         yield RunView()
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         dataset = load_dataset_for(self.run.session, self.run.path)

@@ -21,7 +21,7 @@ ROTATION = ("data", "loss", "quality", "norms", "data", "loss", "quality", "conf
 # Keys of the panes, shared by the training and replay screens (their actions live on each screen).
 PANE_BINDINGS = [
     Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[", show=False),
-    Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]"),
+    Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]", show=False),
     Binding("v", "pane(1)", "Pane"),
     Binding("V", "pane(-1)", "Previous pane", show=False),
     Binding("z", "zoom", "Zoom", show=False),
@@ -95,6 +95,9 @@ class RunView(Vertical):
     # --- what the screens call -------------------------------------------------------------------
     def configure(self, dataset, started) -> None:
         self.query_one(DataPlotPane).configure(dataset, started)
+        task = started.task if started else "classification"
+        for pane in self.panes:
+            pane.name_for(task)
         self._update_layout()
 
     @property

@@ -95,7 +95,8 @@ def live_status(state: RunState, run_state: str, lr: float | None, run_dir) -> T
     return text
 
 
-def failure_text(end: RunFailed | None, crash: str | None) -> Text:
+def failure_text(end: RunFailed | None, crash: str | None, live: bool = False) -> Text:
+    """Why the run failed; ``live`` (the training screen) adds the keys that act on the advice."""
     text = Text()
     if crash:
         text.append("Training stopped with an error\n", style="bold")
@@ -107,4 +108,8 @@ def failure_text(end: RunFailed | None, crash: str | None) -> Text:
     text.append(f"{end.cause}\n")
     text.append("Try: ", style="bold")
     text.append("\n     ".join(end.advice))
+    if live:
+        text.append("\nHere: ", style="bold")
+        text.append("l sets the learning rate and space trains again with it; 1 edits the session (clip norm, "
+                    "normalization, optimizer)")  # fmt: skip
     return text

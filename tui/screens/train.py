@@ -6,12 +6,14 @@ import itertools
 
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from dl_lab.core.errors import DLLabError
 from dl_lab.session.events import RunFailed
 from dl_lab.session.process_controller import make_controller
 from dl_lab.session.runs import new_run_dir
+from dl_lab.tui.widgets.footer import LabFooter
 
 from ..messages import Outbox, RunEventsReceived, TrainingCrashed
 from .pacer import Pacer
@@ -39,12 +41,14 @@ class TrainScreen(Screen):
 
     CSS_PATH = "train.tcss"
     BINDINGS = [
-        Binding("space", "toggle", "Start/pause"),
+        # one of the two space keys is shown: Run while the run does not run, Pause while it does
+        Binding("space", "run", "Run"),
+        Binding("space", "pause", "Pause"),
         Binding("s,n", "step", "Step"),
         Binding("x", "stop", "Stop"),
         Binding("R", "reset", "Reset"),
-        Binding("plus,equals_sign", "lr(1)", "lr+", key_display="+"),
-        Binding("minus", "lr(-1)", "lr-", key_display="-"),
+        Binding("plus,equals_sign", "lr(1)", "Learning rate up", key_display="+", show=False),
+        Binding("minus", "lr(-1)", "Learning rate down", key_display="-", show=False),
         Binding("l", "type_lr", "Set lr"),
         *PANE_BINDINGS,
     ]
@@ -52,6 +56,7 @@ class TrainScreen(Screen):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.controller = None  # a ProcessController or a TrainingController: the same controls
+        self._shown_running = False  # which of space's bindings the footer shows
         self.session = None
         self.state = RunState()
         self.source = 0
@@ -65,7 +70,7 @@ class TrainScreen(Screen):
         yield Static(id="status")
         yield Static(id="failure")
         yield RunView()
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.query_one("#failure").display = False
@@ -189,7 +194,7 @@ class TrainScreen(Screen):
     def _show_failure(self) -> None:
         failure = self.query_one("#failure", Static)
         end = self.state.end if isinstance(self.state.end, RunFailed) else None
-        failure.update(failure_text(end, self.state.crash))
+        failure.update(failure_text(end, self.state.crash, live=True))
         failure.display = True
 
     def redraw(self, now: bool = False) -> None:
@@ -198,6 +203,9 @@ class TrainScreen(Screen):
             return
         lr = self.controller.lr if self.controller else None
         run_dir = self.controller.run_dir if self.controller and self.controller.state != "idle" else None
+        if (self.run_state == "running") != self._shown_running:  # Run <-> Pause in the footer
+            self._shown_running = not self._shown_running
+            self.refresh_bindings()
         self.query_one("#status", Static).update(live_status(self.state, self.run_state, lr, run_dir), layout=False)
         if now or self.pacer.due():
             # one pane per redraw while training: short pauses of the event loop rather than one long one
@@ -207,6 +215,18 @@ class TrainScreen(Screen):
                 self._dirty = False
 
     # --- actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool:
+        """Space is Run or Pause, as the run stands (the footer shows the one that applies)."""
+        if action in ("run", "pause"):
+            return (self.run_state == "running") == (action == "pause")
+        return True
+
+    def action_run(self) -> None:
+        self.action_toggle()
+
+    def action_pause(self) -> None:
+        self.action_toggle()
+
     def action_toggle(self) -> None:
         c = self.controller
         if self.preparing:  # the controller on its way starts as soon as it is ready
@@ -240,7 +260,8 @@ class TrainScreen(Screen):
         if c is None or c.state in ("idle", "finished"):
             return
         c.stop()
-        self.notify(f"Stopping: a checkpoint is saved in {c.run_dir}/checkpoints/last.npz")
+        self.notify(f"Stopping: a checkpoint is saved in {c.run_dir}/checkpoints/last.npz; `dl-lab run --resume "
+                    f"{c.run_dir}` continues the run, space here starts a new one", timeout=8)  # fmt: skip
 
     def action_reset(self) -> None:
         self._release()
@@ -271,8 +292,19 @@ class TrainScreen(Screen):
         self.app.push_screen(ValuePrompt("Learning rate", str(self.controller.lr)), done)
 
     def _set_lr(self, lr: float) -> None:
+        """The run's rate from its next batch, and the session's (the next run and the build screen keep it,
+        as TensorFlow Playground does; ctrl+s on the build screen saves it)."""
         self.controller.set_lr(lr)
-        self.notify(f"learning rate {lr:g}", timeout=2)
+        before = self.app.session
+        try:
+            edited = before.with_overrides([f"optimizer.lr={lr!r}"])
+        except DLLabError:  # cannot happen for a positive float; the run has it anyway
+            edited = None
+        if edited is not None:
+            self.app.session = edited
+            if self.session is before:
+                self.session = edited  # the same session, its rate changed: coming back here must not re-prepare
+        self.notify(f"learning rate {lr:g} (kept for the next run)", timeout=2)
         self._dirty = True
 
     def action_layer(self, delta: int) -> None:

@@ -143,7 +143,9 @@ class LineChart(DrawnWidget):
         rows = height - top - 1
         if x_range is None or y_range is None:
             if height > top:
-                grid.put(top, 0, "(no data yet)", axis)
+                seen = any(s.last is not None for s in data.series)  # values, none of them drawable
+                empty = "(every value is 0: nothing to draw on a log scale)" if seen and data.log_y else "(no data yet)"
+                grid.put(top, 0, empty, axis)
             return grid.strips()
         y_ticks = self._y_ticks(data, y_range, rows)
         labels = tick_labels(y_ticks) if not data.log_y else [compact(10**t) for t in y_ticks]
