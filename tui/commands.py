@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from textual.app import SystemCommand
@@ -15,7 +16,7 @@ def commands(app, screen=None) -> Iterable[SystemCommand]:
     """Every action of the lab, reachable from the command palette (ctrl+p); the replay's own while one shows."""
 
     def on(mode: str, action: str):
-        return lambda: app.run_on(mode, action)
+        return functools.partial(app.run_on, mode, action)  # a partial: tests read which action it runs
 
     yield SystemCommand("Go to: build", "Edit the network and the session (1)", lambda: app.switch_mode("build"))
     yield SystemCommand("Go to: train", "Train the session and watch it (2)", lambda: app.switch_mode("train"))
@@ -27,9 +28,31 @@ def commands(app, screen=None) -> Iterable[SystemCommand]:
     yield SystemCommand("Training: learning rate up", "The next rate on the 1-3-10 ladder (+)", on("train", "lr(1)"))
     yield SystemCommand("Training: learning rate down", "The rate below on the ladder (-)", on("train", "lr(-1)"))
     yield SystemCommand("Training: set learning rate...", "Type a learning rate (l)", on("train", "type_lr"))
+    yield SystemCommand("View: next pane", "Show the next pane; one at a time on a small terminal (v)",
+                        on("train", "pane(1)"))  # fmt: skip
+    yield SystemCommand("View: previous pane", "Show the pane before (V)", on("train", "pane(-1)"))
+    yield SystemCommand("View: zoom the pane", "One pane on the whole screen, or the grid again (z)",
+                        on("train", "zoom"))  # fmt: skip
+    yield SystemCommand("View: next layer", "The layers pane shows the next layer (])", on("train", "layer(1)"))
+    yield SystemCommand("View: previous layer", "The layers pane shows the layer before ([)", on("train", "layer(-1)"))
     yield SystemCommand("Session: save", "Write the session to its YAML file (ctrl+s)", on("build", "save"))
+    yield SystemCommand("Session: save as...", "Write the session to another file (S)", on("build", "save(True)"))
     yield SystemCommand("Session: open", "Open a session file (ctrl+o)", on("build", "open"))
+    yield SystemCommand("Session: start from a preset", "Load one of the example sessions (p)", on("build", "preset"))
+    yield SystemCommand("Model: new", "An empty layer stack for this data (n)", on("build", "new_model"))
+    yield SystemCommand("Model: add a layer", "After the selected layer (a)", on("build", "add_layer"))
+    yield SystemCommand("Model: insert a layer", "Above the selected layer (i)", on("build", "insert_layer"))
+    yield SystemCommand("Model: edit the layer", "The selected layer's form (enter)", on("build", "edit_layer"))
+    yield SystemCommand("Model: duplicate the layer", "A copy below the selected layer (c)",
+                        on("build", "duplicate_layer"))  # fmt: skip
+    yield SystemCommand("Model: delete the layer", "The selected layer (d)", on("build", "delete_layer"))
+    yield SystemCommand("Model: move the layer up", "(K)", on("build", "move_layer(-1)"))
+    yield SystemCommand("Model: move the layer down", "(J)", on("build", "move_layer(1)"))
+    yield SystemCommand("Model: fix the shapes", "Apply the suggested fix to a stack that does not fit (f)",
+                        on("build", "fix_layers"))  # fmt: skip
     yield SystemCommand("Runs: compare marked", "Overlay the marked runs' curves (o)", on("runs", "overlay"))
+    yield SystemCommand("Runs: sort by the next column", "(s; S reverses)", on("runs", "sort"))
+    yield SystemCommand("Runs: reload", "Read the runs folder again (f5)", on("runs", "reload"))
     yield SystemCommand("Replay: latest run", "Open the newest recorded run in the replay", lambda: replay_latest(app))
     yield SystemCommand("Replay: choose a run", "Pick a run in the runs table, then enter", app.action_show_runs)
     if screen is not None and getattr(screen, "is_replay", False):
