@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv as csvlib
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from dl_lab.session import (
 )
 from dl_lab.session.runs import RunDirError
 
-from .render import console, curves, fmt, model_table, run_curves, summary_table
+from .render import console, curves, fmt, model_table, print_listing, run_curves, summary_table
 
 
 def resolve_session(name_or_path: str | None, overrides=()):
@@ -48,7 +49,7 @@ def run(session, out, epochs, backend, quiet, as_json, resume, overrides) -> int
     spec = None if resume is not None else resolve_session(session, overrides)
     trainer, run_dir = prepare(spec, resume, out, backend)
     if not quiet and not as_json:
-        console(stderr=True).print(f"dl-lab: training {trainer.spec['name']} -> {run_dir}")
+        console(stderr=True).print(f"dl-lab: training {trainer.spec['name']} -> {run_dir}", soft_wrap=True)
     status, last = train(trainer, run_dir, resume=resume is not None, quiet=quiet or as_json)
     report(run_dir, status, last, quiet=quiet, as_json=as_json)
     return status
@@ -123,32 +124,77 @@ def gradcheck(name: str, batch: int, overrides) -> int:
     return 0 if worst < 1e-6 else 1
 
 
-def _sort_key(metric: str):
-    def key(run):
-        if metric == "time":
-            return -run.path.stat().st_mtime
-        value = run.final().get(metric)
-        if value is None:
-            return float("inf")
-        return value if "loss" in metric or "mae" in metric else -value
+def _quality(run) -> float | None:
+    q = run.quality()
+    return q[1] if q else None
 
-    return key
+
+# `dl-lab runs --sort KEY`: how to read each key from a run, and whether bigger comes first.
+SORT_KEYS = {
+    "time": (lambda r: r.started_ts(), True),  # when the run started, the newest first
+    "run": (lambda r: r.path.name, False),
+    "status": (lambda r: r.state, False),
+    "epochs": (lambda r: r.final().get("epoch"), True),
+    "train_loss": (lambda r: r.final().get("train_loss"), False),
+    "val_loss": (lambda r: r.final().get("val_loss"), False),
+    "val_acc": (_quality, True),  # accuracy, or R² for a regression run: bigger is better for both
+    "val_r2": (_quality, True),
+    "val_mae": (lambda r: r.final().get("val_mae"), False),
+    "samples_per_s": (lambda r: r.samples_per_s(), True),
+}
+
+
+def sort_runs(found: list, key: str) -> list:
+    """``found`` sorted by a SORT_KEYS key; runs without that value come last, in their listed order."""
+    read, descending = SORT_KEYS[key]
+    values = [(read(r), r) for r in found]
+    present = [(v, r) for v, r in values if isinstance(v, (int, float, str)) and v == v]  # None and NaN: last
+    missing = [r for v, r in values if not (isinstance(v, (int, float, str)) and v == v)]
+    return [r for _, r in sorted(present, key=lambda vr: vr[0], reverse=descending)] + missing
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _date(run) -> str:
+    at = run.started_at
+    return at.strftime("%Y-%m-%d %H:%M") if at is not None else "-"
 
 
 def runs(root: Path | None, sort: str) -> None:
-    found = list_runs(root)
+    if sort not in SORT_KEYS:
+        raise SessionError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got {sort!r}")
+    if root is not None:
+        if not root.exists():
+            raise RunDirError(f"--dir {root}: no such folder")
+        if not root.is_dir():
+            raise RunDirError(f"--dir {root}: not a folder")
+        if (root / "session.yaml").exists():
+            raise RunDirError(f"--dir {root}: this is a run directory; list its folder with: "
+                              f"dl-lab runs --dir {root.parent}")  # fmt: skip
+    where = root if root is not None else runs_root()
+    found = list_runs(where)
     con = console()
     if not found:
-        con.print(f"no runs in {root or runs_root()}")
+        con.print(f"no runs in {where} (record one with: dl-lab run spiral)", soft_wrap=True)
         return
-    table = Table("run", "status", "epochs", "train loss", "val loss", "val acc/R^2", "samples/s", "dataset")
-    for r in sorted(found, key=_sort_key(sort)):
+    headers = ["run", "status", "epochs", "train loss", "val loss", "val acc/R²", "samples/s", "dataset", "started"]
+    rows = []
+    for r in sort_runs(found, sort):
         f = r.final()
-        quality = f.get("val_acc", f.get("val_r2"))
-        table.add_row(str(r.path), r.status, fmt(f.get("epoch")), fmt(f.get("train_loss")), fmt(f.get("val_loss")),
-                      fmt(quality), f"{r.summary.get('train_samples_per_s', 0):,.0f}",
-                      str(r.session.get("data", {}).get("dataset", "-")))  # fmt: skip
-    con.print(table)
+        rows.append([r.path.name, r.state, fmt(f.get("epoch")), fmt(f.get("train_loss")), fmt(f.get("val_loss")),
+                     r.quality_text(), _rate(r.samples_per_s()),
+                     str(r.session.get("data", {}).get("dataset", "-")), _date(r)])  # fmt: skip
+    con.print(f"{len(found)} runs in {where}, sorted by {sort}", soft_wrap=True)
+    print_listing(
+        con,
+        headers,
+        rows,
+        drop_order=("samples/s", "started", "dataset", "train loss", "epochs"),
+        numeric=("epochs", "train loss", "val loss", "val acc/R²", "samples/s"),
+        breakable=("status", "started"),
+    )
 
 
 def tui(name: str | None) -> None:
@@ -168,7 +214,8 @@ def replay(run_dir: Path, headless: bool) -> None:
             open_replay(run_dir)
             return
     con = console()
-    con.print(summary_table(run.final(), run.summary, title=f"{run.name}  ({run_dir})"))
+    con.print(f"run: {run_dir}", soft_wrap=True)  # one line, whatever the width: paths are copied
+    con.print(summary_table(run.final(), run.summary, title=run.name))
     events = run.records
     snaps = sum(1 for r in events if r.get("event") == "snapshot")
     con.print(f"{len(run.epochs())} epochs, {snaps} snapshots recorded")
@@ -178,41 +225,65 @@ def replay(run_dir: Path, headless: bool) -> None:
 
 def compare(run_dirs: list[Path], metric: str) -> None:
     runs_ = [open_run(p) for p in run_dirs]
-    series, labels = {}, []
-    for r in runs_:
+    # Each run by its id (the folder's name), whole; by its path when two folders share a name.
+    ids = [r.path.name for r in runs_]
+    labels = ids if len(set(ids)) == len(ids) else [str(r.path) for r in runs_]
+    series = {}
+    for r, label in zip(runs_, labels, strict=True):
         eps = r.epochs()
         if eps and metric not in eps[-1]:
             raise RunDirError(f"{r.path}: no metric {metric!r} in its epochs (try val_loss, val_acc, train_loss)")
-        label = f"{r.name} ({r.path.name})" if len({x.name for x in runs_}) < len(runs_) else r.name
-        labels.append(label)
         series[label] = ([e["epoch"] for e in eps], [e.get(metric) for e in eps])
     con = console()
     chart = curves(series, f"{metric} by run", metric, width=min(con.width, 110) - 1, height=20)
     con.print(Text.from_ansi(chart), no_wrap=True)
-    table = Table("run", "optimizer", "epochs", "train loss", "val loss", "val acc/R^2")
+    rows = []
     for r, label in zip(runs_, labels, strict=True):
         f = r.final()
         opt = r.session.get("optimizer", {})
-        quality = fmt(f.get("val_acc", f.get("val_r2")))
-        table.add_row(label, f"{opt.get('name', '-')} lr={opt.get('lr', '-')}", fmt(f.get("epoch")),
-                      fmt(f.get("train_loss")), fmt(f.get("val_loss")), quality)  # fmt: skip
-    con.print(table)
+        rows.append([label, f"{opt.get('name', '-')} lr={opt.get('lr', '-')}", r.state, fmt(f.get("epoch")),
+                     fmt(f.get("train_loss")), fmt(f.get("val_loss")), r.quality_text()])  # fmt: skip
+    headers = ["run", "optimizer", "status", "epochs", "train loss", "val loss", "val acc/R²"]
+    print_listing(
+        con,
+        headers,
+        rows,
+        drop_order=("status", "train loss", "epochs"),
+        numeric=("epochs", "train loss", "val loss", "val acc/R²"),
+        breakable=("optimizer", "status"),
+    )
+
+
+def _scalar(value) -> bool:
+    return value is None or isinstance(value, (int, float, str))
 
 
 def export(run_dirs: list[Path], out: Path) -> None:
+    """One CSV row per epoch of each run: its scalar metrics. Per-class values (the confusion matrix, precision
+    and recall per class, sample predictions) stay in metrics.jsonl; a column no run has a value for is left out."""
     rows, keys = [], ["run", "name"]
     for p in run_dirs:
         r = open_run(p)
         for e in r.epochs():
             row = {"run": str(p), "name": r.name}
-            row.update({k: v for k, v in e.items() if k != "event" and not isinstance(v, (list, dict))})
+            row.update({k: v for k, v in e.items() if k != "event" and _scalar(v)})
             keys += [k for k in row if k not in keys]
             rows.append(row)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csvlib.DictWriter(f, fieldnames=keys)
+    keys = [k for k in keys if any(row.get(k) is not None for row in rows)] or ["run", "name"]
+    if str(out) == "-":
+        writer = csvlib.DictWriter(sys.stdout, fieldnames=keys, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    console().print(f"wrote {len(rows)} epoch rows of {len(run_dirs)} runs to {out}")
+        return
+    try:
+        with open(out, "w", newline="", encoding="utf-8") as f:
+            writer = csvlib.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        reason = "no such folder" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc)).lower()
+        raise RunDirError(f"--csv {out}: cannot write the file ({reason})") from None
+    console().print(f"wrote {len(rows)} epoch rows of {len(run_dirs)} runs to {out}", soft_wrap=True)
 
 
 def datasets() -> None:

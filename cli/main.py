@@ -9,8 +9,33 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from . import commands
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone (``RUN_DIR...``), without Typer's Python type (``<list[Path]>``)."""
+
+    def display_type_rich(self, ctx):
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self.metavar
+
+    def _usage_display_name(self) -> str:
+        return self.metavar if self.required else f"[{self.metavar}]"
+
+
+class Command(TyperCommand):
+    """A command whose arguments with a metavar show it, as Click's do."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument and param.metavar:
+                param.__class__ = _Argument
+
 
 app = typer.Typer(
     add_completion=False,
@@ -20,7 +45,19 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-SetOpt = Annotated[list[str], typer.Option("--set", "-s", help="override a session value: key.path=value")]
+SetOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--set", "-s", metavar="KEY=VALUE", help="override a session value, e.g. optimizer.lr=0.03 (repeatable)"
+    ),
+]
+SessionArg = typer.Argument(metavar="SESSION", help="session file or preset")
+DEFAULT_CSV = Path("metrics.csv")
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for a tool whose reader went away (| head)
+
+
+def command():
+    return app.command(cls=Command)
 
 
 def reports_errors(fn):
@@ -38,8 +75,24 @@ def reports_errors(fn):
                 raise
             print(f"dl-lab: error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except BrokenPipeError:
+            quiet_broken_pipe()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
     return wrapper
+
+
+def quiet_broken_pipe() -> None:
+    """The reader of our output went away (``dl-lab runs | head``): say nothing more, exit quietly.
+
+    Whatever is still buffered for stdout would fail again when Python flushes it at exit, with an "Exception
+    ignored" message; pointing stdout at /dev/null lets that flush succeed."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test runner's): nothing will be flushed to a closed pipe
+        pass
 
 
 @app.callback(invoke_without_command=True)
@@ -52,34 +105,46 @@ def main_callback(ctx: typer.Context):
             typer.echo(ctx.get_help())
 
 
-@app.command()
+@command()
 @reports_errors
-def tui(session: Annotated[str | None, typer.Argument(help="session file or preset (default: spiral)")] = None):
+def tui(
+    session: Annotated[
+        str | None, typer.Argument(metavar="SESSION", help="session file or preset (default: spiral)")
+    ] = None,
+):
     """Open the app: build a network, train it and watch it learn, browse and replay runs."""
     commands.tui(session)
 
 
-@app.command()
+@command()
 @reports_errors
 def run(
-    session: Annotated[str | None, typer.Argument(help="session file, or a preset name (dl-lab new --list)")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default runs/NAME-TIME)")] = None,
-    epochs: Annotated[int | None, typer.Option(help="override training.epochs")] = None,
-    backend: Annotated[str | None, typer.Option(help="numpy, cupy or auto (overrides the session)")] = None,
+    session: Annotated[
+        str | None, typer.Argument(metavar="SESSION", help="session file, or a preset name (dl-lab new --list)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="RUN_DIR", help="run directory (default runs/NAME-TIME)")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(metavar="N", help="override training.epochs")] = None,
+    backend: Annotated[
+        str | None, typer.Option(metavar="NAME", help="numpy, cupy or auto (overrides the session)")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, table or curves")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the run's summary as JSON")] = False,
-    resume: Annotated[Path | None, typer.Option(help="continue an interrupted run directory")] = None,
+    resume: Annotated[Path | None, typer.Option(metavar="RUN_DIR", help="continue a run stopped with Ctrl-C")] = None,
     overrides: SetOpt = None,
 ):
     """Train a session headless and record the run."""
     raise typer.Exit(commands.run(session, out, epochs, backend, quiet, json_out, resume, overrides or []))
 
 
-@app.command()
+@command()
 @reports_errors
 def new(
-    preset: Annotated[str, typer.Argument(help="preset to start from")] = "spiral",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write (default PRESET.yaml)")] = None,
+    preset: Annotated[str, typer.Argument(metavar="PRESET", help="preset to start from")] = "spiral",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="file to write (default PRESET.yaml)")
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", "-l", help="list the presets")] = False,
     force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
 ):
@@ -87,65 +152,74 @@ def new(
     commands.new(preset, out, list_, force)
 
 
-@app.command()
+@command()
 @reports_errors
-def validate(session: Annotated[str, typer.Argument(help="session file or preset")], overrides: SetOpt = None):
+def validate(session: Annotated[str, SessionArg], overrides: SetOpt = None):
     """Check a session and print its model summary."""
     commands.validate(session, overrides or [])
 
 
-@app.command()
+@command()
 @reports_errors
 def gradcheck(
-    session: Annotated[str, typer.Argument(help="session file or preset")],
-    batch: Annotated[int, typer.Option(help="samples in the checked batch")] = 4,
+    session: Annotated[str, SessionArg],
+    batch: Annotated[int, typer.Option(metavar="N", help="samples in the checked batch")] = 4,
     overrides: SetOpt = None,
 ):
     """Compare back-propagation with float64 finite differences, per parameter tensor."""
     raise typer.Exit(commands.gradcheck(session, batch, overrides or []))
 
 
-@app.command()
+@command()
 @reports_errors
 def runs(
-    root: Annotated[Path | None, typer.Option("--dir", help="folder of runs (default ./runs or $DL_LAB_RUNS)")] = None,
-    sort: Annotated[str, typer.Option(help="sort by a final metric, e.g. val_acc, val_loss, time")] = "time",
+    root: Annotated[
+        Path | None, typer.Option("--dir", metavar="DIR", help="folder of runs (default ./runs or $DL_LAB_RUNS)")
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            metavar="KEY",
+            help=f"one of {', '.join(commands.SORT_KEYS)}; time: the "
+            "newest first; val_acc: the best accuracy (R² for regression) first",
+        ),
+    ] = "time",
 ):
     """List recorded runs with their final metrics."""
     commands.runs(root, sort)
 
 
-@app.command()
+@command()
 @reports_errors
 def replay(
-    run_dir: Annotated[Path, typer.Argument(help="a recorded run directory")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a recorded run directory")],
     headless: Annotated[bool, typer.Option(help="print the summary and curves instead of opening the app")] = False,
 ):
     """Replay a recorded run (in the app, or --headless in the terminal)."""
     commands.replay(run_dir, headless)
 
 
-@app.command()
+@command()
 @reports_errors
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="run directories to overlay")],
-    metric: Annotated[str, typer.Option(help="epoch metric to overlay")] = "val_loss",
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="run directories to overlay")],
+    metric: Annotated[str, typer.Option(metavar="NAME", help="epoch metric to overlay")] = "val_loss",
 ):
     """Overlay several runs' curves (an optimizer race, say) and compare their final metrics."""
     commands.compare(run_dirs, metric)
 
 
-@app.command()
+@command()
 @reports_errors
 def export(
-    run_dirs: Annotated[list[Path], typer.Argument(help="run directories")],
-    csv: Annotated[Path, typer.Option("--csv", help="the CSV file to write")] = Path("metrics.csv"),
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="run directories")],
+    csv: Annotated[Path, typer.Option("--csv", metavar="FILE", help="CSV file to write; - for stdout")] = DEFAULT_CSV,
 ):
     """Write the epoch metrics of many runs into one CSV file."""
     commands.export(run_dirs, csv)
 
 
-@app.command()
+@command()
 @reports_errors
 def datasets():
     """List every dataset: task, shape, classes, size and whether it works offline."""

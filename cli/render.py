@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -87,5 +88,74 @@ def run_curves(epochs: list[dict], width: int = 80) -> list[str]:
     return charts
 
 
-def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Our reader went away (``| head``): Rich would exit with status 1; the command's error handling
+        decides instead (cli.main.reports_errors: quietly, status 141)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def console(stderr: bool = False, **kwargs) -> Console:
+    return _Console(stderr=stderr, highlight=False, **kwargs)
+
+
+def is_tty(con: Console) -> bool:
+    """Whether ``con`` writes to a terminal (one with a width), whatever FORCE_COLOR says."""
+    isatty = getattr(con.file, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed file
+        return False
+
+
+def print_listing(con: Console, headers: list[str], rows: list[list[str]], *, keep: int = 1,
+                  drop_order: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
+                  breakable: tuple[str, ...] = ()) -> None:  # fmt: skip
+    """A table of runs that never cuts a value short in its first ``keep`` columns (run ids: folder names).
+
+    In a terminal the table fits its width: headers wrap at spaces, values only in the ``breakable`` columns,
+    and when that is not enough the columns named in ``drop_order`` are left out, first ones first. Into a pipe
+    or a file nothing is wrapped, cut or left out: every value is whole on its row, for grep and friends.
+    ``numeric`` columns are right-aligned.
+    """
+    gap = 3  # box.SIMPLE_HEAD: a padding space, the (blank) column separator, a padding space
+
+    def least(i: int) -> int:
+        """The narrowest column i can be without cutting a value (or a header word) in the middle."""
+        values = [r[i] for r in rows]
+        pieces = [w for v in values for w in v.split()] if headers[i] in breakable and i >= keep else values
+        return max([len(w) for w in [*pieces, *headers[i].split()]] or [1])
+
+    def natural(i: int) -> int:
+        return max([len(r[i]) for r in rows] + [len(headers[i])])
+
+    tty = is_tty(con)
+    shown = list(range(len(headers)))
+    if tty:
+        for name in drop_order:
+            if sum(least(i) for i in shown) + gap * (len(shown) - 1) <= con.width:
+                break
+            if name in headers and headers.index(name) in shown:
+                shown.remove(headers.index(name))
+    needed = sum(least(i) for i in shown) + gap * (len(shown) - 1)
+    widths = {i: natural(i) for i in shown}
+    if tty and needed <= con.width:  # each column as narrow as it may be, then widened left to right
+        widths = {i: least(i) for i in shown}
+        spare = con.width - needed
+        for i in shown:
+            more = min(spare, natural(i) - widths[i])
+            widths[i] += more
+            spare -= more
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for i in shown:
+        table.add_column(headers[i], width=widths[i], no_wrap=i < keep or not tty, overflow="fold",
+                         justify="right" if headers[i] in numeric else "left")  # fmt: skip
+    for r in rows:
+        table.add_row(*(r[i] for i in shown))
+    if tty and needed <= con.width:
+        con.print(table)
+        return
+    # Into a pipe (or a terminal too narrow even so): as wide as the table is, nothing wrapped, cut or elided.
+    wide = sum(widths.values()) + gap * (len(shown) - 1)
+    console(file=con.file, width=max(wide, 20), no_color=con.no_color, force_terminal=con.is_terminal).print(table)

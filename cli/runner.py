@@ -55,14 +55,16 @@ def sigint_sets(flag: StopFlag):
 
 
 def _progress(quiet: bool):
+    """One bar for the whole run: it fills over every batch of every epoch, and the ETA is the run's."""
     if quiet:
         return None
     return Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
         BarColumn(),
-        TextColumn("batch {task.completed:.0f}/{task.total:.0f}"),
-        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("batch {task.fields[batch]}/{task.fields[batches]}"),
+        TextColumn("loss {task.fields[loss]}"),
         TextColumn("{task.fields[rate]}"),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console(stderr=True),
         transient=False,
@@ -70,7 +72,7 @@ def _progress(quiet: bool):
 
 
 def prepare(session, resume_dir: Path | None, out: Path | None, backend: str | None):
-    """The trainer and its run directory: a new one, or an interrupted one restored for resuming."""
+    """The trainer and its run directory: a new one, or a stopped one restored for resuming."""
     if resume_dir is not None:
         run = open_run(resume_dir, with_records=False)
         session = session_from_dict(run.session, base_dir=Path(resume_dir), source=Path(resume_dir) / "session.yaml")
@@ -107,14 +109,18 @@ def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool) -> tupl
 
 
 def _update_bar(bar, task, event, trainer):
+    """The bar counts the run's batches (a resumed run starts where it stopped), so that its ETA covers the
+    epochs still to come; the text shows the epoch and the batch within it."""
     if isinstance(event, RunStarted):
-        task = bar.add_task("train", total=event.steps_per_epoch, epoch=event.start_epoch + 1, epochs=event.epochs,
-                            loss=float("nan"), rate="")  # fmt: skip
-        bar.update(task, completed=trainer.progress.batch)
+        task = bar.add_task("train", total=event.epochs * event.steps_per_epoch, completed=event.start_step,
+                            epoch=min(event.start_epoch + 1, event.epochs), epochs=event.epochs,
+                            batch=trainer.progress.batch, batches=event.steps_per_epoch, loss="-", rate="")  # fmt: skip
     elif isinstance(event, StepEnded):
-        bar.update(task, completed=event.batch, epoch=event.epoch, loss=event.loss)
+        bar.update(task, completed=event.step, epoch=event.epoch, batch=event.batch, loss=f"{event.loss:.4f}")
     elif isinstance(event, EpochEnded):
-        bar.update(task, completed=0, rate=f"{event.train_samples_per_s:,.0f} samples/s")
+        bar.update(task, completed=event.step, rate=f"{event.train_samples_per_s:,.0f} samples/s")
+    elif isinstance(event, RunEnded):
+        bar.update(task, total=event.steps, completed=event.steps)  # early stopping: the run ends here
     return task
 
 
@@ -131,13 +137,15 @@ def report(run_dir: Path, status: int, last, *, quiet: bool, as_json: bool) -> N
         for tip in last.advice:
             err.print(f"  try: {tip}")
     elif isinstance(last, RunCancelled):
-        err.print(f"dl-lab: interrupted at epoch {last.epoch}, step {last.step}; checkpoint saved to "
-                  f"{run_dir / 'checkpoints' / 'last.npz'}")  # fmt: skip
-        err.print(f"  continue with: dl-lab run --resume {run_dir}")
+        # "stopped": the word `dl-lab runs` and the app use for this state (summary.json records "cancelled")
+        err.print(f"dl-lab: stopped at epoch {last.epoch}, step {last.step}; checkpoint saved to "
+                  f"{run_dir / 'checkpoints' / 'last.npz'}", soft_wrap=True)  # fmt: skip
+        err.print(f"  continue with: dl-lab run --resume {run_dir}", soft_wrap=True)
     if quiet:
         return
     if not isinstance(last, RunCancelled):
-        out.print(summary_table(run.final(), run.summary, title=f"{run.name}  ({run_dir})"))
+        out.print(f"run: {run_dir}", soft_wrap=True)  # one line, whatever the width: paths are copied
+        out.print(summary_table(run.final(), run.summary, title=run.name))
         for chart in run_curves(run.epochs(), width=min(out.width, 100) - 1):
             out.print(Text.from_ansi(chart), no_wrap=True, crop=False)
     if isinstance(last, RunEnded) and last.message:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import platform
 import shutil
+import socket
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -48,7 +51,7 @@ class Recorder:
     """Consumes a trainer's events and keeps its run directory up to date.
 
     metrics.jsonl is appended and flushed line by line, so a crash loses at most the line being written.
-    ``resume=True`` continues an interrupted run in the same directory.
+    ``resume=True`` continues a stopped run (Ctrl-C, the app's stop key) in the same directory.
     """
 
     def __init__(self, run_dir, trainer, *, resume: bool = False):
@@ -59,6 +62,11 @@ class Recorder:
             (self.dir / "session.yaml").write_text(trainer.session.to_yaml(), encoding="utf-8")
             trainer.model.save(self.dir / "checkpoints" / "initial.npz")
         self.metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        # When the run first started (a resumed run keeps it), and which process records it: run lists tell a
+        # live run from one whose process died without an end record by asking whether that process exists.
+        self.started_at = (self._previous_summary().get("started_at") if resume else None) or (
+            dt.datetime.now().astimezone().isoformat(timespec="seconds"))  # fmt: skip
+        self.process = {"pid": os.getpid(), "host": socket.gethostname()}
         self.started: dict | None = None
         self.status = "running"
         self.summary = {}
@@ -83,6 +91,13 @@ class Recorder:
             self._finish("cancelled", asdict(event))
         elif isinstance(event, RunFailed):
             self._finish("failed", asdict(event))
+
+    def _previous_summary(self) -> dict:
+        try:
+            summary = json.loads((self.dir / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return summary if isinstance(summary, dict) else {}
 
     def _finish(self, status: str, data: dict) -> None:
         self.status = status
@@ -110,7 +125,9 @@ class Recorder:
             "param_count": model.param_count,
             "dataset": self.trainer.dataset.describe(),
             "started": self.started,
+            "started_at": self.started_at,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "process": self.process,
             "versions": versions(model.backend.name),
         }
         tmp = self.dir / "summary.json.tmp"

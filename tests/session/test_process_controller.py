@@ -21,7 +21,8 @@ from dl_lab.session.controller import TrainingController
 from dl_lab.session.events import EpochEnded, RunCancelled, RunEnded, RunStarted, SnapshotTaken, StepEnded
 from dl_lab.session.process_controller import WORKER_ENV, ChildTraceback, ProcessController, make_controller
 
-TIMES = {"time", "wall_time", "train_time", "train_samples_per_s", "updated"}  # clock readings differ by run
+# Clock readings differ by run, and so does the recording process (summary.json's "process").
+TIMES = {"time", "wall_time", "train_time", "train_samples_per_s", "updated", "started_at", "process"}
 
 
 class Events:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import yaml
 
 from dl_lab.session import Recorder, RunDirError, Trainer, list_runs, open_run
-from dl_lab.session.runs import read_records
+from dl_lab.session.runs import NO_END, STALE_AFTER_S, read_records
 
 
 def record(trainer, run_dir):
@@ -102,3 +109,97 @@ def test_a_run_whose_session_file_is_broken_is_an_error_and_left_out_of_the_list
     assert [r.path.name for r in list_runs(tmp_path)] == ["good"]
     with pytest.raises(RunDirError, match="no such run directory"):
         open_run(tmp_path / "missing")
+
+
+def as_if_killed(run_dir, **process):
+    """The run directory as a run killed mid-way leaves it: no end line, summary.json saying "running"."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    (run_dir / "metrics.jsonl").write_text("\n".join(line for line in lines if '"event":"end"' not in line) + "\n")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.update(status="running", process=process or None)
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
+def age(run_dir, seconds):
+    then = time.time() - seconds
+    for f in run_dir.iterdir():
+        os.utime(f, (then, then))
+
+
+def test_a_run_without_an_end_record_is_running_only_while_its_process_lives(small_session, tmp_path):
+    run_dir = record(Trainer(small_session()), tmp_path / "run")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["process"] == {"pid": os.getpid(), "host": socket.gethostname()}
+    assert open_run(run_dir).state == "completed"
+    as_if_killed(run_dir, pid=os.getpid(), host=socket.gethostname())
+    age(run_dir, 3600)
+    assert open_run(run_dir).state == "running"  # this process is alive: paused for an hour, say
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    as_if_killed(run_dir, pid=gone.pid, host=socket.gethostname())
+    assert open_run(run_dir).state == NO_END
+
+
+def test_without_a_process_to_ask_a_run_is_running_until_its_files_are_stale(small_session, tmp_path):
+    run_dir = record(Trainer(small_session()), tmp_path / "run")
+    as_if_killed(run_dir, pid=os.getpid(), host="another-machine")
+    assert open_run(run_dir).state == "running"
+    age(run_dir, STALE_AFTER_S + 60)
+    assert open_run(run_dir).state == NO_END
+    as_if_killed(run_dir)  # recorded before processes were noted
+    age(run_dir, 5)
+    assert open_run(run_dir).state == "running"
+
+
+def test_an_end_line_written_before_summary_json_counts(small_session, tmp_path):
+    run_dir = record(Trainer(small_session()), tmp_path / "run")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+    assert open_run(run_dir).state == "completed"
+
+
+@pytest.mark.parametrize("status,word", [("cancelled", "stopped"), ("stopped_early", "stopped early"),
+                                         ("failed", "failed"), ("completed", "completed")])  # fmt: skip
+def test_recorded_statuses_read_as_words(small_session, tmp_path, status, word):
+    run_dir = record(Trainer(small_session()), tmp_path / "run")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": status}))
+    assert open_run(run_dir).state == word
+
+
+def test_the_start_time_is_the_recorded_one_not_the_folder_s(small_session, tmp_path):
+    run_dir = record(Trainer(small_session()), tmp_path / "x-20200102-030405")
+    recorded = json.loads((run_dir / "summary.json").read_text())["started_at"]
+    age(run_dir, 10 * 86400)
+    assert open_run(run_dir).started_at == dt.datetime.fromisoformat(recorded)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["started_at"]  # a run recorded before started_at: the time in its folder's name
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    assert open_run(run_dir).started_at.replace(tzinfo=None) == dt.datetime(2020, 1, 2, 3, 4, 5)
+    copied = shutil.copytree(run_dir, tmp_path / "copied")  # no time in the name: the last update less wall time
+    summary.update(updated="2021-05-06T07:08:09", wall_time=9.0)
+    (copied / "summary.json").write_text(json.dumps(summary))
+    assert open_run(copied).started_at.replace(tzinfo=None) == dt.datetime(2021, 5, 6, 7, 8, 0)
+
+
+def test_runs_are_listed_by_start_time_newest_first(small_session, tmp_path):
+    for name in ("a", "b"):
+        record(Trainer(small_session()), tmp_path / name)
+    for name, stamp in (("a", "2024-01-01T10:00:00+00:00"), ("b", "2023-01-01T10:00:00+00:00")):
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        (tmp_path / name / "summary.json").write_text(json.dumps({**summary, "started_at": stamp}))
+    age(tmp_path / "a", 86400)  # file times say nothing
+    assert [r.path.name for r in list_runs(tmp_path)] == ["a", "b"]
+
+
+def test_quality_is_accuracy_for_classification_and_r2_for_regression(small_session, tmp_path):
+    classified = open_run(record(Trainer(small_session()), tmp_path / "c"))
+    kind, value = classified.quality()
+    assert kind == "acc" and value == classified.final()["val_acc"]
+    assert classified.quality_text(3) == f"{value:.3f}"
+    regression = small_session(data="{dataset: sine, samples: 120}", loss="mse", **{"model[2].dense.units": 1})
+    fitted = open_run(record(Trainer(regression), tmp_path / "r"))
+    assert fitted.final()["val_acc"] is None
+    kind, value = fitted.quality()
+    assert kind == "R²" and value == fitted.final()["val_r2"]
+    assert fitted.quality_text() == f"R² {value:.4f}"

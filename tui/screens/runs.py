@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from textual.binding import Binding
@@ -14,22 +15,29 @@ from dl_lab.session.runs import Run, list_runs
 from ..messages import ReplayRequested
 from ..widgets import LineChart
 
+
+def _quality(run: Run) -> float | None:
+    q = run.quality()  # accuracy, or R² for a regression run: bigger is better for both
+    return q[1] if q else None
+
+
 # (column label, how to read its sort value from a run); None values sort last.
+# The columns that tell runs apart come first, so that an 80-column terminal shows them without scrolling.
 COLUMNS = (
     ("run", lambda r: r.path.name),
-    ("dataset", lambda r: str(r.session.get("data", {}).get("dataset", ""))),
-    ("status", lambda r: r.status),
+    ("status", lambda r: r.state),
     ("epochs", lambda r: r.final().get("epoch")),
-    ("train loss", lambda r: r.final().get("train_loss")),
     ("val loss", lambda r: r.final().get("val_loss")),
-    ("val acc/R²", lambda r: r.final().get("val_acc", r.final().get("val_r2"))),
-    ("samples/s", lambda r: r.summary.get("train_samples_per_s")),
-    ("date", lambda r: r.path.stat().st_mtime),
+    ("val acc/R²", _quality),
+    ("train loss", lambda r: r.final().get("train_loss")),
+    ("dataset", lambda r: str(r.session.get("data", {}).get("dataset", ""))),
+    ("samples/s", lambda r: r.samples_per_s()),
+    ("date", lambda r: r.started_ts()),  # when the run started, as recorded (not the folder's file times)
 )
 DESCENDING = {"val acc/R²", "samples/s", "date", "epochs"}  # bigger first, the rest smaller first
 
 
-def cell(label: str, value) -> str:
+def cell(label: str, value, run: Run | None = None) -> str:
     if value is None:
         return "-"
     if label == "date":
@@ -37,23 +45,35 @@ def cell(label: str, value) -> str:
     if label == "samples/s":
         return f"{value:,.0f}"
     if label == "val acc/R²":
-        return f"{value:.3f}"
+        return run.quality_text(3) if run is not None else f"{value:.3f}"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
-class RunsScreen(Screen):
+class RunsTable(DataTable, inherit_bindings=False):
+    """The runs table: DataTable's keys still move the cursor, but stay out of the key help (``?``), where the
+    screen's own keys come first; ``enter`` is the screen's (replay)."""
+
+    BINDINGS = [dataclasses.replace(b, show=False, system=True)
+                for key, bindings in DataTable._merged_bindings.key_to_bindings.items() if key != "enter"
+                for b in bindings]  # fmt: skip
+
+
+class RunsScreen(Screen, inherit_bindings=False):
     """Recorded runs under ``app.runs_root``: sort, mark, compare, replay."""
 
     CSS_PATH = "runs.tcss"
+    # The screen's keys, in the order the key help (``?``) lists them; Screen's own (focus, copy) come after,
+    # out of the help, instead of before.
     BINDINGS = [
-        Binding("enter", "replay", "Replay"),
-        Binding("space", "mark", "Mark"),
-        Binding("o", "overlay", "Overlay marked"),
-        Binding("s", "sort", "Sort"),
-        Binding("S", "reverse", "Reverse", show=False),
-        Binding("f5,ctrl+r", "reload", "Reload"),
+        Binding("enter", "replay", "Replay", tooltip="the run"),
+        Binding("space", "mark", "Mark", tooltip="or unmark"),
+        Binding("o", "overlay", "Overlay", tooltip="marked runs"),
+        Binding("s", "sort", "Sort", tooltip="by next column"),
+        Binding("S", "reverse", "Reverse", tooltip="the sort", show=False),
+        Binding("f5,ctrl+r", "reload", "Reload", tooltip="the list", show=False),
+        *(dataclasses.replace(b, system=True) for bs in Screen._merged_bindings.key_to_bindings.values() for b in bs),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -65,7 +85,7 @@ class RunsScreen(Screen):
 
     def compose(self):
         yield Static(id="runs-title")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="overlay"):
             yield LineChart(id="overlay-loss")
             yield LineChart(id="overlay-quality")
@@ -100,7 +120,7 @@ class RunsScreen(Screen):
         for run in self._sorted():
             key = str(run.path)
             mark = "●" if key in self.marked else " "
-            table.add_row(mark, *(cell(label, read(run)) for label, read in COLUMNS), key=key)
+            table.add_row(mark, *(cell(label, read(run), run) for label, read in COLUMNS), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
         label = COLUMNS[self.sort_column][0]
