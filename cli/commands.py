@@ -197,10 +197,10 @@ def runs(root: Path | None, sort: str) -> None:
     )
 
 
-def tui(name: str | None) -> None:
+def tui(name: str | None, overrides=()) -> None:
     from dl_lab.tui import run_app
 
-    run_app(session=resolve_session(name) if name else None)
+    run_app(session=resolve_session(name, overrides) if name or overrides else None)
 
 
 def replay(run_dir: Path, headless: bool) -> None:

@@ -111,9 +111,10 @@ def tui(
     session: Annotated[
         str | None, typer.Argument(metavar="SESSION", help="session file or preset (default: spiral)")
     ] = None,
+    overrides: SetOpt = None,
 ):
     """Open the app: build a network, train it and watch it learn, browse and replay runs."""
-    commands.tui(session)
+    commands.tui(session, overrides or [])
 
 
 @command()

@@ -39,7 +39,7 @@ def load_resume(trainer, run_dir: Path) -> None:
     last = Path(run_dir) / "checkpoints" / "last.npz"
     if not (folder / "state.json").exists() or not last.exists():
         raise RunDirError(f"{run_dir}: nothing to resume (no resume/state.json and checkpoints/last.npz; "
-                          "only an interrupted run can be resumed)")  # fmt: skip
+                          "only a stopped run can be resumed)")  # fmt: skip
     state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     trainer.model.load(last)
     opt, be = trainer.optimizer, trainer.model.backend

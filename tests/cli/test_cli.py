@@ -68,6 +68,7 @@ def test_quiet_prints_nothing_on_success(cli):
     [
         (["run", "missing.yaml"], "missing.yaml: no such session file"),
         (["run", "s.yaml", "--set", "training.epochs=zero"], "training.epochs: expected an integer >= 1"),
+        (["tui", "s.yaml", "--set", "training.epochs=zero"], "training.epochs: expected an integer >= 1"),
         (["run", "s.yaml", "--set", "model[1].dense.units=5"], "the model gives 5 outputs, but cross_entropy needs 2"),
         (["run", "s.yaml", "--backend", "tpu"], "backend: expected one of numpy, cupy, auto, got 'tpu'"),
         (["validate", "s.yaml", "--set", "model[0].dense.activation=relux"], "did you mean 'relu'"),
