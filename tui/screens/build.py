@@ -7,6 +7,7 @@ one is shown where it is wrong and the app keeps the last valid session.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from pathlib import Path
 
@@ -16,25 +17,36 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, OptionList, Static, Tab, Tabs
+from textual.widgets import Checkbox, DataTable, Footer, Input, OptionList, Select, Static, Switch, Tab, Tabs
 
 from dl_lab.session import Session, SessionError, session_from_dict
 
 from .build_data import DataPane
 from .build_edits import LayerEdits, where_of
 from .build_files import SessionFiles, shown_path
-from .build_model import check_stack, output_error
+from .build_model import check_stack, output_error, output_warning
 from .build_probe import DataProbe, probe_data
 from .build_stack import LayerStack, ModelSummary, StackView
 from .build_training import TrainingPane
-from .forms import NamedForm, OptionForm, say
+from .forms import NamedForm, OptionField, OptionForm, format_value, say
 
 SECTIONS = ("model", "data", "training")
 WIDE = 140  # columns from which the three panes sit side by side
 LAYER_ACTIONS = {"add_layer", "insert_layer", "delete_layer", "move_layer", "duplicate_layer", "edit_layer",
                  "fix_layers"}  # fmt: skip
-HINTS = "⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · n new · p preset · ^s save · ^o open"
-SHORT_HINTS = "⏎ edit · a/i add · d del · J/K move · c copy · f fix · [ ] panes"
+FIELDS = (Input, Select, Switch, Checkbox)  # what `[`/`]` land on in a pane, and what esc leaves
+# The hint line, wide and narrow: for the layer list, for a pane's controls, and while typing in a text field
+# (where 1, 2, 3, p... are text: F2/F3/F4 change screens, esc gives the keys back).
+HINTS = {
+    "model": ("⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · n new · p preset · ^s save · "
+              "^o open", "⏎ edit · a/i add · d del · J/K move · c copy · f fix · [ ] panes"),
+    "pane": ("⏎ change · tab next field · esc back to the layers · [ ] panes · p preset · ^s save · ^o open",
+             "⏎ change · tab next · esc leave field · [ ] panes · p preset"),
+    "pane-home": ("tab to the fields · [ ] panes · p preset · ^s save · ^o open · 1 build · 2 train · 3 runs",
+                  "tab to the fields · [ ] panes · p preset · ^s save"),
+    "typing": ("typing in a field · esc leave field · tab next field · F2 build · F3 train · F4 runs",
+               "typing · esc leave field · tab next · F2/F3/F4 screens"),
+}  # fmt: skip
 
 
 class SessionEdited(Message):
@@ -62,10 +74,10 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
 
     CSS_PATH = "build.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
-    BINDINGS = [
-        Binding("a", "add_layer", "Add layer"),
+    BINDINGS = [  # the footer shows a few (it must fit 80 columns with the app's keys); `?` lists them all
+        Binding("a", "add_layer", "Add"),
         Binding("i", "insert_layer", "Insert above", show=False),
-        Binding("d,delete", "delete_layer", "Delete", key_display="d"),
+        Binding("d,delete", "delete_layer", "Delete", key_display="d", show=False),
         Binding("K,shift+up", "move_layer(-1)", "Move up", show=False),
         Binding("J,shift+down", "move_layer(1)", "Move down", show=False),
         Binding("c", "duplicate_layer", "Duplicate", show=False),
@@ -75,9 +87,10 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         Binding("p", "preset", "Preset"),
         Binding("ctrl+s", "save", "Save"),
         Binding("S", "save(True)", "Save as", show=False),
-        Binding("ctrl+o", "open", "Open"),
+        Binding("ctrl+o", "open", "Open", show=False),
         Binding("left_square_bracket", "section(-1)", "Previous pane", show=False),
         Binding("right_square_bracket", "section(1)", "Next pane", show=False),
+        Binding("escape", "leave_field", "Leave the field", show=False),
     ]
     section: reactive[str] = reactive("model")
 
@@ -86,7 +99,10 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         self.committed: Session | None = None  # the last valid session: the app's
         self.draft: dict = {}
         self.draft_error: str | None = None
+        self.warning: str | None = None  # about a valid draft (an output layer that squashes the logits)
         self.save_path: Path | None = None
+        self._showing = asyncio.Lock()  # one session drawn at a time, the latest last
+        self._away = False  # left for another mode (not a dialog)
 
     # --- layout ---------------------------------------------------------------------------------------------
     def compose(self):
@@ -100,8 +116,8 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
             yield DataPane(self.draft["data"], id="data-pane", classes="pane")
             yield TrainingPane(copy.deepcopy(self.draft), id="training-pane", classes="pane")
         yield Static("", id="build-status", markup=False)
-        yield Static(HINTS, id="build-hints", classes="hints", markup=False)
-        yield Static(SHORT_HINTS, id="build-short-hints", classes="hints", markup=False)
+        yield Static(HINTS["model"][0], id="build-hints", classes="hints", markup=False)
+        yield Static(HINTS["model"][1], id="build-short-hints", classes="hints", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -131,11 +147,47 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         self.section = event.tab.id.removeprefix("tab-")
 
     async def action_section(self, step: int) -> None:
+        """The next (or previous) pane, with the focus on its first field (the layer list for the model)."""
         self.section = SECTIONS[(SECTIONS.index(self.section) + step) % len(SECTIONS)]
         await self._activate_panes(self.size.width)
+        if self.section == "model":
+            self.stack.focus()
+            return
         pane = self.query_one(f"#{self.section}-pane")
-        focusable = [w for w in pane.query("*") if w.focusable]
-        (focusable[0] if focusable else pane).focus()
+        fields = [w for w in pane.query("*") if isinstance(w, FIELDS) and w.focusable]
+        (fields[0] if fields else pane).focus()
+
+    def action_leave_field(self) -> None:
+        """Esc: out of a field, back to the layer list (or, narrow, to the pane itself), so keys act again."""
+        if self.focused is not None and self.focused is not self.stack:
+            self._focus_home()
+
+    def _focus_home(self) -> None:
+        if self.size.width >= WIDE or self.section == "model":
+            self.stack.focus()
+            return
+        pane = self.query_one(f"#{self.section}-pane")
+        home = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable and not
+                                                isinstance(w, FIELDS)), None)  # fmt: skip
+        self.set_focus(home)
+
+    def on_descendant_focus(self) -> None:
+        self._show_hints()
+
+    def on_descendant_blur(self) -> None:
+        self._show_hints()
+
+    def _show_hints(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            kind = "typing"
+        elif focused is None or self.query_one("#model-pane") in focused.ancestors_with_self:
+            kind = "model"
+        else:
+            kind = "pane" if isinstance(focused, FIELDS) else "pane-home"
+        wide, narrow = HINTS[kind]
+        self.query_one("#build-hints", Static).update(wide)
+        self.query_one("#build-short-hints", Static).update(narrow)
 
     def check_action(self, action: str, parameters) -> bool | None:
         """Layer keys act on the stack: only while the focus is in the model pane (or nowhere)."""
@@ -172,13 +224,19 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         if report.input_shape is None:
             report.error = probe.error or "the input shape is unknown until the data loads"
         flag = (report.error_path, report.error) if report.error else output_error(self.draft, report, probe)
-        self.stack.view = StackView(copy.deepcopy(self.draft["model"]), report, *(flag or (None, None)))
-        self.query_one(ModelSummary).report = report
+        warn = None if flag else output_warning(self.draft, report)
+        self.stack.view = StackView(copy.deepcopy(self.draft["model"]), report, *(flag or (None, None)),
+                                    *(warn or (None, None)))  # fmt: skip
+        summary = self.query_one(ModelSummary)
+        summary.report = report
         self.query_one(DataPane).show(probe)
         self.draft_error = None
+        self.warning = f"{where_of(warn[0])}: {warn[1]}" if warn else None
         if flag:
             self.draft_error = f"{where_of(flag[0])}: {flag[1]}" if flag[0] is not None else flag[1]
+            summary.show_note(f"✗ {self.draft_error}")
             return None
+        summary.show_note(f"⚠ {self.warning}" if warn else "", severity="warning")
         try:
             return session_from_dict(self.draft, base_dir=self.committed.base_dir)
         except SessionError as exc:
@@ -188,39 +246,80 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
                     break
             return None
 
+    def field_error(self) -> str | None:
+        """A field whose text is not a valid value (it keeps its last valid one, which is what trains)."""
+        fields = [f for f in self.query(OptionField).results(OptionField) if f.error and f.is_attached]
+        if not fields:
+            return None
+        first = fields[0]
+        more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+        kept = f"{first.key.replace('_', ' ')} {format_value(first.value) or 'not set'}"
+        return f"{first.error}{more} — training uses the last valid session ({kept})"
+
     def show_status(self) -> None:
         name, source = self.draft.get("name", "?"), self.committed.source
         self.query_one("#build-title", Static).update(f"build · {name} · {shown_path(source)}")
         status = self.query_one("#build-status", Static)
-        status.set_class(self.draft_error is not None, "-error")
-        if self.draft_error is None:
-            status.update("✓ valid: the app trains this session")
-        else:
+        invalid = None if self.draft_error else self.field_error()
+        status.set_class(self.draft_error is not None or invalid is not None, "-error")
+        status.set_class(self.draft_error is None and invalid is None and self.warning is not None, "-warning")
+        if self.draft_error is not None:
             status.update(f"✗ not applied: {self.draft_error}")
+        elif invalid is not None:
+            status.update(f"✗ {invalid}")
+        elif self.warning is not None:
+            status.update("✓ valid: the app trains this session · ⚠ see the summary (f fixes it)")
+        else:
+            status.update("✓ valid: the app trains this session")
+
+    @on(OptionField.ErrorChanged)
+    def _field_error_changed(self, event: OptionField.ErrorChanged) -> None:
+        event.stop()
+        self.show_status()
 
     async def show_session(self, session: Session) -> None:
         """Show another session (a preset, an opened file, or one the app switched to) in every pane."""
         self._take(session)
-        await self.query_one(DataPane).load(self.draft["data"])
-        await self.query_one(TrainingPane).load(copy.deepcopy(self.draft))
-        self.refresh_draft()
-        self.stack.select_path((0,))
+        await self._show_taken()
 
     async def replace(self, session: Session) -> None:
-        """Show ``session`` and make it the app's (a preset, an opened file)."""
-        await self.show_session(session)
+        """Show ``session`` and make it the app's (a preset, an opened file).
+
+        The session is the app's and the screen's before anything is awaited: a dialog's callback runs on the
+        app's message loop while this screen handles its own messages, among them the ScreenResume that the
+        closing dialog sent, which redraws ``app.session`` when it is not the screen's.
+        """
+        self._take(session)
         self.app.session = session
         self.post_message(SessionEdited(session))
+        await self._show_taken()
+
+    async def _show_taken(self) -> None:
+        """Draw ``committed`` in every pane (one redraw at a time: whichever was taken last is drawn last)."""
+        async with self._showing:
+            await self.query_one(DataPane).load(self.draft["data"])
+            await self.query_one(TrainingPane).load(copy.deepcopy(self.draft))
+            self.refresh_draft()
+            self.stack.select_path((0,))
 
     async def on_screen_resume(self) -> None:
         if self.committed is not None and self.app.session is not self.committed:
             await self.show_session(self.app.session)
+        if self._away and isinstance(self.focused, Input):  # back from another screen: keys act, not type
+            self._focus_home()
+        self._away = False
+        self._show_hints()
 
     def on_screen_suspend(self) -> None:
         """Leaving for another mode with an invalid draft: say that the app keeps the last valid session."""
-        if self.draft_error and not isinstance(self.app.screen, ModalScreen):
+        if isinstance(self.app.screen, ModalScreen):
+            return
+        self._away = True
+        if self.draft_error:
             say(self.app, f"the build has an error, so the last valid session is used: {self.draft_error}",
                 severity="warning", timeout=8)  # fmt: skip
+        elif invalid := self.field_error():
+            say(self.app, f"a field is not valid: {invalid}", severity="warning", timeout=8)
 
     @on(DataTable.RowSelected, "#summary-table")
     def _summary_selected(self, event: DataTable.RowSelected) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 
 from textual import on
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Checkbox, Label, Select, Static
 
@@ -54,6 +55,14 @@ def switched_data(old: dict, name: str) -> dict:
     return data
 
 
+class FeatureBox(Checkbox):
+    """An input feature's checkbox that reads without colour: ``[x] x1`` when on, ``[ ] x1`` when off."""
+
+    @property
+    def _button(self) -> Content:
+        return Content.assemble("[", ("x" if self.value else " ", self.get_visual_style("toggle--button")), "]")
+
+
 def dataset_choices() -> list[tuple[str, str]]:
     return [(f"{row.name}{'' if row.offline else ' ↓'}", row.name) for row in list_datasets()]
 
@@ -93,7 +102,7 @@ class DataPane(Container):
                     yield Label("input features", classes="features-title")
                     chosen = set(self.data["features"] or ())
                     for name in FEATURES:
-                        yield Checkbox(name, name in chosen, compact=True, name=name, classes="feature")
+                        yield FeatureBox(name, name in chosen, compact=True, name=name, classes="feature")
         with Vertical(id="preview"):
             if ScatterPlot is not None:
                 yield ScatterPlot(id="preview-scatter")
@@ -172,8 +181,11 @@ class DataPane(Container):
             points = sample_points(probe.dataset)
             if points is not None and scatter is not None:
                 pts, labels, bounds, regression = points
-                names = None if regression else probe.dataset.class_names
-                scatter.set_points(pts, labels, bounds, regression=regression, class_names=names)
+                if probe.dataset.input_shape == (1,):  # y against x (sine): a curve with its axes, no colour key
+                    scatter.set_curve(pts, bounds)
+                else:
+                    names = None if regression else probe.dataset.class_names
+                    scatter.set_points(pts, labels, bounds, regression=regression, class_names=names)
                 shown = scatter
             elif len(probe.dataset.input_shape) == 3 and images is not None:
                 pictures, captions = sample_images(probe.dataset, PREVIEW_IMAGES)

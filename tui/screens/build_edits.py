@@ -87,11 +87,14 @@ class LayerEdits:
             self.set_model(*stack_ops.duplicate(self.draft["model"], self.stack.cursor_path))
 
     def action_fix_layers(self) -> None:
-        """Apply the fix the flagged error names: a flatten layer before it, or the output size the loss needs."""
+        """Apply the fix the flagged error names: a flatten layer before it, the output size the loss needs (with
+        no activation on it), a residual block's width; or, for a valid model, logits out of the output layer."""
         view = self.stack.view
-        fixed = stack_ops.fix(self.draft["model"], view.flag_path, view.flag)
+        path, message = (view.flag_path, view.flag) if view.flag else (view.warn_path, view.warning)
+        fixed = stack_ops.fix(self.draft["model"], path, message, self.draft.get("loss"))
         if fixed is None:
-            say(self, "nothing to fix automatically here" if view.flag else "the layers fit", severity="warning")
+            say(self, f"nothing to fix automatically here: {message}" if message else "the layers fit",
+                severity="warning")  # fmt: skip
             return
         model, cursor, what = fixed
         self.set_model(model, cursor)

@@ -218,6 +218,7 @@ def check_stack(model: list, input_shape) -> StackReport:
         except DLLabError as exc:
             report.error_path, report.error = locate_error(str(exc), (i,))
             report.error_label = _label_at(model, report.error_path)
+            report.error += _hint(report.error, report.error_label, report.input_shape)
             return report
         report.rows.append(LayerRow((i,), kind, describe(spec), shape, layer.param_count(), layer.flops()))
         for j, child in enumerate(layer.children()):
@@ -226,6 +227,16 @@ def check_stack(model: list, input_shape) -> StackReport:
     if not model:
         report.error, report.error_path = "the model has no layers yet: press a to add one", None
     return report
+
+
+def _hint(error: str, kind: str, data_shape: tuple) -> str:
+    """What to do about an error the layer's own message leaves open (an image layer given flat data)."""
+    if "expected an image input" in error:
+        if len(data_shape) == 1:
+            return (f"; {kind or 'this layer'} needs images (channels, height, width): choose an image dataset "
+                    "such as digits, or use dense layers")  # fmt: skip
+        return "; image layers go before the flatten layer (flatten and dense give flat outputs)"
+    return ""
 
 
 def _label_at(model: list, path: Path) -> str:
@@ -265,25 +276,124 @@ def output_error(spec: dict, report: StackReport, probe) -> tuple[Path | None, s
     return None
 
 
-_NEEDS = re.compile(r"the model gives \d+ outputs, but \w+ needs (\d+)")
+_NEEDS = re.compile(r"the model gives \d+ outputs, but (\w+) needs (\d+)")
+_BLOCK = re.compile(r"the block's output shape \(([\d, ]*)\) does not match its input shape \(([\d, ]*)\)")
+LOGITS = "identity"  # a dense layer's "no activation": raw scores (logits), what the losses expect
+# What an activation on the output layer does to the scores a classification loss reads.
+SQUASHED = {
+    "relu": "are never below 0",
+    "softplus": "are never below 0",
+    "elu": "are never below -1",
+    "step": "are only 0 or 1, with no gradient",
+    "sigmoid": "stay between 0 and 1",
+    "tanh": "stay between -1 and 1",
+    "gaussian": "stay between 0 and 1",
+    "softmax": "sum to 1",
+}
 
 
-def fix(model: list, path: Path | None, message: str | None) -> tuple[list, Path, str] | None:
-    """The edit a flagged error asks for, when it is unambiguous: (new model, path to highlight, what was done)."""
+def output_activation(model: list) -> tuple[Path, str, str] | None:
+    """The last layer's activation: (path, option name, activation) for dense, conv2d and activation layers."""
+    if not model:
+        return None
+    spec = model[-1]
+    key = "name" if kind_of(spec) == "activation" else "activation"
+    if kind_of(spec) not in ("dense", "conv2d", "activation"):
+        return None
+    return (len(model) - 1,), key, str(options_of(spec).get(key) or LOGITS)
+
+
+def output_warning(spec: dict, report: StackReport) -> tuple[Path, str] | None:
+    """A model that builds but whose output layer squashes the scores a classification loss needs raw."""
+    from dl_lab.core import get_loss
+
+    if not report.ok:
+        return None
+    try:
+        loss = get_loss(spec.get("loss"))
+    except DLLabError:
+        return None
+    last = output_activation(spec["model"])
+    if not loss.classification or last is None or last[2] not in SQUASHED or last[2] == loss.fuses:
+        return None
+    path, _, act = last
+    fold = f"{loss.name} applies the {loss.fuses} itself" if loss.fuses else f"{loss.name} reads raw scores"
+    return path, (f"the output layer's {act} means its scores {SQUASHED[act]}: use no activation "
+                  f"(identity) for logits, {fold}; f fixes it")  # fmt: skip
+
+
+def _to_logits(model: list, loss: str | None) -> tuple[list, str]:
+    """The last layer without its squashing activation, and what was done ("" when nothing was)."""
+    from dl_lab.core import get_loss
+
+    try:
+        found = get_loss(loss or "")
+    except DLLabError:
+        found = None
+    last = output_activation(model)
+    if last is None or last[2] == LOGITS or (found is not None and last[2] == found.fuses):
+        return model, ""
+    path, key, act = last
+    spec = layer_at(model, path)
+    if key == "name":  # an activation layer at the end: remove it
+        new, _ = delete(model, path)
+        return new, f"removed the {act} layer at the output"
+    new = replace(model, path, {kind_of(spec): {**options_of(spec), key: LOGITS}})
+    if found is None or not found.classification:
+        why = "a linear output: regression targets can have any value"
+    elif found.fuses:
+        why = f"logits: {found.name} applies the {found.fuses} itself"
+    else:
+        why = f"raw scores, which {found.name} reads"
+    return new, f"activation {act} -> identity ({why})"
+
+
+def fix(model: list, path: Path | None, message: str | None, loss: str | None = None) -> tuple[list, Path, str] | None:
+    """The edit a flagged error (or an output warning) asks for, when it is unambiguous: (new model, path to
+    highlight, what was done)."""
     if path is None or not message:
         return None
     if "add a flatten layer before it" in message:
         new, at = insert(model, path, {"flatten": {}}, above=True)
         return new, at, f"added a flatten layer at {'.'.join(map(str, at))}"
+    block = _BLOCK.search(message)
+    if block is not None and len(path) == 1:
+        return _fix_block(model, path, _ints(block.group(1)), _ints(block.group(2)))
+    if "the output layer's" in message and "f fixes it" in message:
+        new, what = _to_logits(model, loss)
+        return (new, (len(new) - 1,), what) if what else None
     need = _NEEDS.search(message)
     if need is None or len(path) != 1:
         return None
-    units = int(need.group(1))
+    loss, units = need.group(1), int(need.group(2))
     spec = layer_at(model, path)
     if kind_of(spec) == "dense":
-        return replace(model, path, {"dense": {**options_of(spec), "units": units}}), path, f"units set to {units}"
+        new, what = _to_logits(replace(model, path, {"dense": {**options_of(spec), "units": units}}), loss)
+        return new, path, f"units set to {units}" + (f", {what}" if what else "")
     new, at = insert(model, path, {"dense": {"units": units}})
-    return new, at, f"added an output layer of {units} units"
+    return new, at, f"added an output layer of {units} units (no activation: {loss} reads logits)"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.replace(",", " ").split())
+
+
+def _fix_block(model: list, path: Path, out: tuple, want: tuple) -> tuple[list, Path, str] | None:
+    """A residual block must give back its input's shape: set its last dense (units) or conv2d (filters) to it."""
+    inner = inner_layers(model[path[0]])
+    for j in reversed(range(len(inner))):
+        kind = kind_of(inner[j])
+        if kind not in ("dense", "conv2d"):
+            continue
+        key = "units" if kind == "dense" else "filters"
+        flat_ok = kind == "dense" and len(want) == 1 and len(out) == 1
+        image_ok = kind == "conv2d" and len(want) == 3 and len(out) == 3 and out[1:] == want[1:]
+        if not (flat_ok or image_ok):
+            return None
+        at = (path[0], j)
+        new = replace(model, at, {kind: {**options_of(inner[j]), key: want[0]}})
+        return new, at, f"{key} of layer {path[0]}.{j} set to {want[0]}: the block now keeps the shape {want}"
+    return None
 
 
 def residual_inner(shape) -> list:

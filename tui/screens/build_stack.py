@@ -38,6 +38,8 @@ class StackView:
     report: StackReport | None = None
     flag_path: Path | None = None
     flag: str | None = None
+    warn_path: Path | None = None  # a model that builds but should change (a squashed output), with why
+    warning: str | None = None
 
 
 class LayerStack(OptionList):
@@ -129,7 +131,15 @@ class ModelSummary(Vertical):
 
     def compose(self):
         yield DataTable(id="summary-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="summary-note", markup=False)
         yield Static("", id="summary-totals", markup=False)
+
+    def show_note(self, text: str = "", severity: str = "error") -> None:
+        """A line (wrapped) under the table: the full error of the layer that does not fit, or a warning."""
+        note = self.query_one("#summary-note", Static)
+        note.update(text)
+        note.display = bool(text)
+        note.set_class(severity == "warning", "-warning")
 
     def on_mount(self) -> None:
         self.border_title = "summary"
@@ -142,22 +152,30 @@ class ModelSummary(Vertical):
     def _render_report(self, report: StackReport | None) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)  # columns too: their widths would only ever grow
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
+        rows: list[tuple[str, list]] = []
+        if report is not None:
+            rows.append(("input", ["", "input", _shape(report.input_shape), "", ""]))
+            params = [f"{row.params:,}" for row in report.rows]
+            flops = [human(row.flops) for row in report.rows]
+            pw, fw = max([len("params"), *map(len, params)]), max([len("FLOPs"), *map(len, flops)])
+            for row, p, f in zip(report.rows, params, flops, strict=True):
+                index = str(row.path[0]) if len(row.path) == 1 else f"{row.path[0]}.{row.path[1]}"
+                label = row.kind if len(row.path) == 1 else f"  {row.kind}"  # the stack beside it has the details
+                rows.append((index, [index, label, _shape(row.output_shape), p.rjust(pw), f.rjust(fw)]))
+            if report.error and report.error_path is not None:
+                style = self.get_component_rich_style("model-summary--error", partial=True)
+                where = ".".join(map(str, report.error_path))
+                label = Text(f"✗ {report.error_label or 'layer'}", style)
+                rows.append((where, [where, label, "does not fit", "", ""]))  # the whole message is under the table
+        # Widths from the cells themselves: a table cleared and refilled at once kept its old widths and cut
+        # a longer cell ("✗ res", "does n").
+        for n, (label, key) in enumerate(COLUMNS):
+            column = [Text(c) if isinstance(c, str) else c for _, cells in rows for c in cells[n : n + 1]]
+            table.add_column(label, key=key, width=max([len(label), *(c.cell_len for c in column)]))
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
         if report is None:
             return
-        table.add_row("", "input", _shape(report.input_shape), "", "", key="input")
-        params = [f"{row.params:,}" for row in report.rows]
-        flops = [human(row.flops) for row in report.rows]
-        pw, fw = max([len("params"), *map(len, params)]), max([len("FLOPs"), *map(len, flops)])
-        for row, p, f in zip(report.rows, params, flops, strict=True):
-            index = str(row.path[0]) if len(row.path) == 1 else f"{row.path[0]}.{row.path[1]}"
-            label = row.kind if len(row.path) == 1 else f"  {row.kind}"  # the stack beside it has the details
-            table.add_row(index, label, _shape(row.output_shape), p.rjust(pw), f.rjust(fw), key=index)
-        if report.error and report.error_path is not None:
-            style = self.get_component_rich_style("model-summary--error", partial=True)
-            where = ".".join(map(str, report.error_path))
-            table.add_row(where, Text(f"✗ {report.error_label or 'layer'}", style), "does not fit", "", "", key=where)
         totals = f"total {report.params:,} parameters · {human(report.flops)} FLOPs/sample"
         if report.ok:
             totals += f" · output {_shape(report.output_shape)}"

@@ -76,6 +76,8 @@ def check_value(option: Option, where: str, value, check: Check | None = None):
         if option.default is None:
             return None
         raise ConfigError(f"{where}: required ({option.describe()})")
+    if option.kind == "int" and isinstance(value, float) and not value.is_integer():
+        raise ConfigError(f"{where}: expected a whole number, got {value!r}")
     if check is not None:
         return check(where, value)
     if option.kind == "any" and where.endswith("init"):
@@ -92,6 +94,23 @@ def _initializer_field(key: str, option: Option, value) -> bool:
     return option.kind == "any" and key.endswith("init") and (value is None or isinstance(value, str))
 
 
+class FieldInput(Input):
+    """A form's text box. A number's box leaves ``[`` and ``]`` (which no number holds) to the screen's keys."""
+
+    def __init__(self, *args, keep_brackets: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep_brackets = keep_brackets
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        if not self.keep_brackets and character in ("[", "]"):
+            return False
+        return super().check_consume_key(key, character)
+
+    async def _on_key(self, event) -> None:
+        if not self.keep_brackets and event.character in ("[", "]"):
+            event.prevent_default()  # not typed: the key goes on to the screen's bindings
+
+
 class OptionField(Widget):
     """One option as a labelled control: a Select for choices, a Switch for booleans, a validated Input otherwise.
 
@@ -100,6 +119,13 @@ class OptionField(Widget):
     """
 
     error: reactive[str] = reactive("")
+
+    class ErrorChanged(Message):
+        """The field's error changed, appeared or went (the screen's status line says when a field is invalid)."""
+
+        def __init__(self, field: OptionField) -> None:
+            super().__init__()
+            self.field = field
 
     class Changed(Message):
         """The field now holds a new valid value."""
@@ -146,8 +172,10 @@ class OptionField(Widget):
                 classes="field-control",
             )
         hint = "not set" if option.default is None and not option.required else option.describe()
-        kind = {"int": "integer", "float": "number"}.get(option.kind, "text")  # refuses letters as they are typed
-        return Input(format_value(value), placeholder=hint, type=kind, compact=True, classes="field-control")
+        # Letters are refused as they are typed; "1.5" in a whole-number field is shown as an error, not cut to 15.
+        kind = "number" if option.kind in ("int", "float") else "text"
+        return FieldInput(format_value(value), placeholder=hint, type=kind, compact=True, classes="field-control",
+                          keep_brackets=option.kind not in ("int", "float", "str"))  # fmt: skip
 
     @property
     def control(self):
@@ -160,7 +188,11 @@ class OptionField(Widget):
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
-        self._accept(parse_text(self.option, event.value))
+        text = event.value.strip()
+        if self.option.kind == "int" and "." in text:  # "1." on the way to "1.5" is not a valid 1 either
+            self.error = f"{self.where}: expected a whole number, got {text}"
+            return
+        self._accept(parse_text(self.option, text))
 
     @on(Select.Changed)
     def _chose(self, event: Select.Changed) -> None:
@@ -193,10 +225,12 @@ class OptionField(Widget):
             self.value = value
             self.post_message(self.Changed(self, value))
 
-    def watch_error(self, error: str) -> None:
+    def watch_error(self, old: str, error: str) -> None:
         self.set_class(bool(error), "-invalid")
         for widget in self.query(".field-note"):
             widget.update(error or self.help_text)
+        if old != error:
+            self.post_message(self.ErrorChanged(self))
 
 
 class OptionForm(Vertical):

@@ -1,4 +1,4 @@
-"""ScatterPlot: a 2-D data set as braille dots coloured by class (or by value for regression)."""
+"""ScatterPlot: a 2-D data set as braille dots coloured by class (or by value for regression), or y against x."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class ScatterData:
     num_classes: int = 2
     scale: float = 1.0
     class_names: tuple[str, ...] = ()
+    curve: bool = False  # y against x (a 1-D regression): one colour, the axes' ranges and no colour key
 
 
 def value_layers(values: np.ndarray, scale: float) -> np.ndarray:
@@ -93,6 +94,12 @@ class ScatterPlot(DrawnWidget):
             data = ScatterData(xy, cls, box, False, k, 1.0, tuple(class_names or ()))  # type: ignore[arg-type]
         self.data = data
 
+    def set_curve(self, points: np.ndarray, bounds: list[float] | None = None) -> None:
+        """Show ``points`` (N, 2) as y against x in one colour (a 1-D regression such as sine)."""
+        xy = np.asarray(points, dtype=float).reshape(-1, 2)
+        box = tuple(float(b) for b in bounds) if bounds is not None and len(bounds) == 4 else data_bounds(xy)
+        self.data = ScatterData(xy, np.zeros(len(xy), dtype=np.int64), box, num_classes=1, curve=True)  # type: ignore[arg-type]
+
     def watch_data(self) -> None:
         self.redraw()
 
@@ -102,6 +109,8 @@ class ScatterPlot(DrawnWidget):
     def layer_colors(self, data: ScatterData) -> list[tuple[int, int, int]]:
         """One colour per layer: classes, or the diverging shades of a regression."""
         neg, pos = binary_pair(self, "scatter-plot--negative", "scatter-plot--positive")
+        if data.curve:
+            return [pos]
         if data.regression:
             bg = background_rgb(self)
             fade = [0.35 + 0.65 * (i + 1) / VALUE_LEVELS for i in range(VALUE_LEVELS)]
@@ -117,7 +126,13 @@ class ScatterPlot(DrawnWidget):
         if data is None:
             grid.put(0, 0, "(no data yet)", legend)
             return grid.strips()
-        rows = height - 1 if height >= 4 else height
+        colors = self.layer_colors(data)
+        lines = self._legend_lines(data, colors, width, legend)
+        if height < 4:
+            lines = []
+        elif len(lines) > 1 and height < 8:
+            lines = lines[:1]
+        rows = height - len(lines)
         if width < 4 or rows < 1:
             return too_small(grid)
         x0, x1, y0, y1 = data.bounds
@@ -129,7 +144,6 @@ class ScatterPlot(DrawnWidget):
         px = np.floor((data.xy[:, 0] - x0) / ((x1 - x0) or 1.0) * dw).astype(np.int64)
         py = np.floor((y1 - data.xy[:, 1]) / ((y1 - y0) or 1.0) * dh).astype(np.int64)
         inside = (px >= 0) & (px < dw) & (py >= 0) & (py < dh)
-        colors = self.layer_colors(data)
         layers = []
         for k in range(len(colors)):
             mask = np.zeros((dh, dw), dtype=bool)
@@ -137,19 +151,26 @@ class ScatterPlot(DrawnWidget):
             mask[py[pick], px[pick]] = True
             layers.append(mask)
         grid.paint(0, (width - dw // 2) // 2, *braille(layers, [pack(c) for c in colors]))
-        if rows < height:
-            self._legend(grid, data, colors, min(dh // 4, rows), legend)
+        top = min(dh // 4, rows)
+        for n, line in enumerate(lines):
+            x = 0
+            for text, style in line:
+                x = grid.put(top + n, x, text, style) + 2
         return grid.strips()
 
     @staticmethod
-    def _legend(grid: Grid, data: ScatterData, colors, y: int, style: Style) -> None:
-        if data.regression:
+    def _legend_lines(data: ScatterData, colors, width: int, style: Style) -> list[list[tuple[str, Style]]]:
+        """The colour key and the axes' ranges: on one line when they fit in ``width``, else on two."""
+        if data.curve:
+            items = []
+        elif data.regression:
             items = [(f"● -{compact(data.scale)}", colors[0]), (f"● +{compact(data.scale)}", colors[-1])]
         else:
             names = data.class_names
             items = [(f"● {names[k] if k < len(names) else k}", c) for k, c in enumerate(colors)]
-        x = 0
-        for text, color in items:
-            x = grid.put(y, x, text, grid.color_style(pack(color))) + 2
+        key = [(text, Grid.color_style(pack(color))) for text, color in items]
         x0, x1, y0, y1 = data.bounds
-        grid.put(y, x, f"x {compact(x0)}..{compact(x1)}  y {compact(y0)}..{compact(y1)}", style)
+        ranges = [(f"x {compact(x0)}..{compact(x1)}  y {compact(y0)}..{compact(y1)}", style)]
+        if sum(len(text) + 2 for text, _ in key + ranges) - 2 <= width or not key:
+            return [key + ranges]
+        return [key, ranges]
