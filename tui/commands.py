@@ -48,7 +48,8 @@ def commands(app, screen=None) -> Iterable[SystemCommand]:
     yield SystemCommand("Model: delete the layer", "The selected layer (d)", on("build", "delete_layer"))
     yield SystemCommand("Model: move the layer up", "(K)", on("build", "move_layer(-1)"))
     yield SystemCommand("Model: move the layer down", "(J)", on("build", "move_layer(1)"))
-    yield SystemCommand("Model: fix the shapes", "Apply the suggested fix to a stack that does not fit (f)",
+    yield SystemCommand("Model: fix the shapes", "The suggested fix: a flatten, the output size and activation the "
+                        "loss needs, a residual block's width (f)",
                         on("build", "fix_layers"))  # fmt: skip
     yield SystemCommand("Runs: compare marked", "Overlay the marked runs' curves (o)", on("runs", "overlay"))
     yield SystemCommand("Runs: sort by the next column", "(s; S reverses)", on("runs", "sort"))
