@@ -297,7 +297,11 @@ async def test_the_footer_shows_the_screen_keys_and_quit_within_80_columns(tmp_p
     app = make_app(tiny_session(), runs_root=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, BuildScreen))
-        await pilot.pause(0.3)
-        keys = {key.description: key.region for key in app.screen.query("FooterKey")}
-        for name in ("Add", "Preset", "Save", "Train", "Runs", "Keys", "Quit"):
-            assert name in keys and keys[name].width > 0 and keys[name].right <= 80, name
+        wanted = ("Add", "Preset", "Save", "Train", "Runs", "Keys", "Quit")
+
+        def keys():
+            return {key.description: key.region for key in app.screen.query("FooterKey")}
+
+        await until(pilot, lambda: all(keys().get(name) and keys()[name].width > 0 for name in wanted))  # laid out
+        for name in wanted:
+            assert keys()[name].right <= 80, name
