@@ -33,6 +33,7 @@ DEFAULT_WORKER = "process"  # measured in bench/TUI.md
 READY_TIMEOUT_S = 120.0  # the child loads the data and builds the model before it is ready
 POLL_S = 0.2  # how often the reader thread checks that the child is still there
 _TRACKER_LOCK = threading.Lock()
+_ENV_LOCK = threading.Lock()  # two controllers starting at once must not mix up the environment they restore
 
 
 class ChildTraceback(Exception):
@@ -77,7 +78,8 @@ class ProcessController:
         self._events = ctx.Queue()
         self._process = ctx.Process(target=serve, args=(session, child_end, self._events, step_interval,
                                     trainer_factory), name=f"dl-lab-training-{session.name}", daemon=True)  # fmt: skip
-        self._process.start()
+        with _ENV_LOCK, _child_environment(blas_threads()):
+            self._process.start()
         child_end.close()  # the child's copy alone: when this process dies, the child reads end-of-file
         self._started, self._event_lr = self._await_ready(ready_timeout)
 
@@ -209,6 +211,35 @@ class ProcessController:
             self.state = "finished"
         self.error = error
         self.on_event(error)
+
+
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def blas_threads(cpus: int | None = None) -> int | None:
+    """BLAS threads for the training process: one core fewer than the machine has, so that the app's own thread
+    is not fighting a BLAS thread for a core (OpenBLAS's threads wait for each other: one of them pre-empted
+    slows them all; bench/TUI.md). None when the user chose a number already (the child inherits it)."""
+    if any(os.environ.get(name) for name in BLAS_ENV):
+        return None
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, cpus - 1)
+
+
+@contextlib.contextmanager
+def _child_environment(threads: int | None):
+    """The environment a spawned child starts with (it is copied when the child starts, so put back after)."""
+    saved = {name: os.environ.get(name) for name in BLAS_ENV}
+    if threads is not None:
+        os.environ.update({name: str(threads) for name in BLAS_ENV})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _start_resource_tracker() -> None:

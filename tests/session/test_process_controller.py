@@ -19,7 +19,14 @@ import pytest
 from dl_lab.session import Recorder, Trainer, load_resume
 from dl_lab.session.controller import TrainingController
 from dl_lab.session.events import EpochEnded, RunCancelled, RunEnded, RunStarted, SnapshotTaken, StepEnded
-from dl_lab.session.process_controller import WORKER_ENV, ChildTraceback, ProcessController, make_controller
+from dl_lab.session.process_controller import (
+    BLAS_ENV,
+    WORKER_ENV,
+    ChildTraceback,
+    ProcessController,
+    blas_threads,
+    make_controller,
+)
 
 # Clock readings differ by run, and so does the recording process (summary.json's "process").
 TIMES = {"time", "wall_time", "train_time", "train_samples_per_s", "updated", "started_at", "process"}
@@ -281,3 +288,39 @@ def test_the_worker_is_chosen_by_argument_or_environment(small_session, monkeypa
     monkeypatch.setenv(WORKER_ENV, "fork")
     with pytest.raises(ValueError, match="expected thread or process, got 'fork'"):
         make_controller(small_session(), Events(), record=False)
+
+
+class EnvTrainer(Trainer):
+    """Writes the BLAS thread settings it was started with to $DL_LAB_TEST_ENV_OUT (the child's environment)."""
+
+    def __init__(self, session, **kwargs):
+        super().__init__(session, **kwargs)
+        with open(os.environ["DL_LAB_TEST_ENV_OUT"], "w") as out:
+            json.dump({name: os.environ.get(name) for name in BLAS_ENV}, out)
+
+
+@pytest.mark.parametrize("chosen", [None, "3"])
+def test_the_child_leaves_a_core_to_the_app_unless_blas_threads_were_chosen(small_session, tmp_path, monkeypatch,
+                                                                            chosen):  # fmt: skip
+    for name in BLAS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if chosen:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", chosen)
+    monkeypatch.setenv("DL_LAB_TEST_ENV_OUT", str(tmp_path / "env.json"))
+    controller = ProcessController(small_session(), Events(), record=False, trainer_factory=EnvTrainer)
+    controller.stop()
+    seen = json.loads((tmp_path / "env.json").read_text())
+    cpus = os.cpu_count() or 1
+    if chosen:
+        assert seen == {"OPENBLAS_NUM_THREADS": "3", "MKL_NUM_THREADS": None}
+    else:
+        assert seen == dict.fromkeys(BLAS_ENV, str(max(1, cpus - 1)))
+    assert all(os.environ.get(name) == (chosen if name == "OPENBLAS_NUM_THREADS" else None) for name in BLAS_ENV)
+
+
+def test_blas_threads_is_one_fewer_than_the_cores_and_at_least_one(monkeypatch):
+    for name in BLAS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert [blas_threads(n) for n in (1, 2, 16)] == [1, 1, 15]
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")
+    assert blas_threads(16) is None
