@@ -279,7 +279,12 @@ def make_controller(session, on_event: Callable, *, worker: str | None = None, *
 # --- the child process ---------------------------------------------------------------------------
 def serve(session, commands, events, step_interval: float, trainer_factory: Callable) -> None:
     """The child's entry point: build the trainer, say it is ready, train on command, always say goodbye."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the run cleanly
+    # Ctrl-C is the app's: it stops the run with a command. A closed terminal hangs up the whole process group:
+    # the app dies of it, this process must not, so that it sees the app gone (end-of-file on the commands),
+    # stops and saves the run.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     for fd in (1, 2):  # the terminal belongs to the app: a warning printed here would scribble on its screen
         os.dup2(devnull, fd)

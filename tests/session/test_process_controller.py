@@ -247,6 +247,9 @@ if __name__ == "__main__":
     controller = ProcessController(session_from_text(sys.stdin.read()), lambda event: None, run_dir=sys.argv[1])
     controller.start()
     print(controller._process.pid, flush=True)
+    if sys.argv[2] == "pause":
+        time.sleep(0.5)
+        controller.pause()
     time.sleep(60)
 """
 
@@ -260,19 +263,27 @@ def gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_the_child_stops_with_a_checkpoint_when_its_parent_dies(small_session, tmp_path):
+@pytest.mark.parametrize("how", ["kill", "hangup"])
+def test_the_child_stops_with_a_checkpoint_when_its_parent_dies(small_session, tmp_path, how):
+    """``kill``: the app is killed while training. ``hangup``: the terminal closes on a paused run, and the
+    hang-up reaches the whole process group, the child included (it must outlive it to save the run)."""
     script = tmp_path / "parent.py"
     script.write_text(PARENT)
     text = small_session(training__epochs=2000).to_yaml()
-    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), "pause" if how == "hangup" else "-"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)  # its own group, as an app in a terminal  # fmt: skip
     parent.stdin.write(text)
     parent.stdin.close()
     child = int(parent.stdout.readline())
     deadline = time.monotonic() + 30
     while recorded_steps(tmp_path / "run") < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
-    parent.kill()
+    if how == "kill":
+        parent.kill()
+    else:
+        time.sleep(1.0)  # paused by now
+        os.killpg(parent.pid, signal.SIGHUP)
     parent.wait()
     while not gone(child) and time.monotonic() < deadline:
         time.sleep(0.05)
