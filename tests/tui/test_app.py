@@ -156,3 +156,18 @@ def test_the_real_app_trains_in_a_real_terminal():
     done = subprocess.run(["bash", str(script)], env={**os.environ, "DL_LAB": dl_lab}, capture_output=True,
                           text=True, timeout=150)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def test_the_footer_drops_the_palette_key_on_a_narrow_terminal_and_brings_it_back(tmp_path):
+    app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.2)
+
+        def palette_shown() -> bool:
+            return any(key.key == "ctrl+p" for key in app.screen.query("FooterKey"))
+
+        await wait_for(pilot, palette_shown, what="the palette key at 160 columns")
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: not palette_shown(), what="no palette key at 80 columns")
+        await pilot.resize_terminal(160, 50)
+        await wait_for(pilot, palette_shown, what="the palette key again")

@@ -17,3 +17,4 @@ class LabFooter(Footer):
         wide = event.size.width >= PALETTE_FROM
         if self.show_command_palette != wide:
             self.show_command_palette = wide
+            self.refresh(recompose=True)  # Footer reads it only when it composes
