@@ -16,6 +16,7 @@ import numpy as np
 
 from .events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, to_record
 from .resume import save_resume
+from .runs import read_summary
 
 RESUME_DIR = "resume"
 
@@ -64,7 +65,7 @@ class Recorder:
         self.metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
         # When the run first started (a resumed run keeps it), and which process records it: run lists tell a
         # live run from one whose process died without an end record by asking whether that process exists.
-        self.started_at = (self._previous_summary().get("started_at") if resume else None) or (
+        self.started_at = (read_summary(self.dir).get("started_at") if resume else None) or (
             dt.datetime.now().astimezone().isoformat(timespec="seconds"))  # fmt: skip
         self.process = {"pid": os.getpid(), "host": socket.gethostname()}
         self.started: dict | None = None
@@ -91,13 +92,6 @@ class Recorder:
             self._finish("cancelled", asdict(event))
         elif isinstance(event, RunFailed):
             self._finish("failed", asdict(event))
-
-    def _previous_summary(self) -> dict:
-        try:
-            summary = json.loads((self.dir / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return summary if isinstance(summary, dict) else {}
 
     def _finish(self, status: str, data: dict) -> None:
         self.status = status

@@ -200,16 +200,18 @@ def open_run(path, with_records: bool = True) -> Run:
         raise RunDirError(f"{path / 'session.yaml'}: not readable as YAML ({_first_line(exc)})") from None
     if not isinstance(session, dict):
         raise RunDirError(f"{path / 'session.yaml'}: expected a session (a mapping), got {type(session).__name__}")
-    summary = {}
-    if (path / "summary.json").exists():
-        try:
-            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            summary = {}
-        if not isinstance(summary, dict):
-            summary = {}
+    summary = read_summary(path)
     records = read_records(path / "metrics.jsonl") if with_records and (path / "metrics.jsonl").exists() else []
     return Run(path, session, summary, records)
+
+
+def read_summary(run_dir: Path) -> dict:
+    """A run's summary.json, or {} when it is missing or unreadable (a run killed before writing it)."""
+    try:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: bad JSON or bad UTF-8
+        return {}
+    return summary if isinstance(summary, dict) else {}
 
 
 def _first_line(exc: BaseException) -> str:

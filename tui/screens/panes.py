@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from dl_lab.tui.widgets import ConfusionMatrix, DecisionMap, Histogram, ImageGrid, LineChart
 
-from .run_state import RunState, layer_label
+from .run_state import RunState, layer_label, quality_name
 
 IMAGE_SAMPLES = 16  # validation images drawn in the samples pane
 
@@ -106,12 +106,11 @@ class QualityPane(Pane):
         return (len(state.epochs), state.task)
 
     def draw(self, state):
-        name, series = state.quality_series()
-        self.border_title, self.label = name, name.capitalize()
-        self.query_one(LineChart).set_series(series, x_label="epoch")
+        self.name_for(state.task)
+        self.query_one(LineChart).set_series(state.quality_series()[1], x_label="epoch")
 
     def name_for(self, task):
-        name = "R²" if task == "regression" else "accuracy"
+        name = quality_name(task)
         self.border_title, self.label = name, name.capitalize()
 
 
@@ -231,14 +230,14 @@ class ConfusionPane(Pane):
         table = self.query_one("#layer-table", Static)
         last = state.last_epoch
         if state.task == "regression" or (last is not None and last.confusion is None):
-            self.border_title, self.label = "layer statistics", "Layer stats"
+            self.name_for("regression")
             set_display(matrix, False)
             set_display(table, True)
             set_text(table, layer_table(state))
             return
         set_display(matrix, True)
         set_display(table, False)
-        self.border_title, self.label = self.title, "Confusion"
+        self.name_for("classification")
         names = (state.started.class_names if state.started else None) or []
         if last is not None and last.confusion is not None:
             names = names or [str(i) for i in range(len(last.confusion))]

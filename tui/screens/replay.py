@@ -16,7 +16,7 @@ from dl_lab.session.runs import open_run
 from dl_lab.tui.widgets.footer import LabFooter
 
 from .run_state import started_from_dict
-from .run_view import PANE_BINDINGS, RunView
+from .run_view import PANE_BINDINGS, PaneActions, RunView
 from .status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
 from .timeline import Timeline
 
@@ -51,7 +51,7 @@ def watchable_speed(duration: float) -> float:
     return min(SPEEDS, key=lambda s: abs(math.log(s / wanted)))
 
 
-class ReplayScreen(Screen):
+class ReplayScreen(PaneActions, Screen):
     """Replays ``run_dir``: every pane shows the run as it stood at the timeline's cursor."""
 
     CSS_PATH = "train.tcss"
@@ -177,15 +177,6 @@ class ReplayScreen(Screen):
         i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - self.speed))
         self.speed = SPEEDS[max(0, min(len(SPEEDS) - 1, i + direction))]
         self.seek_to(self.cursor)
-
-    def action_layer(self, delta: int) -> None:
-        self.query_one(RunView).move_layer(delta)
-
-    def action_pane(self, delta: int) -> None:
-        self.query_one(RunView).cycle(delta)
-
-    def action_zoom(self) -> None:
-        self.query_one(RunView).toggle_zoom()
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:

@@ -28,6 +28,11 @@ def started_from_dict(data: dict | None) -> RunStarted | None:
         return None
 
 
+def quality_name(task: str) -> str:
+    """What the quality curve measures: accuracy for classification, R² for regression."""
+    return "R²" if task == "regression" else "accuracy"
+
+
 def layer_label(row: dict) -> str:
     return f"{row['index']} {row['kind']}"
 
@@ -125,10 +130,8 @@ class RunState:
 
     def quality_series(self) -> tuple[str, dict[str, list[tuple[float, float]]]]:
         """Accuracy for classification, R^2 for regression: (name, series)."""
-        if self.task == "regression":
-            name, train, val = "R²", "train_r2", "val_r2"
-        else:
-            name, train, val = "accuracy", "train_acc", "val_acc"
+        name = quality_name(self.task)
+        train, val = ("train_r2", "val_r2") if self.task == "regression" else ("train_acc", "val_acc")
         series = {
             "train": [(e.epoch, getattr(e, train)) for e in self.epochs if getattr(e, train) is not None],
             "val": [(e.epoch, getattr(e, val)) for e in self.epochs if getattr(e, val) is not None],

@@ -28,6 +28,19 @@ PANE_BINDINGS = [
 ]
 
 
+class PaneActions:
+    """The actions of PANE_BINDINGS, for a screen that shows a RunView (training and replay)."""
+
+    def action_layer(self, delta: int) -> None:
+        self.query_one(RunView).move_layer(delta)
+
+    def action_pane(self, delta: int) -> None:
+        self.query_one(RunView).cycle(delta)
+
+    def action_zoom(self) -> None:
+        self.query_one(RunView).toggle_zoom()
+
+
 class RunView(Vertical):
     """Every pane of a run; ``show(state)`` hands the state to each pane (a pane redraws only what changed)."""
 

@@ -9,7 +9,6 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from dl_lab.core.errors import DLLabError
 from dl_lab.session.events import RunFailed
 from dl_lab.session.process_controller import make_controller
 from dl_lab.session.runs import new_run_dir
@@ -19,7 +18,7 @@ from ..messages import Outbox, RunEventsReceived, TrainingCrashed
 from .pacer import Pacer
 from .prompt import ValuePrompt
 from .run_state import RunState
-from .run_view import PANE_BINDINGS, RunView
+from .run_view import PANE_BINDINGS, PaneActions, RunView
 from .status import failure_text, live_status
 
 STOP_TIMEOUT_S = 30  # closing the app waits this long for the worker's checkpoint
@@ -35,7 +34,7 @@ def next_lr(lr: float, up: bool) -> float:
     return next((v for v in reversed(LR_LADDER) if v < lr * 0.9999), LR_LADDER[0])
 
 
-class TrainScreen(Screen):
+class TrainScreen(PaneActions, Screen):
     """Trains ``app.session`` off the UI thread (a child process, or a thread: ``make_controller``), recorded to a
     run folder, and shows it as it learns."""
 
@@ -296,22 +295,8 @@ class TrainScreen(Screen):
         as TensorFlow Playground does; ctrl+s on the build screen saves it)."""
         self.controller.set_lr(lr)
         before = self.app.session
-        try:
-            edited = before.with_overrides([f"optimizer.lr={lr!r}"])
-        except DLLabError:  # cannot happen for a positive float; the run has it anyway
-            edited = None
-        if edited is not None:
-            self.app.session = edited
-            if self.session is before:
-                self.session = edited  # the same session, its rate changed: coming back here must not re-prepare
+        self.app.session = before.with_overrides([f"optimizer.lr={lr!r}"])  # a positive float: always valid
+        if self.session is before:
+            self.session = self.app.session  # the same session, its rate changed: coming back must not re-prepare
         self.notify(f"learning rate {lr:g} (kept for the next run)", timeout=2)
         self._dirty = True
-
-    def action_layer(self, delta: int) -> None:
-        self.query_one(RunView).move_layer(delta)
-
-    def action_pane(self, delta: int) -> None:
-        self.query_one(RunView).cycle(delta)
-
-    def action_zoom(self) -> None:
-        self.query_one(RunView).toggle_zoom()
