@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 
-from dl_lab.session import Recorder, SnapshotTaken, Trainer, preset_session
-from dl_lab.session.schema import MONITOR
+from dl_lab.sessions import Recorder, SnapshotTaken, Trainer, preset_session
+from dl_lab.sessions.config.schema import MONITOR
 
 
 def timed_run(session, run_dir):

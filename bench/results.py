@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dl_lab.session import Recorder, RunFailed, Trainer, preset_session
+from dl_lab.sessions import Recorder, RunFailed, Trainer, preset_session
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
-from dl_lab.session import (
+from dl_lab.sessions import (
     PRESETS,
     SessionError,
     default_session,
@@ -22,7 +22,7 @@ from dl_lab.session import (
     preset_session,
     runs_root,
 )
-from dl_lab.session.runs import RunDirError
+from dl_lab.sessions.runs.directory import RunDirError
 
 from .render import console, curves, fmt, model_table, print_listing, run_curves, summary_table
 
@@ -82,7 +82,7 @@ def _input_shape(session):
         return (len(data["features"]),)
     if info.input_shape is not None and not info.offline:
         return info.input_shape
-    from dl_lab.session.build import load_dataset
+    from dl_lab.sessions.training.build import load_dataset
 
     return load_dataset(session).input_shape
 
@@ -105,7 +105,7 @@ def validate(name: str, overrides) -> None:
 
 def gradcheck(name: str, batch: int, overrides) -> int:
     from dl_lab.core import gradcheck as check
-    from dl_lab.session import Trainer
+    from dl_lab.sessions import Trainer
 
     session = resolve_session(name, [*overrides, "dtype=float64", "backend=numpy", "monitor.every_steps=0"])
     trainer = Trainer(session)

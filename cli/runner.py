@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from dl_lab.session import (
+from dl_lab.sessions import (
     EpochEnded,
     Recorder,
     RunCancelled,

@@ -8,7 +8,7 @@ def run_app(session_path: str | None = None, *, session=None) -> None:
     from .app import make_app
 
     if session is None and session_path:
-        from dl_lab.session import load_session
+        from dl_lab.sessions import load_session
 
         session = load_session(session_path)
     make_app(session).run()

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from dl_lab.session import default_session
-from dl_lab.session.runs import runs_root as default_runs_root
+from dl_lab.sessions import default_session
+from dl_lab.sessions.runs.directory import runs_root as default_runs_root
 
 from .commands import commands
 from .messages import ReplayRequested

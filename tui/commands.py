@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from textual.app import SystemCommand
 
-from dl_lab.session import list_runs
+from dl_lab.sessions import list_runs
 
 from .messages import ReplayRequested
 

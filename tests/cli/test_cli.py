@@ -321,7 +321,7 @@ def test_the_run_path_is_printed_whole_on_one_line_and_the_bar_ends_on_the_last_
 def test_the_progress_bar_counts_the_whole_run():
     """The bar's total is every batch of every epoch, so that its ETA covers the epochs still to come."""
     from dl_lab.cli.runner import _progress, _update_bar
-    from dl_lab.session import EpochEnded, Trainer, session_from_text
+    from dl_lab.sessions import EpochEnded, Trainer, session_from_text
 
     trainer = Trainer(session_from_text(SESSION))
     bar = _progress(quiet=False)  # never started: nothing drawn, the task's numbers kept

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual import events
 
-from dl_lab.session import Recorder, Trainer, session_from_text
+from dl_lab.sessions import Recorder, Trainer, session_from_text
 
 TINY = """\
 name: tiny

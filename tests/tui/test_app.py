@@ -15,7 +15,7 @@ from lab_runs import CrashingTrainer, tap, tiny_session, wait_for
 from textual.widgets import HelpPanel
 
 from dl_lab.datasets import DataError
-from dl_lab.session.process_controller import WORKER_ENV, make_controller
+from dl_lab.sessions.training.process_worker import WORKER_ENV, make_controller
 from dl_lab.tui.app import DLLabApp, make_app
 from dl_lab.tui.commands import commands
 from dl_lab.tui.screens.build import BuildScreen
@@ -118,7 +118,7 @@ async def test_a_session_whose_data_cannot_load_is_explained(tmp_path, monkeypat
     def offline(*args, **kwargs):
         raise DataError("data.dataset: mnist needs a download and the network is unreachable")
 
-    monkeypatch.setattr("dl_lab.session.build.load_dataset", offline)
+    monkeypatch.setattr("dl_lab.sessions.training.build.load_dataset", offline)
     app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
     async with app.run_test(notifications=True) as pilot:
         screen = app.screen

@@ -10,12 +10,12 @@ from lab_runs import tiny_session
 from test_build import BuildApp, add_layer, small_session, until
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select
 
-from dl_lab.session import preset_session, session_from_dict
+from dl_lab.sessions import preset_session, session_from_dict
 from dl_lab.tui.app import make_app
+from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, LayerDialog, PathDialog
+from dl_lab.tui.panes.stack import LayerStack
 from dl_lab.tui.screens.build import BuildScreen
-from dl_lab.tui.screens.build_dialogs import ChoiceDialog, LayerDialog, PathDialog
-from dl_lab.tui.screens.build_stack import LayerStack
-from dl_lab.tui.screens.forms import OptionField
+from dl_lab.tui.widgets.forms import OptionField
 
 
 def text(widget) -> str:

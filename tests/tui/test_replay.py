@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from lab_runs import record_run, tiny_session, wait_for
 
-from dl_lab.session import Recorder, Trainer, load_resume, open_run
-from dl_lab.session.events import EpochEnded, RunCancelled, SnapshotTaken, StepEnded
+from dl_lab.sessions import Recorder, Trainer, load_resume, open_run
+from dl_lab.sessions.events import EpochEnded, RunCancelled, SnapshotTaken, StepEnded
+from dl_lab.sessions.runs.timeline import Timeline
 from dl_lab.tui.app import make_app
 from dl_lab.tui.screens.replay import SPEEDS, ReplayScreen, watchable_speed
-from dl_lab.tui.screens.timeline import Timeline
 from dl_lab.tui.widgets import ConfusionMatrix, DecisionMap, Histogram, LineChart
 
 

@@ -6,7 +6,7 @@ import json
 
 from lab_runs import recorded_steps, tap, tiny_session, wait_for
 
-from dl_lab.session.events import EpochEnded, RunEnded, RunStarted, SnapshotTaken, StepEnded
+from dl_lab.sessions.events import EpochEnded, RunEnded, RunStarted, SnapshotTaken, StepEnded
 from dl_lab.tui.app import make_app
 from dl_lab.tui.messages import RunEventsReceived
 from dl_lab.tui.screens.train import TrainScreen, next_lr

@@ -19,16 +19,16 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Checkbox, DataTable, Footer, Input, OptionList, Select, Static, Switch, Tab, Tabs
 
-from dl_lab.session import Session, SessionError, session_from_dict
+from dl_lab.datasets.probe import DataProbe, probe_data
+from dl_lab.sessions import Session, SessionError, session_from_dict
+from dl_lab.sessions.config.stack import check_stack, output_error, output_warning
+from dl_lab.tui.panes.data import DataPane
+from dl_lab.tui.panes.stack import LayerStack, ModelSummary, StackView
+from dl_lab.tui.panes.training_settings import TrainingPane
+from dl_lab.tui.widgets.forms import NamedForm, OptionField, OptionForm, format_value, say
 
-from .build_data import DataPane
 from .build_edits import LayerEdits, where_of
 from .build_files import SessionFiles, shown_path
-from .build_model import check_stack, output_error, output_warning
-from .build_probe import DataProbe, probe_data
-from .build_stack import LayerStack, ModelSummary, StackView
-from .build_training import TrainingPane
-from .forms import NamedForm, OptionField, OptionForm, format_value, say
 
 SECTIONS = ("model", "data", "training")
 WIDE = 140  # columns from which the three panes sit side by side

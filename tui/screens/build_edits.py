@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import build_model as stack_ops
-from .build_dialogs import ChoiceDialog, LayerDialog, layer_kinds
-from .build_model import residual_inner
-from .forms import say
+from dl_lab.sessions.config.stack import residual_inner
+from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, LayerDialog, layer_kinds
+from dl_lab.tui.widgets.forms import say
+
+from dl_lab.sessions.config import stack as stack_ops
 
 # First values of a new layer's required options (and a hidden layer's usual activation).
 PREFILL = {

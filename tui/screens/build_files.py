@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from dl_lab.core.errors import DLLabError
-from dl_lab.session import PRESETS, SessionError, load_session, preset_path, preset_session
-
-from .build_dialogs import ChoiceDialog, PathDialog
-from .forms import say
+from dl_lab.sessions import PRESETS, SessionError, load_session, preset_path, preset_session
+from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, PathDialog
+from dl_lab.tui.widgets.forms import say
 
 
 class SessionFiles:

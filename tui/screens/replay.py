@@ -11,14 +11,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
-from dl_lab.session.events import RunFailed
-from dl_lab.session.runs import open_run
+from dl_lab.sessions.events import RunFailed
+from dl_lab.sessions.runs.directory import open_run
+from dl_lab.sessions.runs.state import started_from_dict
+from dl_lab.sessions.runs.timeline import Timeline
+from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
+from dl_lab.tui.panes.status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
 from dl_lab.tui.widgets.footer import LabFooter
-
-from .run_state import started_from_dict
-from .run_view import PANE_BINDINGS, PaneActions, RunView
-from .status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
-from .timeline import Timeline
 
 SPEEDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 WATCHABLE_S = 15.0  # a replay starts at the speed that plays the whole run in about this long (1x at most)
@@ -29,8 +28,8 @@ BAR_MIN, BAR_MAX = 8, 40  # characters of the timeline bar, as the width allows
 def load_dataset_for(session_dict: dict, base_dir: Path):
     """The run's dataset, when it loads without the network (offline sets, or a download already cached)."""
     from dl_lab.datasets.registry import lookup
-    from dl_lab.session import session_from_dict
-    from dl_lab.session.build import load_dataset
+    from dl_lab.sessions import session_from_dict
+    from dl_lab.sessions.training.build import load_dataset
 
     try:
         session = session_from_dict(session_dict, base_dir=base_dir)

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from dl_lab.session.runs import Run, list_runs
+from dl_lab.sessions.runs.directory import Run, list_runs
 
 from ..messages import ReplayRequested
 from ..widgets import LineChart

@@ -9,17 +9,17 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from dl_lab.session.events import RunFailed
-from dl_lab.session.process_controller import make_controller
-from dl_lab.session.runs import new_run_dir
+from dl_lab.sessions.events import RunFailed
+from dl_lab.sessions.runs.directory import new_run_dir
+from dl_lab.sessions.runs.state import RunState
+from dl_lab.sessions.training.pacer import Pacer
+from dl_lab.sessions.training.process_worker import make_controller
+from dl_lab.tui.dialogs.prompt import ValuePrompt
+from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
+from dl_lab.tui.panes.status import failure_text, live_status
 from dl_lab.tui.widgets.footer import LabFooter
 
 from ..messages import Outbox, RunEventsReceived, TrainingCrashed
-from .pacer import Pacer
-from .prompt import ValuePrompt
-from .run_state import RunState
-from .run_view import PANE_BINDINGS, PaneActions, RunView
-from .status import failure_text, live_status
 
 STOP_TIMEOUT_S = 30  # closing the app waits this long for the worker's checkpoint
 REDRAW_S = 0.2  # how often the screen checks whether a redraw is due (see Pacer)
@@ -126,7 +126,7 @@ class TrainScreen(PaneActions, Screen):
                 outbox.put(event)
 
         def make():
-            from dl_lab.session.build import load_dataset
+            from dl_lab.sessions.training.build import load_dataset
 
             dataset = load_dataset(session, progress=False)
             return source, make_controller(session, on_event, dataset=dataset)

@@ -1,0 +1,1 @@
+"""Session files: the schema, YAML with line numbers, --set overrides, presets, and the typed session."""

@@ -1,0 +1,157 @@
+"""What the panes show about one run, built by applying its events in order: the same for live and replay."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from dl_lab.sessions.events import (
+    EpochEnded,
+    RunCancelled,
+    RunEnded,
+    RunFailed,
+    RunStarted,
+    SnapshotTaken,
+    StepEnded,
+)
+
+MAX_STEP_POINTS = 400  # the batch-loss series is thinned to this many points before drawing
+
+
+def started_from_dict(data: dict | None) -> RunStarted | None:
+    """summary.json's ``started`` record as the RunStarted event (unknown keys ignored)."""
+    if not data:
+        return None
+    names = {f.name for f in fields(RunStarted) if f.init}
+    try:
+        return RunStarted(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None
+
+
+def quality_name(task: str) -> str:
+    """What the quality curve measures: accuracy for classification, R² for regression."""
+    return "R²" if task == "regression" else "accuracy"
+
+
+def layer_label(row: dict) -> str:
+    return f"{row['index']} {row['kind']}"
+
+
+class RunState:
+    """A run so far: curves, the latest snapshot, weight/gradient norm histories and how it ended.
+
+    Applying an event is cheap (appends), so a replay can rebuild any moment from the start in milliseconds.
+    """
+
+    def __init__(self, started: RunStarted | None = None) -> None:
+        self.started = started
+        self.steps: list[tuple[int, float]] = []  # (global step, batch loss)
+        self.epochs: list[EpochEnded] = []
+        self.snapshot: SnapshotTaken | None = None
+        self.snapshots = 0
+        self.weight_norms: dict[str, list[tuple[int, float]]] = {}
+        self.grad_norms: dict[str, list[tuple[int, float]]] = {}
+        self.last_step: StepEnded | None = None
+        self.end: RunEnded | RunFailed | RunCancelled | None = None
+        self.crash: str | None = None  # the training thread raised: the exception, in words
+        self.resumes = 0  # how many times a recorded run went on after being stopped
+
+    # --- building --------------------------------------------------------------------------------
+    def apply(self, event) -> None:
+        if isinstance(self.end, RunCancelled) and isinstance(event, (StepEnded, EpochEnded, SnapshotTaken)):
+            self.end, self.resumes = None, self.resumes + 1  # the run was stopped, then resumed (--resume)
+        if isinstance(event, RunStarted):
+            self.started = event
+        elif isinstance(event, StepEnded):
+            self.steps.append((event.step, event.loss))
+            self.last_step = event
+        elif isinstance(event, EpochEnded):
+            self.epochs.append(event)
+        elif isinstance(event, SnapshotTaken):
+            self._apply_snapshot(event)
+        elif isinstance(event, (RunEnded, RunFailed, RunCancelled)):
+            self.end = event
+
+    def _apply_snapshot(self, event: SnapshotTaken) -> None:
+        self.snapshot = event
+        self.snapshots += 1
+        for row in event.layers:
+            for key, series in (("weight", self.weight_norms), ("grad", self.grad_norms)):
+                stats = row.get(key)
+                if stats and stats.get("norm") is not None:
+                    series.setdefault(layer_label(row), []).append((event.step, float(stats["norm"])))
+
+    # --- reading ---------------------------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        return self.started.task if self.started else "classification"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.started.steps_per_epoch) if self.started else 1
+
+    @property
+    def total_steps(self) -> int:
+        return self.started.epochs * self.steps_per_epoch if self.started else 0
+
+    @property
+    def step(self) -> int:
+        values = [self.last_step.step if self.last_step else 0]
+        if self.epochs:
+            values.append(self.epochs[-1].step)
+        if self.snapshot:
+            values.append(self.snapshot.step)
+        return max(values)
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed."""
+        return self.epochs[-1].epoch if self.epochs else (self.started.start_epoch if self.started else 0)
+
+    @property
+    def lr(self) -> float | None:
+        if self.last_step:
+            return self.last_step.lr
+        return self.epochs[-1].lr if self.epochs else None
+
+    @property
+    def last_epoch(self) -> EpochEnded | None:
+        return self.epochs[-1] if self.epochs else None
+
+    def loss_series(self) -> dict[str, list[tuple[float, float]]]:
+        """Batch loss (thinned) at fractional epochs, and per-epoch train/val loss at whole epochs."""
+        spe = self.steps_per_epoch
+        stride = max(1, len(self.steps) // MAX_STEP_POINTS)
+        batch = [(s / spe, v) for s, v in self.steps[::stride]]
+        series = {"batch": batch} if batch else {}
+        series["train"] = [(e.epoch, e.train_loss) for e in self.epochs]
+        series["val"] = [(e.epoch, e.val_loss) for e in self.epochs]
+        return series
+
+    def quality_series(self) -> tuple[str, dict[str, list[tuple[float, float]]]]:
+        """Accuracy for classification, R^2 for regression: (name, series)."""
+        name = quality_name(self.task)
+        train, val = ("train_r2", "val_r2") if self.task == "regression" else ("train_acc", "val_acc")
+        series = {
+            "train": [(e.epoch, getattr(e, train)) for e in self.epochs if getattr(e, train) is not None],
+            "val": [(e.epoch, getattr(e, val)) for e in self.epochs if getattr(e, val) is not None],
+        }
+        return name, series
+
+    def eta_seconds(self) -> float | None:
+        """Remaining wall time at the pace so far (training, evaluation and monitoring included)."""
+        last = self.last_step
+        if last is None or not self.started or last.time <= 0:
+            return None
+        done = last.step - self.started.start_step
+        if done <= 0:
+            return None
+        return max(0.0, (self.total_steps - last.step) * last.time / done)
+
+    def samples_per_s(self) -> float | None:
+        if self.epochs:
+            return self.epochs[-1].train_samples_per_s
+        last = self.last_step
+        if last is None or not self.started or last.time <= 0:
+            return None
+        return (last.step - self.started.start_step) * self.started.batch_size / last.time

@@ -1,0 +1,151 @@
+"""The panes of one run, laid out as a grid on a large terminal or one at a time on a small one (or zoomed)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.reactive import var
+from textual.widgets import Static
+
+from dl_lab.sessions.runs.state import RunState
+from dl_lab.tui.panes.run_panes import PANES, DataPlotPane, LayersPane, Pane
+
+WIDE = (120, 34)  # the smallest view (columns, rows) that gets the grid
+# The order in which out-of-date panes are redrawn while training: data, loss and accuracy every fourth turn.
+ROTATION = ("data", "loss", "quality", "norms", "data", "loss", "quality", "confusion",
+            "data", "loss", "quality", "layers")  # fmt: skip
+
+
+# Keys of the panes, shared by the training and replay screens (their actions live on each screen).
+PANE_BINDINGS = [
+    Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[", show=False),
+    Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]", show=False),
+    Binding("v", "pane(1)", "Pane"),
+    Binding("V", "pane(-1)", "Previous pane", show=False),
+    Binding("z", "zoom", "Zoom", show=False),
+]
+
+
+class PaneActions:
+    """The actions of PANE_BINDINGS, for a screen that shows a RunView (training and replay)."""
+
+    def action_layer(self, delta: int) -> None:
+        self.query_one(RunView).move_layer(delta)
+
+    def action_pane(self, delta: int) -> None:
+        self.query_one(RunView).cycle(delta)
+
+    def action_zoom(self) -> None:
+        self.query_one(RunView).toggle_zoom()
+
+
+class RunView(Vertical):
+    """Every pane of a run; ``show(state)`` hands the state to each pane (a pane redraws only what changed)."""
+
+    current = var(0)
+    zoomed = var(False)
+    narrow = var(True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._layout_key = None
+        self._turn = 0
+        self.state: RunState | None = None
+
+    def compose(self):
+        yield Static(id="pane-strip")
+        with Grid(id="pane-grid"):
+            for cls in PANES:
+                yield cls(id=f"pane-{cls.key}")
+
+    def on_mount(self) -> None:
+        self._update_layout()
+
+    @property
+    def panes(self) -> list[Pane]:
+        return list(self.query(Pane))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.narrow = event.size.width < WIDE[0] or event.size.height < WIDE[1]
+
+    def watch_current(self) -> None:
+        self._relayout()
+
+    def watch_zoomed(self) -> None:
+        self._relayout()
+
+    def watch_narrow(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        """A pane that comes into view is brought up to date at once (hidden panes are not drawn)."""
+        self._update_layout()
+        if self.state is not None and self.is_mounted:
+            self.show(self.state)
+
+    def _update_layout(self) -> None:
+        if not self.is_mounted:
+            return
+        single = self.narrow or self.zoomed
+        panes = self.panes
+        key = (single, self.current, tuple(p.label for p in panes))
+        if key == self._layout_key:
+            return
+        self._layout_key = key
+        self.set_class(single, "-single")
+        for i, pane in enumerate(panes):
+            pane.set_class(i == self.current, "-current")
+        strip = Text()
+        for i, pane in enumerate(panes):
+            label = f" {pane.label} "
+            strip.append(label, style="reverse bold" if i == self.current else "")
+            strip.append("│", style="dim")
+        strip.append("  v/V: pane  z: zoom" if single else "", style="dim")
+        self.query_one("#pane-strip", Static).update(strip, layout=False)
+
+    # --- what the screens call -------------------------------------------------------------------
+    def configure(self, dataset, started) -> None:
+        self.query_one(DataPlotPane).configure(dataset, started)
+        task = started.task if started else "classification"
+        for pane in self.panes:
+            pane.name_for(task)
+        self._update_layout()
+
+    @property
+    def single(self) -> bool:
+        return self.narrow or self.zoomed
+
+    def visible_panes(self) -> list[Pane]:
+        panes = self.panes
+        return [panes[self.current]] if self.single else panes
+
+    def show(self, state: RunState, everything: bool = True) -> bool:
+        """Hand ``state`` to the visible panes: all of them, or (``everything=False``) only the next one in
+        ``ROTATION`` whose picture is out of date, so that a redraw never blocks the event loop for long.
+        Returns whether a pane was given new data."""
+        self.state = state
+        visible = {p.key: p for p in self.visible_panes() if p.stale(state)}
+        if everything:
+            chosen = list(visible.values())
+        else:
+            chosen = []
+            for k in range(len(ROTATION)):
+                turn = (self._turn + k) % len(ROTATION)
+                if ROTATION[turn] in visible:
+                    chosen, self._turn = [visible[ROTATION[turn]]], turn + 1
+                    break
+        for pane in chosen:
+            pane.show(state)
+        self._update_layout()
+        return bool(chosen)
+
+    def cycle(self, delta: int) -> None:
+        self.current = (self.current + delta) % len(PANES)
+
+    def toggle_zoom(self) -> None:
+        self.zoomed = not self.zoomed
+
+    def move_layer(self, delta: int) -> None:
+        self.query_one(LayersPane).move(delta, self.state)
