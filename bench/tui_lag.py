@@ -30,7 +30,7 @@ from pathlib import Path
 
 from dl_lab.sessions import Recorder, Trainer, preset_session
 from dl_lab.sessions.events import RunEnded
-from dl_lab.sessions.training.process_worker import WORKER_ENV
+from dl_lab.sessions.training.controller import WORKER_ENV
 
 TICK_S = 0.010
 CLOCK = {"time", "wall_time", "train_time", "train_samples_per_s"}  # fields that differ between identical runs

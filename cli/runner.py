@@ -12,7 +12,6 @@ from rich.text import Text
 
 from dl_lab.sessions import (
     EpochEnded,
-    Recorder,
     RunCancelled,
     RunEnded,
     RunFailed,
@@ -24,6 +23,7 @@ from dl_lab.sessions import (
     open_run,
     session_from_dict,
 )
+from dl_lab.sessions.training.loop import run_recorded
 
 from .render import console, run_curves, summary_table
 
@@ -88,16 +88,17 @@ def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool) -> tupl
     flag = StopFlag()
     bar = _progress(quiet)
     task = None
-    last = None
-    with Recorder(run_dir, trainer, resume=resume) as recorder, sigint_sets(flag):
+
+    def show(event) -> None:
+        nonlocal task
+        if bar:
+            task = _update_bar(bar, task, event, trainer)
+
+    with sigint_sets(flag):
         if bar:
             bar.start()
         try:
-            for event in trainer.run(flag):
-                recorder.record(event)
-                last = event
-                if bar:
-                    task = _update_bar(bar, task, event, trainer)
+            last = run_recorded(trainer, run_dir, flag, show, resume=resume)
         finally:
             if bar:
                 bar.stop()

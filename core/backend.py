@@ -58,8 +58,8 @@ def cupy_available() -> bool:
         return False
 
 
-def get_backend(name: str = "numpy") -> Backend:
-    """``numpy``, ``cupy`` (fails clearly without a GPU) or ``auto`` (CuPy when usable)."""
+def get_backend(name: Backend | str = "numpy") -> Backend:
+    """``numpy``, ``cupy`` (fails clearly without a GPU) or ``auto`` (CuPy when usable); a Backend is returned as is."""
     if isinstance(name, Backend):
         return name
     if name == "numpy":

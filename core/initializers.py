@@ -47,19 +47,19 @@ def _glorot_normal(rng, shape, **_):
 
 
 def _he_uniform(rng, shape, **_):
-    fan_in, _ = fans(shape)
+    fan_in = fans(shape)[0]
     limit = math.sqrt(6.0 / fan_in)
     return rng.uniform(-limit, limit, size=shape)
 
 
 def _he_normal(rng, shape, **_):
-    fan_in, _ = fans(shape)
+    fan_in = fans(shape)[0]
     return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
 
 
 def _torch_default(rng, shape, **_):
     # PyTorch's nn.Linear / nn.Conv2d default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    fan_in, _ = fans(shape)
+    fan_in = fans(shape)[0]
     limit = 1.0 / math.sqrt(fan_in)
     return rng.uniform(-limit, limit, size=shape)
 

@@ -39,7 +39,7 @@ class Loss(ABC):
     """``loss(out, target) -> (mean loss, dL/dout)``; ``predict(out)`` turns outputs into answers."""
 
     name = ""
-    fuses = None  # the output activation computed inside the loss ("softmax", "sigmoid")
+    fuses: str | None = None  # the output activation computed inside the loss ("softmax", "sigmoid")
     binary = False  # expects a single output unit
     classification = True
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 
 from .backend import Backend, get_backend, resolve_dtype
 from .errors import CheckpointError, ConfigError, ModelError
 from .initializers import initialize, parse_initializer
-from .layers import LAYER_NAMES, LAYERS, Context, Layer
+from .layers import LAYER_NAMES, LAYERS, Activation, Context, Conv2D, Dense, Layer, MaxPool2D
 from .spec import unknown_name
 
 
 def parse_layer_spec(spec, where: str) -> tuple[str, dict]:
     """``{dense: {units: 8}}``, ``{flatten: {}}``, ``{flatten: null}`` or ``"flatten"`` -> (kind, options)."""
+    opts: Any
     if isinstance(spec, str):
         kind, opts = spec, {}
     elif isinstance(spec, dict) and len(spec) == 1:
@@ -44,7 +46,7 @@ def build_layers(specs, input_shape, where: str = "model") -> tuple[list[Layer],
     return layers, shape
 
 
-def relu_pool_pairs(layers) -> list[tuple[Layer, Layer]]:
+def relu_pool_pairs(layers) -> list[tuple[Conv2D, MaxPool2D]]:
     """(conv2d with a ReLU, the max-pool right after it): pairs whose ReLU can run after the pooling.
 
     max and ReLU commute, so the pool applies the ReLU (and its gradient mask) to its output, a quarter of
@@ -53,7 +55,7 @@ def relu_pool_pairs(layers) -> list[tuple[Layer, Layer]]:
     return [
         (a, b)
         for a, b in itertools.pairwise(layers)
-        if a.kind == "conv2d" and a.act.name == "relu" and b.kind == "maxpool2d"
+        if isinstance(a, Conv2D) and a.act.name == "relu" and isinstance(b, MaxPool2D)
     ]
 
 
@@ -95,7 +97,7 @@ class Sequential:
         self._allocate(seed)
         self.layers[0].needs_input_grad = False  # the first layer's input is data
         self._relu_pools = relu_pool_pairs(self.layers)
-        self.fused = None
+        self.fused: str | None = None  # the output activation the loss applies instead (fuse_output)
         if loss is not None:
             self.fuse_output(loss)
 
@@ -117,9 +119,8 @@ class Sequential:
         self.grads = self.xp.zeros(self.size, dtype=self.dtype)
         offset = 0
         for _, p in order:
-            p.data = self.params[offset : offset + p.size].reshape(p.shape)
-            p.grad = self.grads[offset : offset + p.size].reshape(p.shape)
-            p.offset = offset
+            view = slice(offset, offset + p.size)
+            p.bind(self.params[view].reshape(p.shape), self.grads[view].reshape(p.shape), offset)
             offset += p.size
         self.reset_parameters(seed)
         ctx = Context(self.xp, self.dtype, self.backend.rng(seed + 1))
@@ -138,8 +139,8 @@ class Sequential:
         """Let the loss apply the output activation it computes stably (softmax for cross_entropy, sigmoid
         for bce): a user's ``activation: softmax`` on the last layer then gives the same numbers, stably."""
         last = self.layers[-1]
-        act = getattr(last, "act", None)
-        if loss.fuses and act is not None and act.name == loss.fuses:
+        # Only these layers carry an activation (``act``); any other last layer has none to fuse.
+        if loss.fuses and isinstance(last, (Dense, Conv2D, Activation)) and last.act.name == loss.fuses:
             from .activations import ACTIVATIONS
 
             last.act = ACTIVATIONS["identity"]
@@ -151,14 +152,14 @@ class Sequential:
         in ``self.outputs`` for monitoring."""
         if x.dtype != self.dtype or not isinstance(x, self.xp.ndarray):
             x = self.xp.asarray(x, dtype=self.dtype)
-        outputs = [] if keep else None
+        outputs: list[Any] | None = [] if keep else None
         # Monitoring (keep) must see each layer's own output, so ReLUs move into max-pools only without it.
         for conv, pool in self._relu_pools:
             conv.defer_relu = pool.apply_relu = not keep
         try:
             for layer in self.layers:
                 x = layer.forward(x, training)
-                if keep:
+                if outputs is not None:
                     outputs.append(x)
         finally:
             for conv, pool in self._relu_pools:
@@ -208,7 +209,7 @@ class Sequential:
     def save(self, path) -> None:
         """A plain .npz (loadable with allow_pickle=False)."""
         with open(path, "wb") as f:
-            np.savez(f, **self.state_dict())
+            np.savez(f, **self.state_dict())  # type: ignore[arg-type]  # keys are "<i>.<name>", never allow_pickle
 
     def load(self, path) -> None:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .optimizers import apply_penalty, clip_grad_norm
 
 
@@ -15,8 +17,8 @@ class TrainStep:
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.l1, self.l2, self.clip_norm = float(l1), float(l2), clip_norm
         optimizer.bind(model.xp, model.size, model.dtype)
-        self.grad_norm = None
-        self.out = None
+        self.grad_norm: float | None = None  # set by each step when clip_norm is on
+        self.out: Any = None
 
     def __call__(self, x, y, keep: bool = False):
         model = self.model

@@ -119,6 +119,9 @@ class RunCancelled:
     event: str = field(default="cancelled", init=False)
 
 
+Event = RunStarted | StepEnded | EpochEnded | SnapshotTaken | RunEnded | RunFailed | RunCancelled
+FINAL = (RunEnded, RunFailed, RunCancelled)  # the events a run ends with
+
 EVENT_TYPES = {cls.__dataclass_fields__["event"].default: cls for cls in
                (RunStarted, StepEnded, EpochEnded, SnapshotTaken, RunEnded, RunFailed, RunCancelled)}  # fmt: skip
 

@@ -10,6 +10,12 @@ from ..errors import ModelError
 from ..spec import Option, check_options
 
 
+_REBIND = (
+    "Parameter {0}: {1} is a view of the model's flat {2} buffer; write into it ({1}[...] = x, {1} += x), "
+    "never rebind it"
+)
+
+
 class Parameter:
     """A trainable tensor: ``data`` and ``grad`` are views into the model's flat buffers.
 
@@ -17,16 +23,41 @@ class Parameter:
     scale and shift never do (seed 001: regularize weights, not biases).
     """
 
-    __slots__ = ("data", "grad", "init", "name", "offset", "regularized", "shape")
+    __slots__ = ("_data", "_grad", "init", "name", "offset", "regularized", "shape")
 
     def __init__(self, name: str, shape: tuple[int, ...], init, regularized: bool):
         self.name = name
         self.shape = tuple(int(s) for s in shape)
         self.init = init
         self.regularized = regularized
-        self.data = None
-        self.grad = None
+        # Backend arrays (NumPy or CuPy), views into the model's flat buffers once it allocates them.
+        self._data: Any = None
+        self._grad: Any = None
         self.offset = 0  # where the values start in the model's flat buffers
+
+    def bind(self, data, grad, offset: int) -> None:
+        """Make ``data`` and ``grad`` the views of the model's flat buffers at ``offset`` (the model calls this)."""
+        self._data, self._grad, self.offset = data, grad, offset
+
+    # Read-only on purpose: the optimizer updates the flat buffers, so a layer that rebinds ``p.grad = g``
+    # instead of writing into it (``p.grad[...] = g``) would compute correct gradients that nothing ever uses.
+    @property
+    def data(self) -> Any:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        if value is not self._data:  # ``p.data += x`` updates in place, then assigns the same array back
+            raise AttributeError(_REBIND.format(self.name, "data", "values"))
+
+    @property
+    def grad(self) -> Any:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not self._grad:  # ``p.grad += x`` updates in place, then assigns the same array back
+            raise AttributeError(_REBIND.format(self.name, "grad", "gradient"))
 
     @property
     def size(self) -> int:
@@ -60,13 +91,15 @@ class Layer(ABC):
     kind: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
 
+    # Set by build() and bind(); a layer computes only once both have run.
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    ctx: Context
+
     def __init__(self, where: str = "layer", **config):
         self.where = where
         self.cfg = check_options(where, self.options, config)
-        self.input_shape: tuple[int, ...] | None = None
-        self.output_shape: tuple[int, ...] | None = None
         self.needs_input_grad = True
-        self.ctx: Context | None = None
         self._params: dict[str, Parameter] = {}
         self._buffers: dict[str, Any] = {}
         self.last_output = None

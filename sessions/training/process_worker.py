@@ -22,14 +22,13 @@ from collections.abc import Callable
 from multiprocessing import resource_tracker
 from pathlib import Path
 
+from dl_lab.sessions.events import FINAL
 from dl_lab.sessions.runs.directory import new_run_dir
-from dl_lab.sessions.runs.recorder import Recorder
 from dl_lab.sessions.training.build import load_dataset
-from dl_lab.sessions.training.thread_worker import FINAL, STEP_INTERVAL, StepThrottle, TrainingController
+from dl_lab.sessions.training.loop import run_recorded
+from dl_lab.sessions.training.throttle import STEP_INTERVAL, StepThrottle
 from dl_lab.sessions.training.trainer import Trainer
 
-WORKER_ENV = "DL_LAB_WORKER"  # thread | process: which worker the app trains in
-DEFAULT_WORKER = "process"  # measured in bench/TUI.md
 READY_TIMEOUT_S = 120.0  # the child loads the data and builds the model before it is ready
 POLL_S = 0.2  # how often the reader thread checks that the child is still there
 _TRACKER_LOCK = threading.Lock()
@@ -265,17 +264,6 @@ def _with_cause(error: BaseException, trace: str) -> BaseException:
     return error
 
 
-def make_controller(session, on_event: Callable, *, worker: str | None = None, **kwargs):
-    """A ProcessController or a TrainingController, as ``worker`` (default: $DL_LAB_WORKER, else the one that
-    measured better) says."""
-    worker = worker or os.environ.get(WORKER_ENV) or DEFAULT_WORKER
-    if worker == "process":
-        return ProcessController(session, on_event, **kwargs)
-    if worker == "thread":
-        return TrainingController(session, on_event, **kwargs)
-    raise ValueError(f"{WORKER_ENV}: expected thread or process, got {worker!r}")
-
-
 # --- the child process ---------------------------------------------------------------------------
 def serve(session, commands, events, step_interval: float, trainer_factory: Callable) -> None:
     """The child's entry point: build the trainer, say it is ready, train on command, always say goodbye."""
@@ -335,16 +323,11 @@ class _ChildRun:
                 break
             self._obey(command)
         _, run_dir, self.paused = command
-        recorder = Recorder(run_dir, self.trainer) if run_dir else None
-        try:
-            for event in self.trainer.run(self._should_stop):
-                if recorder:
-                    recorder.record(event)
-                for delivered in self.throttle.admit(event, running=not self.paused):
-                    self.events.put(("event", delivered))
-        finally:
-            if recorder:
-                recorder.close()
+        run_recorded(self.trainer, run_dir, self._should_stop, self._send_event)
+
+    def _send_event(self, event) -> None:
+        for delivered in self.throttle.admit(event, running=not self.paused):
+            self.events.put(("event", delivered))
 
     def _should_stop(self) -> bool:
         """Polled between batches: a cheap check of the pipe while running, a blocking wait while paused."""

@@ -7,43 +7,14 @@ events are throttled (about ten a second); every other event is always delivered
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dl_lab.sessions.events import RunCancelled, RunEnded, RunFailed, StepEnded
+from dl_lab.sessions.events import FINAL, StepEnded
 from dl_lab.sessions.runs.directory import new_run_dir
-from dl_lab.sessions.runs.recorder import Recorder
+from dl_lab.sessions.training.loop import run_recorded
+from dl_lab.sessions.training.throttle import STEP_INTERVAL, StepThrottle
 from dl_lab.sessions.training.trainer import Trainer
-
-STEP_INTERVAL = 0.1  # seconds between delivered step events
-FINAL = (RunEnded, RunFailed, RunCancelled)
-
-
-class StepThrottle:
-    """Which events reach the UI: a step at most every ``interval`` while running (the latest one held back),
-    every other event always, and a held-back step before whatever comes next (shared by both workers)."""
-
-    def __init__(self, interval: float = STEP_INTERVAL) -> None:
-        self.interval = interval
-        self.pending = None  # the latest step event held back
-        self._last_sent = 0.0
-
-    def admit(self, event, running: bool) -> list:
-        """The events to deliver now that ``event`` happened (none, it, or the held-back step and it)."""
-        if isinstance(event, StepEnded):
-            now = time.monotonic()
-            if running and now - self._last_sent < self.interval:
-                self.pending = event
-                return []
-            self._last_sent, self.pending = now, None
-            return [event]
-        return [*self.take(), event]  # a snapshot or an epoch: its step goes first
-
-    def take(self) -> list:
-        """The held-back step, if any: on pausing or stopping the UI gets the step the run is really at."""
-        held, self.pending = self.pending, None
-        return [] if held is None else [held]
 
 
 class TrainingController:
@@ -143,25 +114,22 @@ class TrainingController:
         return self._stop
 
     def _run(self) -> None:
-        recorder = Recorder(self.run_dir, self.trainer) if self.run_dir else None
         try:
-            for event in self.trainer.run(self._should_stop):
-                if recorder:
-                    recorder.record(event)
-                self.last_event = event
-                if isinstance(event, StepEnded) and self._single_step:
-                    self._single_step = False
-                    self.state = "paused"
-                    self._go.clear()
-                for delivered in self._throttle.admit(event, running=self.state == "running"):
-                    if delivered is event and isinstance(event, FINAL):
-                        self.state = "finished"
-                    self.on_event(delivered)
+            run_recorded(self.trainer, self.run_dir, self._should_stop, self._deliver)
         except BaseException as exc:
             self.error = exc
             self.state = "finished"
             self.on_event(exc)
         finally:
             self.state = "finished"
-            if recorder:
-                recorder.close()
+
+    def _deliver(self, event) -> None:
+        self.last_event = event
+        if isinstance(event, StepEnded) and self._single_step:
+            self._single_step = False
+            self.state = "paused"
+            self._go.clear()
+        for delivered in self._throttle.admit(event, running=self.state == "running"):
+            if delivered is event and isinstance(event, FINAL):
+                self.state = "finished"
+            self.on_event(delivered)

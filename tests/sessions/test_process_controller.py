@@ -18,14 +18,8 @@ import pytest
 
 from dl_lab.sessions import Recorder, Trainer, load_resume
 from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunStarted, SnapshotTaken, StepEnded
-from dl_lab.sessions.training.process_worker import (
-    BLAS_ENV,
-    WORKER_ENV,
-    ChildTraceback,
-    ProcessController,
-    blas_threads,
-    make_controller,
-)
+from dl_lab.sessions.training.controller import WORKER_ENV, Controller, make_controller
+from dl_lab.sessions.training.process_worker import BLAS_ENV, ChildTraceback, ProcessController, blas_threads
 from dl_lab.sessions.training.thread_worker import TrainingController
 
 # Clock readings differ by run, and so does the recording process (summary.json's "process").
@@ -299,6 +293,17 @@ def test_the_worker_is_chosen_by_argument_or_environment(small_session, monkeypa
     monkeypatch.setenv(WORKER_ENV, "fork")
     with pytest.raises(ValueError, match="expected thread or process, got 'fork'"):
         make_controller(small_session(), Events(), record=False)
+
+
+@pytest.mark.parametrize("worker", ["thread", "process"])
+def test_both_workers_follow_the_controller_protocol(small_session, worker):
+    controller = make_controller(small_session(), Events(), worker=worker, record=False)
+    try:
+        assert isinstance(controller, Controller)
+        assert controller.state == "idle" and controller.started().epochs >= 1
+    finally:
+        controller.stop()
+        controller.join(10)
 
 
 class EnvTrainer(Trainer):

@@ -15,7 +15,7 @@ from lab_runs import CrashingTrainer, tap, tiny_session, wait_for
 from textual.widgets import HelpPanel
 
 from dl_lab.datasets import DataError
-from dl_lab.sessions.training.process_worker import WORKER_ENV, make_controller
+from dl_lab.sessions.training.controller import WORKER_ENV, make_controller
 from dl_lab.tui.app import DLLabApp, make_app
 from dl_lab.tui.commands import commands
 from dl_lab.tui.screens.build import BuildScreen

@@ -13,7 +13,7 @@ from dl_lab.sessions.events import RunFailed
 from dl_lab.sessions.runs.directory import new_run_dir
 from dl_lab.sessions.runs.state import RunState
 from dl_lab.sessions.training.pacer import Pacer
-from dl_lab.sessions.training.process_worker import make_controller
+from dl_lab.sessions.training.controller import make_controller
 from dl_lab.tui.dialogs.prompt import ValuePrompt
 from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
 from dl_lab.tui.panes.status import failure_text, live_status

@@ -1,0 +1,48 @@
+"""Parameters are views of the model's flat buffers: a layer can write into them, never rebind them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dl_lab.core import Sequential, TrainStep, get_loss, make_optimizer
+from dl_lab.core.layers.dense import Dense
+
+
+class RebindingDense(Dense):
+    """A Dense whose backward computes the right gradient but rebinds ``weight.grad`` instead of writing it."""
+
+    def backward(self, dy):
+        dz = self.act.backward(dy, self._z, self._y)
+        self.weight.grad = dz.T @ self._x  # the trap: the optimizer reads the flat buffer, not this new array
+        dz.sum(axis=0, out=self.bias.grad)
+        return dz @ self.weight.data
+
+
+def _model(monkeypatch, layer_class):
+    monkeypatch.setitem(Sequential.__init__.__globals__["LAYERS"], "dense", layer_class)
+    return Sequential([{"dense": {"units": 2}}], (3,), dtype="float64", seed=0)
+
+
+def test_a_layer_that_rebinds_its_gradient_fails_loudly(monkeypatch):
+    model = _model(monkeypatch, RebindingDense)
+    step = TrainStep(model, get_loss("mse"), make_optimizer({"name": "sgd", "lr": 0.1}))
+    x, y = np.ones((4, 3)), np.zeros((4, 2))
+    with pytest.raises(AttributeError, match=r"weight: grad is a view of the model's flat gradient buffer"):
+        step(x, y)
+
+
+def test_rebinding_a_parameters_values_fails_loudly():
+    model = Sequential([{"dense": {"units": 2}}], (3,), dtype="float64", seed=0)
+    with pytest.raises(AttributeError, match=r"weight: data is a view .* never rebind it"):
+        model.layers[0].weight.data = np.zeros((2, 3))
+
+
+def test_in_place_updates_of_a_parameter_reach_the_flat_buffers():
+    model = Sequential([{"dense": {"units": 2}}], (3,), dtype="float64", seed=0)
+    weight = model.layers[0].weight
+    weight.grad += 1.0  # in place: Python assigns the same array back, which is allowed
+    weight.data[...] = 2.0
+    flat_grad = model.grads[weight.offset : weight.offset + weight.size]
+    flat_data = model.params[weight.offset : weight.offset + weight.size]
+    assert np.all(flat_grad == 1.0) and np.all(flat_data == 2.0)
