@@ -9,6 +9,9 @@ output needs no transposition, and pooling reads contiguous channels. Flatten st
 Memory traffic, not arithmetic, bounds these passes on a CPU: scratch arrays are kept between steps, the
 bias rides in the GEMM as a column of ones, a ReLU works in place (or after the next max-pool, see
 model.relu_pool_pairs), and the input gradient is a second convolution rather than a col2im scatter.
+
+For the same maths written plainly, formula by formula, read dl_lab.core.reference (conv2d_forward and
+conv2d_backward): the tests use it as the oracle these fast paths must match.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ ONE_THREAD_MACS = 500_000
 def image_groups(n: int, rows: int, k: int, f: int) -> int:
     """How many GEMMs to split N images into: as few as keep each under ONE_THREAD_MACS (at least one
     image each, and a whole number of images)."""
-    per_group = max(1, ONE_THREAD_MACS // max(1, rows * k * f))
+    per_group = max(1, min(n, ONE_THREAD_MACS // max(1, rows * k * f)))  # never more images than there are
     while n % per_group:
         per_group -= 1
     return n // per_group

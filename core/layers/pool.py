@@ -2,6 +2,9 @@
 
 Outputs and gradients keep the memory order of the input (channels-last after conv2d): every pass then
 reads and writes contiguous runs of channels instead of mixing two memory orders.
+
+For the same maths written plainly, formula by formula, read dl_lab.core.reference (maxpool2d_* and
+avgpool2d_*): the tests use it as the oracle these fast paths must match.
 """
 
 from __future__ import annotations
