@@ -93,8 +93,8 @@ def epoch_records(run_dir: Path) -> list[dict]:
 
 def check_target(target: Target, run_dir: Path) -> Result:
     session = preset_session(target.preset)
-    if target.label == "val MSE" and session.spec["loss"] != "mse":
-        raise SystemExit(f"bench: {target.preset} must train with loss mse, not {session.spec['loss']}")
+    if target.label == "val MSE" and session.config.loss != "mse":
+        raise SystemExit(f"bench: {target.preset} must train with loss mse, not {session.config.loss}")
     epochs, summary, wall, failure = train(target.preset, run_dir)
     reached = epochs[-1].get(target.metric) if epochs else None
     first_hit = next((e["epoch"] for e in epochs if target.met(e.get(target.metric))), None)

@@ -49,7 +49,7 @@ def run(session, out, epochs, backend, quiet, as_json, resume, overrides) -> int
     spec = None if resume is not None else resolve_session(session, overrides)
     trainer, run_dir = prepare(spec, resume, out, backend)
     if not quiet and not as_json:
-        console(stderr=True).print(f"dl-lab: training {trainer.spec['name']} -> {run_dir}", soft_wrap=True)
+        console(stderr=True).print(f"dl-lab: training {trainer.config.name} -> {run_dir}", soft_wrap=True)
     status, last = train(trainer, run_dir, resume=resume is not None, quiet=quiet or as_json)
     report(run_dir, status, last, quiet=quiet, as_json=as_json)
     return status
@@ -92,14 +92,14 @@ def validate(name: str, overrides) -> None:
     from dl_lab.core.errors import DLLabError
 
     session = resolve_session(name, overrides)
-    spec = session.spec
+    config = session.config
     try:
-        model = Sequential(spec["model"], _input_shape(session), dtype=spec["dtype"], seed=spec["seed"],
-                           init=spec["init"], loss=get_loss(spec["loss"]))  # fmt: skip
+        model = Sequential(list(config.model), _input_shape(session), dtype=config.dtype, seed=config.seed,
+                           init=config.init, loss=get_loss(config.loss))  # fmt: skip
     except DLLabError as exc:
         raise session.located(exc) from None
     con = console()
-    con.print(model_table(model, title=f"{spec['name']}: {spec['data']['dataset']} -> {spec['loss']}"))
+    con.print(model_table(model, title=f"{config.name}: {config.data.dataset} -> {config.loss}"))
     con.print(f"[green]ok[/]: {session.source or name} is a valid session")
 
 

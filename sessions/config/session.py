@@ -13,6 +13,7 @@ import yaml
 from dl_lab.core.errors import DLLabError
 from dl_lab.datasets import DataError
 from dl_lab.sessions.config.schema import validate
+from dl_lab.sessions.config.typed import SessionConfig
 from dl_lab.sessions.config.yamlio import dump_yaml, line_of, parse_yaml, read_yaml_file
 from dl_lab.sessions.errors import SessionError
 
@@ -32,6 +33,11 @@ class Session:
     def located(self, exc: Exception) -> SessionError:
         """An error about this session's content, prefixed with its file and line (or the --set that caused it)."""
         return locate(str(exc), self.source, self.lines, self.overrides)
+
+    @property
+    def config(self) -> SessionConfig:
+        """The session in typed form (``spec`` is the validated mapping it is made from, as YAML holds it)."""
+        return SessionConfig.from_spec(self.spec)
 
     @property
     def name(self) -> str:

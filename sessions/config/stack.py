@@ -268,7 +268,7 @@ def output_error(spec: dict, report: StackReport, probe) -> tuple[Path | None, s
     data = SimpleNamespace(task=probe.task, name=probe.name, num_classes=probe.num_classes,
                            output_dim=probe.output_dim)  # fmt: skip
     try:
-        check_output(spec, SimpleNamespace(output_shape=report.output_shape), get_loss(spec["loss"]), data)
+        check_output(len(spec["model"]), report.output_shape, get_loss(spec["loss"]), data)
     except ConfigError as exc:
         return locate_error(str(exc))
     except DLLabError:

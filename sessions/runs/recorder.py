@@ -79,7 +79,7 @@ class Recorder:
             return
         self.metrics.write(dumps(to_record(event)) + "\n")
         self.metrics.flush()
-        every = self.trainer.spec["training"]["checkpoint_every"]
+        every = self.trainer.config.training.checkpoint_every
         if isinstance(event, EpochEnded) and every and event.epoch % every == 0:
             self.trainer.model.save(self.dir / "checkpoints" / f"epoch-{event.epoch}.npz")
         elif isinstance(event, RunEnded):
@@ -112,7 +112,7 @@ class Recorder:
     def _write_summary(self, fields: dict) -> None:
         model = self.trainer.model
         self.summary = {
-            "name": self.trainer.spec["name"],
+            "name": self.trainer.config.name,
             **fields,
             "backend": model.backend.name,
             "dtype": str(model.dtype),

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from dl_lab.core import Schedule, Sequential, get_backend, get_loss, make_optimizer
 from dl_lab.core.errors import ConfigError, ModelError
+from dl_lab.core.losses import Loss
 from dl_lab.datasets import DataError, load_config
+
+
+class DataFacts(Protocol):
+    """What the output check needs to know of the data (a Dataset, or the build screen's probe of it)."""
+
+    name: str
+    task: str
+    num_classes: int | None
+    output_dim: int
 
 
 @dataclass
@@ -19,13 +30,14 @@ class Built:
 
 
 def load_dataset(session, progress=None):
-    return load_config(session.spec["data"], base_dir=session.base_dir, dtype=session.spec["dtype"], progress=progress)
+    config = session.config
+    return load_config(config.data.to_spec(), base_dir=session.base_dir, dtype=config.dtype, progress=progress)
 
 
-def check_output(spec: dict, model: Sequential, loss, dataset) -> None:
-    """The last layer must give what the loss needs for this data, said in the user's terms."""
-    out = model.output_shape
-    last = f"model[{len(spec['model']) - 1}]"
+def check_output(n_layers: int, out: tuple[int, ...], loss: Loss, dataset: DataFacts) -> None:
+    """The last of ``n_layers`` layers, with output shape ``out``, must give what the loss needs for this data,
+    said in the user's terms."""
+    last = f"model[{n_layers - 1}]"
     if len(out) != 1:
         raise ConfigError(f"{last}: the model's output has shape {out}; end with flatten and dense layers")
     if dataset.task == "regression":
@@ -56,13 +68,14 @@ def build(session, dataset=None, backend=None, progress=None) -> Built:
 
 
 def _build(session, dataset, backend, progress) -> Built:
-    spec = session.spec
+    config = session.config
     dataset = dataset if dataset is not None else load_dataset(session, progress)
-    loss = get_loss(spec["loss"])
-    model = Sequential(spec["model"], dataset.input_shape, backend=get_backend(backend or spec["backend"]),
-                       dtype=spec["dtype"], seed=spec["seed"], init=spec["init"], loss=loss)  # fmt: skip
-    check_output(spec, model, loss, dataset)
-    optimizer = make_optimizer(spec["optimizer"])
-    training = spec["training"]
-    schedule = Schedule(optimizer.lr, training["schedule"], training["epochs"], where="training.schedule")
+    loss = get_loss(config.loss)
+    backend_ = get_backend(backend or config.backend)
+    model = Sequential(list(config.model), dataset.input_shape, backend=backend_, dtype=config.dtype, seed=config.seed,
+                       init=config.init, loss=loss)  # fmt: skip
+    check_output(len(config.model), model.output_shape, loss, dataset)
+    optimizer = make_optimizer(config.optimizer.to_spec())
+    training = config.training
+    schedule = Schedule(optimizer.lr, dict(training.schedule), training.epochs, where="training.schedule")
     return Built(dataset, model, loss, optimizer, schedule)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dl_lab.sessions.config.typed import SessionConfig
+
 
 def _first_broken(model) -> str | None:
     """The first layer (in model order) whose weights or gradients hold a NaN or an infinity."""
@@ -18,7 +20,14 @@ def _first_broken(model) -> str | None:
 
 
 def explain(
-    spec: dict, model, recent_losses, loss_value: float, epoch: int, step: int, batch: int, steps_per_epoch: int
+    config: SessionConfig,
+    model,
+    recent_losses,
+    loss_value: float,
+    epoch: int,
+    step: int,
+    batch: int,
+    steps_per_epoch: int,
 ) -> tuple[str, str, list]:
     """(message, cause, advice) for a loss that became NaN/infinite or exploded."""
     what = "NaN" if loss_value != loss_value else ("infinite" if abs(loss_value) == float("inf") else
@@ -28,23 +37,23 @@ def explain(
     if where:
         message += f"; the first non-finite values are in {where}"
     finite = [v for v in recent_losses if np.isfinite(v)]
-    opt = spec["optimizer"]
-    lr = opt["lr"]
+    opt = config.optimizer
+    lr = opt.lr
     growing = len(finite) >= 2 and finite[-1] > 10 * min(finite)
     if growing:
         cause = (f"the loss grew from {min(finite):.3g} to {finite[-1]:.3g} over the last {len(finite)} steps: "
-                 f"the learning rate {lr:g} is too high for {opt['name']}, so each update overshoots and the "
+                 f"the learning rate {lr:g} is too high for {opt.name}, so each update overshoots and the "
                  "weights grow until they overflow")  # fmt: skip
-    elif spec["data"].get("normalize") == "none":
+    elif config.data.normalize == "none":
         cause = ("the inputs are not normalized (data.normalize: none): large input values make large "
                  "activations and gradients that overflow")  # fmt: skip
     else:
-        cause = (f"the updates overflowed: the learning rate {lr:g} is likely too high for {opt['name']}, or a "
+        cause = (f"the updates overflowed: the learning rate {lr:g} is likely too high for {opt.name}, or a "
                  "gradient spiked")  # fmt: skip
     advice = [f"lower optimizer.lr to {lr / 10:g} (dl-lab run ... --set optimizer.lr={lr / 10:g})",
               "clip the gradient: --set training.clip_norm=1.0"]  # fmt: skip
-    if spec["data"].get("normalize") == "none":
+    if config.data.normalize == "none":
         advice.append("normalize the inputs: --set data.normalize=standard")
-    if opt["name"] == "sgd":
+    if opt.name == "sgd":
         advice.append("an adaptive optimizer: --set 'optimizer={name: adam, lr: 0.001}'")
     return message, cause, advice

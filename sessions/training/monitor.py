@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dl_lab.sessions.config.typed import MonitorConfig
 from dl_lab.sessions.events import SnapshotTaken
 from dl_lab.sessions.training.stats import _round, describe_segments
 
@@ -22,18 +23,18 @@ def _activation_name(layer) -> str:
 class Monitor:
     """Takes snapshots of a model: activations on a fixed validation sample, parameters and gradients."""
 
-    def __init__(self, model, loss, dataset, config: dict):
+    def __init__(self, model, loss, dataset, config: MonitorConfig):
         self.model, self.loss, self.cfg = model, loss, config
         be = model.backend
         x_src = dataset.x_val if len(dataset.y_val) else dataset.x_train
-        self.sample = be.asarray(x_src[: config["sample_size"]], dtype=model.dtype)
+        self.sample = be.asarray(x_src[: config.sample_size], dtype=model.dtype)
         self.grid = None
         self.bounds = None
         pts = getattr(dataset, "points_2d", None)
         if pts is not None:
-            self.grid = self._make_grid(dataset, pts, config["boundary_resolution"])
+            self.grid = self._make_grid(dataset, pts, config.boundary_resolution)
         elif tuple(dataset.input_shape) == (1,):
-            self.grid = self._make_line(dataset, config["boundary_resolution"] * 4)
+            self.grid = self._make_line(dataset, config.boundary_resolution * 4)
         # Layers with a weight (dense, conv2d, batchnorm's scale): where their values sit in the flat buffers.
         self.weighted = [(i, layer.weight) for i, layer in enumerate(model.layers)
                          if getattr(layer, "weight", None) is not None]  # fmt: skip
@@ -69,7 +70,7 @@ class Monitor:
     def snapshot(self, epoch: int, step: int, before: np.ndarray | None) -> SnapshotTaken:
         """Statistics of every layer now; ``before`` (the flat parameters before the last step, or None)
         gives the update-to-weight ratios."""
-        model, be, bins = self.model, self.model.backend, self.cfg["bins"]
+        model, be, bins = self.model, self.model.backend, self.cfg.bins
         final = model.forward(self.probe, training=False, keep=True)
         outputs = [be.to_host(o[: self.n_sample]) for o in model.outputs]
         model.outputs = None
@@ -122,7 +123,7 @@ class Monitor:
         if self.grid is None:
             return None
         be = self.model.backend
-        res = self.cfg["boundary_resolution"]
+        res = self.cfg.boundary_resolution
         info = {"resolution": res, "bounds": self.bounds}
         if len(self.bounds) == 1:
             xs = be.to_host(self.grid[:, 0])

@@ -41,17 +41,16 @@ class Trainer:
     """
 
     def __init__(self, session, *, dataset=None, backend=None, progress=None):
-        self.session, self.spec = session, session.spec
+        self.session, self.config = session, session.config
         built = build(session, dataset=dataset, backend=backend, progress=progress)
         self.dataset, self.model, self.loss = built.dataset, built.model, built.loss
         self.optimizer, self.schedule = built.optimizer, built.schedule
-        tr, reg = self.spec["training"], self.spec["regularization"]
-        self.step_fn = TrainStep(self.model, self.loss, self.optimizer, l1=reg["l1"], l2=reg["l2"],
-                                 clip_norm=tr["clip_norm"])  # fmt: skip
-        self.epochs, self.batch_size = tr["epochs"], tr["batch_size"]
+        tr, reg = self.config.training, self.config.regularization
+        self.step_fn = TrainStep(self.model, self.loss, self.optimizer, l1=reg.l1, l2=reg.l2, clip_norm=tr.clip_norm)
+        self.epochs, self.batch_size = tr.epochs, tr.batch_size
         self.steps_per_epoch = self.dataset.num_batches("train", self.batch_size)
-        mon = self.spec["monitor"]
-        self.every = mon["every_steps"]
+        mon = self.config.monitor
+        self.every = mon.every_steps
         self.monitor = Monitor(self.model, self.loss, self.dataset, mon) if self.every else None
         self.progress = Progress()
         self.recent = deque(maxlen=50)
@@ -78,7 +77,7 @@ class Trainer:
         ds, m = self.dataset, self.model
         rows = [dict(index=r["index"], kind=r["kind"], output_shape=list(r["output_shape"]), params=r["params"],
                      flops=r["flops"]) for r in m.summary()]  # fmt: skip
-        return RunStarted(name=self.spec["name"], task=ds.task, epochs=self.epochs,
+        return RunStarted(name=self.config.name, task=ds.task, epochs=self.epochs,
                           steps_per_epoch=self.steps_per_epoch, train_size=len(ds.y_train), val_size=len(ds.y_val),
                           batch_size=self.batch_size, input_shape=list(ds.input_shape), output_dim=ds.output_dim,
                           class_names=ds.class_names, layers=rows, param_count=m.param_count,
@@ -119,9 +118,9 @@ class Trainer:
         yield self._ended("completed", t0)
 
     def _batches(self, epoch_index: int, skip: int):
-        tr = self.spec["training"]
-        rng = np.random.default_rng([self.spec["seed"], epoch_index]) if tr["shuffle"] else None
-        batches = self.dataset.batches("train", self.batch_size, shuffle=tr["shuffle"], rng=rng)
+        shuffle = self.config.training.shuffle
+        rng = np.random.default_rng([self.config.seed, epoch_index]) if shuffle else None
+        batches = self.dataset.batches("train", self.batch_size, shuffle=shuffle, rng=rng)
         for k, batch in enumerate(batches):
             if k >= skip:
                 yield batch
@@ -152,19 +151,19 @@ class Trainer:
         return p.epoch * n + min(p.batch * self.batch_size, n)
 
     def _should_stop_early(self, event: EpochEnded) -> bool:
-        es = self.spec["training"]["early_stopping"]
-        if not es:
+        es = self.config.training.early_stopping
+        if es is None:
             return False
-        value = getattr(event, es["metric"], None)
+        value = getattr(event, es.metric, None)
         if value is None:
             return False
-        sign = -1.0 if es["metric"].endswith(("acc", "r2")) else 1.0  # larger is better for these
+        sign = -1.0 if es.larger_is_better else 1.0
         p = self.progress
-        if p.best is None or sign * (value - p.best) < -es["min_delta"]:
+        if p.best is None or sign * (value - p.best) < -es.min_delta:
             p.best, p.bad_epochs = value, 0
         else:
             p.bad_epochs += 1
-        return p.bad_epochs >= es["patience"]
+        return p.bad_epochs >= es.patience
 
     def _ended(self, status: str, t0: float, message: str = "") -> RunEnded:
         p = self.progress
@@ -176,7 +175,7 @@ class Trainer:
 
     def _failure(self, value: float, epoch: int, elapsed: float) -> RunFailed:
         p = self.progress
-        message, cause, advice = explain(self.spec, self.model, list(self.recent), value, epoch, p.step, p.batch,
+        message, cause, advice = explain(self.config, self.model, list(self.recent), value, epoch, p.step, p.batch,
                                          self.steps_per_epoch)  # fmt: skip
         return RunFailed(epoch=epoch, step=p.step, message=message, cause=cause, advice=advice, wall_time=elapsed)
 

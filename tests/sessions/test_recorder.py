@@ -38,7 +38,7 @@ def test_a_run_directory_holds_exactly_the_contract_files(small_session, tmp_pat
 def test_session_yaml_is_the_completed_session(small_session, tmp_path):
     trainer = Trainer(small_session())
     run_dir = record(trainer, tmp_path / "run")
-    assert yaml.safe_load((run_dir / "session.yaml").read_text()) == trainer.spec
+    assert yaml.safe_load((run_dir / "session.yaml").read_text()) == trainer.session.spec
 
 
 def test_metrics_lines_carry_the_contract_fields(small_session, tmp_path):

@@ -33,7 +33,7 @@ def load_dataset_for(session_dict: dict, base_dir: Path):
 
     try:
         session = session_from_dict(session_dict, base_dir=base_dir)
-        info = lookup(session.spec["data"]["dataset"])
+        info = lookup(session.config.data.dataset)
         if not info.offline:
             from dl_lab.datasets.images import is_cached
 
