@@ -7,6 +7,77 @@ is recorded as an ``end`` event with its status. RunStarted describes the run an
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any, TypedDict, TypeVar
+
+
+# --- the records inside events: JSON-ready dicts, typed for readers (metrics.jsonl holds them as they are) ----
+class LayerRow(TypedDict):
+    """One row of the model summary (RunStarted.layers)."""
+
+    index: str  # "3", or "3.1" inside a residual block
+    kind: str
+    output_shape: list[int]
+    params: int
+    flops: int
+
+
+class Histogram(TypedDict):
+    counts: list[int]
+    lo: float
+    hi: float
+
+
+class TensorStats(TypedDict):
+    """A tensor's statistics at a snapshot (non-finite values left out of every figure)."""
+
+    norm: float
+    mean: float
+    std: float
+    histogram: Histogram
+
+
+class ActivationStats(TypedDict, total=False):
+    """A layer's output on a few validation samples: TensorStats less the norm, and what its function does."""
+
+    mean: float
+    std: float
+    histogram: Histogram
+    function: str  # the activation function's name (identity for layers without one)
+    dead_fraction: float  # ReLU-like functions: units zero on every sample
+    saturated_fraction: float  # tanh and sigmoid: outputs within 1% of their bounds
+
+
+class _LayerSnapshotRequired(TypedDict):
+    index: int
+    kind: str
+    activation: ActivationStats
+
+
+class LayerSnapshot(_LayerSnapshotRequired, total=False):
+    """One layer at a snapshot: its activations, and for layers with a weight, weight and gradient statistics."""
+
+    weight: TensorStats
+    grad: TensorStats
+    update_ratio: float  # |step| / |W| of the last update
+
+
+class Boundary(TypedDict, total=False):
+    """The model's output over the input plane (2-D data) or along the input (1-D regression)."""
+
+    kind: str  # probability | classes | value (a grid of resolution x resolution) | curve (1-D)
+    bounds: list[list[float]]  # [[x0, x1], [y0, y1]] (one pair for a curve)
+    resolution: int
+    values: list[float]
+    classes: list[int]  # kind "classes": the most likely class at each grid point
+    x: list[float]  # kind "curve": where the values are
+
+
+class SampleRecord(TypedDict):
+    """A few validation samples with their predicted and true labels (EpochEnded.samples)."""
+
+    indices: list[int]
+    predicted: list[Any]
+    true: list[Any]
 
 
 @dataclass(frozen=True)
@@ -20,10 +91,10 @@ class RunStarted:
     train_size: int
     val_size: int
     batch_size: int
-    input_shape: list
+    input_shape: list[int]
     output_dim: int
-    class_names: list | None
-    layers: list  # rows of the model summary: index, kind, output_shape, params, flops
+    class_names: list[str] | None
+    layers: list[LayerRow]
     param_count: int
     backend: str
     dtype: str
@@ -62,10 +133,10 @@ class EpochEnded:
     val_mae: float | None = None
     train_r2: float | None = None
     val_r2: float | None = None
-    confusion: list | None = None  # rows: true class, columns: predicted class (validation split)
-    precision: list | None = None
-    recall: list | None = None
-    samples: dict | None = None  # a few validation samples: indices, predicted, true
+    confusion: list[list[int]] | None = None  # rows: true class, columns: predicted class (validation split)
+    precision: list[float | None] | None = None
+    recall: list[float | None] | None = None
+    samples: SampleRecord | None = None
     event: str = field(default="epoch", init=False)
 
 
@@ -90,7 +161,7 @@ class RunEnded:
     wall_time: float
     train_time: float
     train_samples_per_s: float
-    final: dict
+    final: dict[str, Any]  # the last epoch's metrics
     message: str = ""
     event: str = field(default="end", init=False)
 
@@ -103,7 +174,7 @@ class RunFailed:
     step: int
     message: str
     cause: str
-    advice: list
+    advice: list[str]
     wall_time: float
     event: str = field(default="failed", init=False)
 
@@ -139,16 +210,27 @@ def to_record(event) -> dict:
     return {"event": kind, **data}
 
 
-def from_record(record: dict):
-    """The event a metrics.jsonl line stands for (unknown keys ignored, so old readers survive new fields)."""
+def from_record(record: dict) -> Event | None:
+    """The event a metrics.jsonl line stands for (None for a line that is none)."""
     kind = record.get("event")
     if kind == "end" and record.get("status") in ("failed", "cancelled"):
         kind = record["status"]
-    cls = EVENT_TYPES.get(kind)
-    if cls is None or kind == "started":
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None or cls is RunStarted:
+        return None
+    return decode(cls, record)
+
+
+E = TypeVar("E", bound=Event)
+
+
+def decode(cls: type[E], data: dict | None) -> E | None:
+    """An event of type ``cls`` from its recorded fields (metrics.jsonl, or summary.json's ``started``), or None
+    when they do not make one. Unknown keys are ignored, so that old readers survive new fields."""
+    if not data:
         return None
     names = {f.name for f in fields(cls) if f.init}
     try:
-        return cls(**{k: v for k, v in record.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in names})
     except TypeError:
         return None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from dl_lab.sessions.events import (
     EpochEnded,
+    LayerRow,
+    LayerSnapshot,
     RunCancelled,
     RunEnded,
     RunFailed,
@@ -17,23 +17,12 @@ from dl_lab.sessions.events import (
 MAX_STEP_POINTS = 400  # the batch-loss series is thinned to this many points before drawing
 
 
-def started_from_dict(data: dict | None) -> RunStarted | None:
-    """summary.json's ``started`` record as the RunStarted event (unknown keys ignored)."""
-    if not data:
-        return None
-    names = {f.name for f in fields(RunStarted) if f.init}
-    try:
-        return RunStarted(**{k: v for k, v in data.items() if k in names})
-    except TypeError:
-        return None
-
-
 def quality_name(task: str) -> str:
     """What the quality curve measures: accuracy for classification, R² for regression."""
     return "R²" if task == "regression" else "accuracy"
 
 
-def layer_label(row: dict) -> str:
+def layer_label(row: LayerRow | LayerSnapshot) -> str:
     return f"{row['index']} {row['kind']}"
 
 

@@ -11,9 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
-from dl_lab.sessions.events import RunFailed
+from dl_lab.sessions.events import RunFailed, RunStarted, decode
 from dl_lab.sessions.runs.directory import open_run
-from dl_lab.sessions.runs.state import started_from_dict
 from dl_lab.sessions.runs.timeline import Timeline
 from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
 from dl_lab.tui.panes.status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
@@ -70,7 +69,7 @@ class ReplayScreen(PaneActions, Screen):
     def __init__(self, run_dir, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = open_run(run_dir)
-        self.started = started_from_dict(self.run.summary.get("started"))
+        self.started = decode(RunStarted, self.run.summary.get("started"))
         self.timeline = Timeline(self.run.events(), self.started)
         self.cursor = len(self.timeline)
         self.playing = False
