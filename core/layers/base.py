@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ModelError
 from ..spec import Option, check_options
+
+if TYPE_CHECKING:
+    from ..activations import Activation
 
 
 _REBIND = (
@@ -151,6 +154,14 @@ class Layer(ABC):
 
     def children(self) -> list[Layer]:
         return []
+
+    def activation_function(self) -> Activation | None:
+        """The activation this layer applies to its output, if any (the monitor's dead and saturated units)."""
+        return None
+
+    def weight_parameter(self) -> Parameter | None:
+        """The parameter shown as this layer's weight (dense, conv2d, batchnorm's scale); None if it has none."""
+        return self._params.get("weight")
 
     def flops(self) -> int:
         """Forward FLOPs per sample (2 per multiply-add), as the benchmark counts them."""

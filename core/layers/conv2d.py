@@ -321,3 +321,6 @@ class Conv2D(Layer):
     def flops(self):
         _f, ho, wo = self.output_shape
         return 2 * self.weight.size * ho * wo
+
+    def activation_function(self):
+        return self.act

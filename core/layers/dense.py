@@ -51,6 +51,9 @@ class Dense(Layer):
     def flops(self):
         return 2 * self.weight.size
 
+    def activation_function(self):
+        return self.act
+
 
 class Activation(Layer):
     """y = g(x), element-wise (softmax over axis 1).
@@ -77,6 +80,9 @@ class Activation(Layer):
 
     def backward(self, dy):
         return self.act.backward(dy, self._x, self._y, **self.kw)
+
+    def activation_function(self):
+        return self.act
 
 
 class Flatten(Layer):

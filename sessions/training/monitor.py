@@ -16,7 +16,7 @@ SATURATION = 0.99  # |tanh| or 2|sigmoid - 0.5| above this counts as saturated
 
 
 def _activation_name(layer) -> str:
-    act = getattr(layer, "act", None)
+    act = layer.activation_function()
     return act.name if act is not None else "identity"
 
 
@@ -30,14 +30,14 @@ class Monitor:
         self.sample = be.asarray(x_src[: config.sample_size], dtype=model.dtype)
         self.grid = None
         self.bounds = None
-        pts = getattr(dataset, "points_2d", None)
+        pts = dataset.points_2d
         if pts is not None:
             self.grid = self._make_grid(dataset, pts, config.boundary_resolution)
         elif tuple(dataset.input_shape) == (1,):
             self.grid = self._make_line(dataset, config.boundary_resolution * 4)
         # Layers with a weight (dense, conv2d, batchnorm's scale): where their values sit in the flat buffers.
-        self.weighted = [(i, layer.weight) for i, layer in enumerate(model.layers)
-                         if getattr(layer, "weight", None) is not None]  # fmt: skip
+        weights = [(i, layer.weight_parameter()) for i, layer in enumerate(model.layers)]
+        self.weighted = [(i, w) for i, w in weights if w is not None]
         self.weight_index = (
             np.concatenate([np.arange(p.offset, p.offset + p.size) for _, p in self.weighted])
             if self.weighted
@@ -89,7 +89,7 @@ class Monitor:
         for layer, name, out, stats in zip(self.model.layers, names, outputs, described, strict=True):
             del stats["norm"]
             stats["function"] = name
-            act = getattr(layer, "act", None)
+            act = layer.activation_function()
             if act is not None and act.dies:
                 # a unit (a channel for images) is dead when it is zero on every sample and position
                 per_unit = np.moveaxis(out, 1, 0).reshape(out.shape[1], -1)
