@@ -37,6 +37,10 @@ class Pane(Vertical):
 
     title = "pane"
     label = "pane"  # its name in the pane strip
+    key = "pane"  # its id: pane-<key>
+    # While training, out-of-date panes are redrawn one at a time (run_view.rotation): a pane that changes every
+    # step (curves, the boundary) is redrawn in every round, the others once in turn.
+    every_round = False
     revision = var(None, always_update=False)
 
     def __init__(self, **kwargs) -> None:
@@ -78,6 +82,7 @@ class LossPane(Pane):
     """Train and validation loss per epoch, and the batch loss as it streams in."""
 
     key = "loss"  # its id: pane-loss
+    every_round = True
     label = "Loss"
     title = "loss"
 
@@ -95,6 +100,7 @@ class QualityPane(Pane):
     """Accuracy (classification) or R² (regression), train vs validation, per epoch."""
 
     key = "quality"  # its id: pane-quality
+    every_round = True
     label = "Accuracy"
     title = "accuracy"
 
@@ -265,6 +271,7 @@ class DataPlotPane(Pane):
     or validation images with predicted and true labels."""
 
     key = "data"  # its id: pane-data
+    every_round = True
     label = "Data"
     title = "data"
 

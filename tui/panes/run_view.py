@@ -13,9 +13,17 @@ from dl_lab.sessions.runs.state import RunState
 from dl_lab.tui.panes.run_panes import PANES, DataPlotPane, LayersPane, Pane
 
 WIDE = (120, 34)  # the smallest view (columns, rows) that gets the grid
-# The order in which out-of-date panes are redrawn while training: data, loss and accuracy every fourth turn.
-ROTATION = ("data", "loss", "quality", "norms", "data", "loss", "quality", "confusion",
-            "data", "loss", "quality", "layers")  # fmt: skip
+
+
+def rotation(panes: tuple[type[Pane], ...]) -> tuple[str, ...]:
+    """The order in which out-of-date panes are redrawn while training, derived from the panes themselves (so
+    that no pane can be left out): in each round the ``every_round`` panes, then the next of the others."""
+    often = [p.key for p in panes if p.every_round]
+    rest = [p.key for p in panes if not p.every_round]
+    return tuple(key for other in rest for key in (*often, other)) if rest else tuple(often)
+
+
+ROTATION = rotation(PANES)  # data, loss, quality, norms, data, loss, quality, confusion, data, loss, quality, layers
 
 
 # Keys of the panes, shared by the training and replay screens (their actions live on each screen).
