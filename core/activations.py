@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy
 
+from .backend import import_cupy
 from .spec import unknown_name
 
 
@@ -24,9 +25,7 @@ def _xp(a):
         return numpy
     mod = type(a).__module__
     if mod.startswith("cupy"):
-        import cupy
-
-        return cupy
+        return import_cupy()
     return numpy
 
 

@@ -48,12 +48,17 @@ class Backend:
 NUMPY = Backend("numpy", np)
 
 
+def import_cupy() -> Any:
+    """CuPy, imported on first use: the one place dl-lab imports it (``import dl_lab.core`` never does)."""
+    import cupy
+
+    return cupy
+
+
 def cupy_available() -> bool:
     """True when CuPy imports and sees at least one GPU."""
     try:
-        import cupy  # the single place dl-lab imports CuPy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
+        return import_cupy().cuda.runtime.getDeviceCount() > 0
     except Exception:
         return False
 
@@ -72,9 +77,7 @@ def get_backend(name: Backend | str = "numpy") -> Backend:
                 "backend: cupy was asked for, but CuPy is not installed or sees no GPU "
                 "(install it with `pip install 'dl-lab[gpu]'`, or use backend: numpy)"
             )
-        import cupy
-
-        return Backend("cupy", cupy)
+        return Backend("cupy", import_cupy())
     raise BackendError(f"backend: expected one of {', '.join(BACKENDS)}, got {name!r}")
 
 

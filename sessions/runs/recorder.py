@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dl_lab.core.backend import import_cupy
 from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, to_record
-from dl_lab.sessions.runs.resume import save_resume
 from dl_lab.sessions.runs.directory import read_summary
+from dl_lab.sessions.runs.resume import save_resume
 
 RESUME_DIR = "resume"
 
@@ -30,9 +31,7 @@ def versions(backend: str) -> dict:
     except PackageNotFoundError:
         out["dl_lab"] = "unknown"
     if backend == "cupy":
-        import cupy
-
-        out["cupy"] = cupy.__version__
+        out["cupy"] = import_cupy().__version__
     return out
 
 
