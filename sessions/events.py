@@ -146,8 +146,8 @@ class SnapshotTaken:
 
     epoch: int
     step: int
-    layers: list  # per layer: index, kind, activation stats, weight/grad stats, update ratio
-    boundary: dict | None = None
+    layers: list[LayerSnapshot]
+    boundary: Boundary | None = None
     event: str = field(default="snapshot", init=False)
 
 

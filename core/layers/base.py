@@ -10,7 +10,7 @@ from ..errors import ModelError
 from ..spec import Option, check_options
 
 if TYPE_CHECKING:
-    from ..activations import Activation
+    from ..activations import ActivationFn
 
 
 _REBIND = (
@@ -155,7 +155,7 @@ class Layer(ABC):
     def children(self) -> list[Layer]:
         return []
 
-    def activation_function(self) -> Activation | None:
+    def activation_function(self) -> ActivationFn | None:
         """The activation this layer applies to its output, if any (the monitor's dead and saturated units)."""
         return None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dl_lab.core.backend import BACKENDS, DTYPES
 from dl_lab.core.errors import ConfigError
 from dl_lab.core.initializers import parse_initializer
@@ -11,6 +13,9 @@ from dl_lab.core.model import parse_layer_spec
 from dl_lab.core.optimizers import make_optimizer
 from dl_lab.core.schedules import Schedule
 from dl_lab.core.spec import Option, check_options, closest
+
+if TYPE_CHECKING:
+    from dl_lab.datasets.registry import DatasetInfo
 
 SCHEMA_VERSION = 1
 
@@ -84,7 +89,7 @@ def _check_training(raw, epochs_hint=None) -> dict:
     return training
 
 
-def _check_data(raw, seed: int) -> tuple[dict, object]:
+def _check_data(raw, seed: int) -> tuple[dict, DatasetInfo]:
     from dl_lab.datasets.options import resolve_options
     from dl_lab.datasets.registry import lookup
 

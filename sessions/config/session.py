@@ -138,7 +138,7 @@ def load_session(path, overrides=()) -> Session:
     raw, lines = read_yaml_file(path)
     if raw is None:
         raise SessionError(f"{path}: the session file is empty")
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(raw, overrides) if isinstance(raw, dict) else raw  # not a mapping: validate says so
     return session_from_dict(raw, base_dir=path.parent, source=path, lines=lines, overrides=tuple(overrides))
 
 

@@ -15,7 +15,7 @@ from dl_lab.core.errors import ConfigError, DLLabError
 from dl_lab.core.layers import LAYERS
 from dl_lab.core.model import parse_layer_spec
 
-Path = tuple
+Path = tuple  # (i,) a layer, (i, j) the j-th layer of residual block i, (i, None) an empty block
 # "model[3].residual.layers[1].dense: message" -> 3, 1, message
 _WHERE = re.compile(r"^model\[(\d+)\](?:\.\w+)?(?:\.layers\[(\d+)\])?(?:\.\w+)*: (.*)$", re.DOTALL)
 
@@ -77,7 +77,7 @@ def _short(value) -> str:
 # --- paths and edits ----------------------------------------------------------------------------------------------
 def paths(model: list) -> list[Path]:
     """Every row of the stack in display order: each layer, then (for a residual block) its inner layers."""
-    out = []
+    out: list[Path] = []
     for i, spec in enumerate(model):
         out.append((i,))
         if kind_of(spec) == "residual":
@@ -167,7 +167,7 @@ class LayerRow:
 class StackReport:
     """The layers that built, in order, and the first error (with the path of the layer it is about)."""
 
-    input_shape: tuple | None
+    input_shape: tuple[int, ...] | None
     rows: list[LayerRow] = field(default_factory=list)
     error: str | None = None
     error_path: Path | None = None
@@ -178,7 +178,7 @@ class StackReport:
         return self.error is None
 
     @property
-    def output_shape(self) -> tuple | None:
+    def output_shape(self) -> tuple[int, ...] | None:
         top = [r for r in self.rows if len(r.path) == 1]
         return top[-1].output_shape if top else self.input_shape
 
@@ -209,16 +209,17 @@ def check_stack(model: list, input_shape) -> StackReport:
     report = StackReport(tuple(input_shape) if input_shape is not None else None)
     if input_shape is None:
         return report
-    shape = report.input_shape
+    shape: tuple[int, ...] = tuple(input_shape)
     for i, spec in enumerate(model):
         try:
             kind, opts = parse_layer_spec(spec, f"model[{i}]")
             layer = LAYERS[kind](f"model[{i}].{kind}", **opts)
             shape = tuple(layer.build(shape))
         except DLLabError as exc:
-            report.error_path, report.error = locate_error(str(exc), (i,))
-            report.error_label = _label_at(model, report.error_path)
-            report.error += _hint(report.error, report.error_label, report.input_shape)
+            path, error = locate_error(str(exc), (i,))
+            path = path or (i,)
+            report.error_path, report.error_label = path, _label_at(model, path)
+            report.error = error + _hint(error, report.error_label, tuple(input_shape))
             return report
         report.rows.append(LayerRow((i,), kind, describe(spec), shape, layer.param_count(), layer.flops()))
         for j, child in enumerate(layer.children()):
@@ -263,12 +264,13 @@ def output_error(spec: dict, report: StackReport, probe) -> tuple[Path | None, s
     from dl_lab.core import get_loss
     from dl_lab.sessions.training.build import check_output
 
-    if not report.ok or probe.task is None or (probe.task == "classification" and not probe.num_classes):
+    out = report.output_shape
+    if not report.ok or out is None or probe.task is None or (probe.task == "classification" and not probe.num_classes):
         return None
     data = SimpleNamespace(task=probe.task, name=probe.name, num_classes=probe.num_classes,
                            output_dim=probe.output_dim)  # fmt: skip
     try:
-        check_output(len(spec["model"]), report.output_shape, get_loss(spec["loss"]), data)
+        check_output(len(spec["model"]), out, get_loss(spec["loss"]), data)
     except ConfigError as exc:
         return locate_error(str(exc))
     except DLLabError:
@@ -310,7 +312,7 @@ def output_warning(spec: dict, report: StackReport) -> tuple[Path, str] | None:
     if not report.ok:
         return None
     try:
-        loss = get_loss(spec.get("loss"))
+        loss = get_loss(str(spec.get("loss")))
     except DLLabError:
         return None
     last = output_activation(spec["model"])

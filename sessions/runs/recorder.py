@@ -69,7 +69,7 @@ class Recorder:
         self.process = {"pid": os.getpid(), "host": socket.gethostname()}
         self.started: dict | None = None
         self.status = "running"
-        self.summary = {}
+        self.summary: dict = {}
 
     def record(self, event) -> None:
         if isinstance(event, RunStarted):

@@ -65,8 +65,7 @@ class RunState:
         self.snapshot = event
         self.snapshots += 1
         for row in event.layers:
-            for key, series in (("weight", self.weight_norms), ("grad", self.grad_norms)):
-                stats = row.get(key)
+            for stats, series in ((row.get("weight"), self.weight_norms), (row.get("grad"), self.grad_norms)):
                 if stats and stats.get("norm") is not None:
                     series.setdefault(layer_label(row), []).append((event.step, float(stats["norm"])))
 
@@ -117,7 +116,7 @@ class RunState:
         series["val"] = [(e.epoch, e.val_loss) for e in self.epochs]
         return series
 
-    def quality_series(self) -> tuple[str, dict[str, list[tuple[float, float]]]]:
+    def quality_series(self) -> tuple[str, dict[str, list[tuple[int, float]]]]:
         """Accuracy for classification, R^2 for regression: (name, series)."""
         name = quality_name(self.task)
         train, val = ("train_r2", "val_r2") if self.task == "regression" else ("train_acc", "val_acc")

@@ -6,7 +6,6 @@ from bisect import bisect_right
 from dataclasses import replace
 
 from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, SnapshotTaken, StepEnded
-
 from dl_lab.sessions.runs.state import RunState
 
 GROUP_ENDS = (SnapshotTaken, EpochEnded, RunEnded, RunFailed, RunCancelled)
@@ -33,7 +32,7 @@ class Timeline:
         return len(self.events)
 
     def _stops(self) -> list[int]:
-        stops = []
+        stops: list[int] = []
         for i, event in enumerate(self.events):
             if isinstance(event, GROUP_ENDS):
                 if stops and stops[-1] == i and not isinstance(self.events[i - 1], StepEnded):

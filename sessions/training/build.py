@@ -8,7 +8,8 @@ from typing import Protocol
 from dl_lab.core import Schedule, Sequential, get_backend, get_loss, make_optimizer
 from dl_lab.core.errors import ConfigError, ModelError
 from dl_lab.core.losses import Loss
-from dl_lab.datasets import DataError, load_config
+from dl_lab.core.optimizers import Optimizer
+from dl_lab.datasets import DataError, Dataset, load_config
 
 
 class DataFacts(Protocol):
@@ -22,10 +23,10 @@ class DataFacts(Protocol):
 
 @dataclass
 class Built:
-    dataset: object
+    dataset: Dataset
     model: Sequential
-    loss: object
-    optimizer: object
+    loss: Loss
+    optimizer: Optimizer
     schedule: Schedule
 
 
@@ -50,7 +51,7 @@ def check_output(n_layers: int, out: tuple[int, ...], loss: Loss, dataset: DataF
     elif loss.name == "hinge" and out[0] == 1 and dataset.num_classes == 2:
         return
     else:
-        need, why = dataset.num_classes, f"one logit per class of {dataset.name}"
+        need, why = dataset.num_classes or 0, f"one logit per class of {dataset.name}"
     if out[0] != need:
         raise ConfigError(f"{last}: the model gives {out[0]} outputs, but {loss.name} needs {need} ({why})")
 

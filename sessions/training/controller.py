@@ -31,10 +31,14 @@ class Controller(Protocol):
     throttled (``throttle.StepThrottle``), every other event is always delivered.
     """
 
-    state: State
+    state: str  # a State
     error: BaseException | None
     run_dir: Path | None
-    dataset: Dataset
+
+    @property
+    def dataset(self) -> Dataset:
+        """The run's data (the parent's copy, for the panes)."""
+        ...
 
     @property
     def lr(self) -> float | None:

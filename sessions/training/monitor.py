@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dl_lab.sessions.config.typed import MonitorConfig
-from dl_lab.sessions.events import SnapshotTaken
+from dl_lab.sessions.events import ActivationStats, Boundary, LayerSnapshot, SnapshotTaken
 from dl_lab.sessions.training.stats import _round, describe_segments
 
 # Fixed histogram ranges for bounded activations, so that pictures compare across time.
@@ -29,7 +31,7 @@ class Monitor:
         x_src = dataset.x_val if len(dataset.y_val) else dataset.x_train
         self.sample = be.asarray(x_src[: config.sample_size], dtype=model.dtype)
         self.grid = None
-        self.bounds = None
+        self.bounds: list[list[float]] = []
         pts = dataset.points_2d
         if pts is not None:
             self.grid = self._make_grid(dataset, pts, config.boundary_resolution)
@@ -74,17 +76,17 @@ class Monitor:
         final = model.forward(self.probe, training=False, keep=True)
         outputs = [be.to_host(o[: self.n_sample]) for o in model.outputs]
         model.outputs = None
-        rows = [{"index": i, "kind": layer.kind} for i, layer in enumerate(model.layers)]
-        for row, stats in zip(rows, self._activation_stats(outputs, bins), strict=True):
-            row["activation"] = stats
+        rows = [LayerSnapshot(index=i, kind=layer.kind, activation=stats)
+                for i, (layer, stats) in enumerate(zip(model.layers, self._activation_stats(outputs, bins),
+                                                       strict=True))]  # fmt: skip
         self._param_stats(rows, bins, before)
         return SnapshotTaken(epoch=epoch, step=step, layers=rows, boundary=self._boundary(final[self.n_sample :]))
 
-    def _activation_stats(self, outputs, bins) -> list[dict]:
+    def _activation_stats(self, outputs, bins) -> list[ActivationStats]:
         names = [_activation_name(layer) for layer in self.model.layers]
         # Histograms and moments need a few thousand values, not every pixel of every feature map.
         parts = [o.reshape(-1)[:: max(1, o.size // ACTIVATION_VALUES)] for o in outputs]
-        described = describe_segments(np.concatenate(parts), [p.size for p in parts], bins,
+        described: list[Any] = describe_segments(np.concatenate(parts), [p.size for p in parts], bins,
                                       [_RANGES.get(n) for n in names])  # fmt: skip
         for layer, name, out, stats in zip(self.model.layers, names, outputs, described, strict=True):
             del stats["norm"]
@@ -119,12 +121,11 @@ class Monitor:
                 norm = rows[i]["weight"]["norm"]
                 rows[i]["update_ratio"] = _round(step / norm if norm > 0 and np.isfinite(step) else 0.0)
 
-    def _boundary(self, out) -> dict | None:
+    def _boundary(self, out) -> Boundary | None:
         if self.grid is None:
             return None
         be = self.model.backend
-        res = self.cfg.boundary_resolution
-        info = {"resolution": res, "bounds": self.bounds}
+        info = Boundary(resolution=self.cfg.boundary_resolution, bounds=self.bounds)
         if len(self.bounds) == 1:
             xs = be.to_host(self.grid[:, 0])
             ys = (
@@ -132,20 +133,16 @@ class Monitor:
                 if not self.loss.classification
                 else be.to_host(self.loss.probabilities(out))[:, -1]
             )
-            return {
-                "kind": "curve",
-                "bounds": self.bounds,
-                "x": np.round(xs, 4).tolist(),
-                "values": np.round(ys, 4).tolist(),
-            }
+            return Boundary(kind="curve", bounds=self.bounds, x=np.round(xs, 4).tolist(),
+                            values=np.round(ys, 4).tolist())  # fmt: skip
         if not self.loss.classification:
-            info.update(kind="value", values=np.round(be.to_host(out[:, 0]), 4).tolist())
+            info["kind"], info["values"] = "value", np.round(be.to_host(out[:, 0]), 4).tolist()
         elif out.shape[1] <= 2:
             # two classes: the probability of class 1 says it all (one logit, or the softmax of two)
             prob = be.to_host(self.loss.probabilities(out))[:, -1]
-            info.update(kind="probability", values=np.round(prob, 2).tolist())
+            info["kind"], info["values"] = "probability", np.round(prob, 2).tolist()
         else:
             prob = be.to_host(self.loss.probabilities(out))
-            info.update(kind="classes", classes=prob.argmax(axis=1).tolist(),
-                        values=np.round(prob.max(axis=1), 3).tolist())  # fmt: skip
+            info["kind"], info["classes"] = "classes", prob.argmax(axis=1).tolist()
+            info["values"] = np.round(prob.max(axis=1), 3).tolist()
         return info

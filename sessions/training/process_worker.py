@@ -106,7 +106,7 @@ class ProcessController:
         return self._started
 
     @property
-    def lr(self) -> float:
+    def lr(self) -> float | None:
         """The learning rate set by hand, else the latest one the run reported (schedules change it)."""
         return self._manual_lr if self._manual_lr is not None else self._event_lr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dl_lab.sessions.events import StepEnded
+from dl_lab.sessions.events import Event, StepEnded
 
 STEP_INTERVAL = 0.1  # seconds between delivered step events
 
@@ -15,10 +15,10 @@ class StepThrottle:
 
     def __init__(self, interval: float = STEP_INTERVAL) -> None:
         self.interval = interval
-        self.pending = None  # the latest step event held back
+        self.pending: StepEnded | None = None  # the latest step event held back
         self._last_sent = 0.0
 
-    def admit(self, event, running: bool) -> list:
+    def admit(self, event: Event, running: bool) -> list[Event]:
         """The events to deliver now that ``event`` happened (none, it, or the held-back step and it)."""
         if isinstance(event, StepEnded):
             now = time.monotonic()
@@ -29,7 +29,7 @@ class StepThrottle:
             return [event]
         return [*self.take(), event]  # a snapshot or an epoch: its step goes first
 
-    def take(self) -> list:
+    def take(self) -> list[Event]:
         """The held-back step, if any: on pausing or stopping the UI gets the step the run is really at."""
         held, self.pending = self.pending, None
         return [] if held is None else [held]

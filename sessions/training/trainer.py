@@ -10,7 +10,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dl_lab.core import TrainStep, predict_batches
-from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, SnapshotTaken, StepEnded
+from dl_lab.sessions.events import (
+    EpochEnded,
+    LayerRow,
+    RunCancelled,
+    RunEnded,
+    RunFailed,
+    RunStarted,
+    SnapshotTaken,
+    StepEnded,
+)
 from dl_lab.sessions.training.build import build
 from dl_lab.sessions.training.diagnosis import explain
 from dl_lab.sessions.training.metrics import EpochTotals, evaluate
@@ -53,7 +62,7 @@ class Trainer:
         self.every = mon.every_steps
         self.monitor = Monitor(self.model, self.loss, self.dataset, mon) if self.every else None
         self.progress = Progress()
-        self.recent = deque(maxlen=50)
+        self.recent: deque[float] = deque(maxlen=50)
         self.last_epoch: dict | None = None
         self._before = None
         self.y_val = self.model.backend.asarray(self.dataset.y_val)
@@ -75,8 +84,8 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------------
     def started(self) -> RunStarted:
         ds, m = self.dataset, self.model
-        rows = [dict(index=r["index"], kind=r["kind"], output_shape=list(r["output_shape"]), params=r["params"],
-                     flops=r["flops"]) for r in m.summary()]  # fmt: skip
+        rows = [LayerRow(index=r["index"], kind=r["kind"], output_shape=list(r["output_shape"]), params=r["params"],
+                         flops=r["flops"]) for r in m.summary()]  # fmt: skip
         return RunStarted(name=self.config.name, task=ds.task, epochs=self.epochs,
                           steps_per_epoch=self.steps_per_epoch, train_size=len(ds.y_train), val_size=len(ds.y_val),
                           batch_size=self.batch_size, input_shape=list(ds.input_shape), output_dim=ds.output_dim,
