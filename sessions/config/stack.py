@@ -1,4 +1,4 @@
-"""The Build screen's model logic, free of widgets: layer paths, stack edits and the live shape check.
+"""A layer stack being edited (the build screen's model), free of widgets: layer paths, edits and the live shape check.
 
 A path names a layer in a session's ``model:`` list: ``(i,)`` is the i-th layer, ``(i, j)`` the j-th layer of the
 residual block at i, and ``(i, None)`` the empty slot of a block that has no layers yet. Edits never change their
