@@ -23,6 +23,8 @@ from dl_lab.sessions import (
     runs_root,
 )
 from dl_lab.sessions.runs.directory import RunDirError
+from dl_lab.sessions.runs.table import SORT_KEYS, sort_runs
+from dl_lab.sessions.runs.table import columns as table_columns
 
 from .render import console, curves, fmt, model_table, print_listing, run_curves, summary_table
 
@@ -72,29 +74,16 @@ def new(preset: str, out: Path | None, list_: bool, force: bool) -> None:
     con.print(f"wrote {out} (from preset {preset}); train it with: dl-lab run {out}")
 
 
-def _input_shape(session):
-    """The model's input shape without downloading: the registry's when known, else the loaded data's."""
-    from dl_lab.datasets.registry import lookup
-
-    data = session.spec["data"]
-    info = lookup(data["dataset"])
-    if "features" in data:
-        return (len(data["features"]),)
-    if info.input_shape is not None and not info.offline:
-        return info.input_shape
-    from dl_lab.sessions.training.build import load_dataset
-
-    return load_dataset(session).input_shape
-
-
 def validate(name: str, overrides) -> None:
     from dl_lab.core import Sequential, get_loss
     from dl_lab.core.errors import DLLabError
+    from dl_lab.datasets.probe import input_shape
 
     session = resolve_session(name, overrides)
     config = session.config
     try:
-        model = Sequential(list(config.model), _input_shape(session), dtype=config.dtype, seed=config.seed,
+        shape = input_shape(config.data.to_spec(), session.base_dir)  # without downloading
+        model = Sequential(list(config.model), shape, dtype=config.dtype, seed=config.seed,
                            init=config.init, loss=get_loss(config.loss))  # fmt: skip
     except DLLabError as exc:
         raise session.located(exc) from None
@@ -124,42 +113,11 @@ def gradcheck(name: str, batch: int, overrides) -> int:
     return 0 if worst < 1e-6 else 1
 
 
-def _quality(run) -> float | None:
-    q = run.quality()
-    return q[1] if q else None
-
-
-# `dl-lab runs --sort KEY`: how to read each key from a run, and whether bigger comes first.
-SORT_KEYS = {
-    "time": (lambda r: r.started_ts(), True),  # when the run started, the newest first
-    "run": (lambda r: r.path.name, False),
-    "status": (lambda r: r.state, False),
-    "epochs": (lambda r: r.final().get("epoch"), True),
-    "train_loss": (lambda r: r.final().get("train_loss"), False),
-    "val_loss": (lambda r: r.final().get("val_loss"), False),
-    "val_acc": (_quality, True),  # accuracy, or R² for a regression run: bigger is better for both
-    "val_r2": (_quality, True),
-    "val_mae": (lambda r: r.final().get("val_mae"), False),
-    "samples_per_s": (lambda r: r.samples_per_s(), True),
-}
-
-
-def sort_runs(found: list, key: str) -> list:
-    """``found`` sorted by a SORT_KEYS key; runs without that value come last, in their listed order."""
-    read, descending = SORT_KEYS[key]
-    values = [(read(r), r) for r in found]
-    present = [(v, r) for v, r in values if isinstance(v, (int, float, str)) and v == v]  # None and NaN: last
-    missing = [r for v, r in values if not (isinstance(v, (int, float, str)) and v == v)]
-    return [r for _, r in sorted(present, key=lambda vr: vr[0], reverse=descending)] + missing
-
-
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def _date(run) -> str:
-    at = run.started_at
-    return at.strftime("%Y-%m-%d %H:%M") if at is not None else "-"
+# The columns of `dl-lab runs`, in its order (dl_lab.sessions.runs.table declares them), and which to leave out
+# first when a terminal is too narrow for all of them.
+RUNS_COLUMNS = table_columns("run", "status", "epochs", "train loss", "val loss", "val acc/R²", "samples/s", "dataset",
+                             "date")  # fmt: skip
+RUNS_DROP_ORDER = ("samples/s", "date", "dataset", "train loss", "epochs")
 
 
 def runs(root: Path | None, sort: str) -> None:
@@ -179,21 +137,16 @@ def runs(root: Path | None, sort: str) -> None:
     if not found:
         con.print(f"no runs in {where} (record one with: dl-lab run spiral)", soft_wrap=True)
         return
-    headers = ["run", "status", "epochs", "train loss", "val loss", "val acc/R²", "samples/s", "dataset", "started"]
-    rows = []
-    for r in sort_runs(found, sort):
-        f = r.final()
-        rows.append([r.path.name, r.state, fmt(f.get("epoch")), fmt(f.get("train_loss")), fmt(f.get("val_loss")),
-                     r.quality_text(), _rate(r.samples_per_s()),
-                     str(r.session.get("data", {}).get("dataset", "-")), _date(r)])  # fmt: skip
+    header = {c.label: c.header() for c in RUNS_COLUMNS}
+    rows = [[c.text(r) for c in RUNS_COLUMNS] for r in sort_runs(found, SORT_KEYS[sort])]
     con.print(f"{len(found)} runs in {where}, sorted by {sort}", soft_wrap=True)
     print_listing(
         con,
-        headers,
+        list(header.values()),
         rows,
-        drop_order=("samples/s", "started", "dataset", "train loss", "epochs"),
-        numeric=("epochs", "train loss", "val loss", "val acc/R²", "samples/s"),
-        breakable=("status", "started"),
+        drop_order=tuple(header[label] for label in RUNS_DROP_ORDER),
+        numeric=tuple(c.header() for c in RUNS_COLUMNS if c.numeric),
+        breakable=(header["status"], header["date"]),
     )
 
 

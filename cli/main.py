@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperArgument, TyperCommand
 
+from dl_lab.sessions.runs.table import sort_help
+
 from . import commands
 
 
@@ -181,8 +183,7 @@ def runs(
         str,
         typer.Option(
             metavar="KEY",
-            help=f"one of {', '.join(commands.SORT_KEYS)}; time: the "
-            "newest first; val_acc: the best accuracy (R² for regression) first",
+            help=sort_help(),
         ),
     ] = "time",
 ):

@@ -8,22 +8,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-
-def fmt(value, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:.3g}"
-    return str(value)
-
-
-def human(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n:.0f}"
+from dl_lab.sessions.formatting import count, human
+from dl_lab.sessions.formatting import fixed as fmt  # numbers as the app writes them too
 
 
 def model_table(model, title: str = "model") -> Table:
@@ -51,7 +37,7 @@ def summary_table(final: dict, summary: dict, title: str = "result") -> Table:
         if final.get(key) is not None:
             table.add_row(key, fmt(final[key]))
     if summary.get("train_samples_per_s"):
-        table.add_row("train samples/s", f"{summary['train_samples_per_s']:,.0f}")
+        table.add_row("train samples/s", count(summary["train_samples_per_s"]))
     if summary.get("wall_time") is not None:
         table.add_row("wall time", f"{summary['wall_time']:.1f} s")
     return table

@@ -1,4 +1,5 @@
-"""Checks for the `data:` options of a session: each returns the cleaned value or raises DataError."""
+"""The `data:` options of a session, declared (DATA_OPTIONS), and their checks: each returns the cleaned value or
+raises DataError."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from dl_lab.core.spec import Option
+
 from .errors import DataError, shown, unknown_name
 from .features import check_features
 
@@ -17,6 +20,23 @@ TASKS = ("classification", "regression")
 DTYPES = ("float32", "float64")
 # Generated sets are float64 in memory; the cap stops a typo (an extra zero or three) from filling RAM.
 MAX_SAMPLES = 1_000_000
+
+# Every option a session's `data:` may hold: its kind, bounds and help (the Build screen's form is made from these).
+# Which options a dataset takes, and their defaults, are the dataset's own (registry.py); None stands in here.
+DATA_OPTIONS: dict[str, Option] = {
+    "samples": Option("int", None, min=2, max=MAX_SAMPLES,
+                      help="how many points to generate (images: how many to use; empty: all)"),
+    "noise": Option("float", None, min=0.0, help="noise added to the generated points"),
+    "seed": Option("int", None, min=0, help="seeds the generated points and the split (default: the session's seed)"),
+    "val_fraction": Option("float", None, min=0.0, help="share of the data held out for validation"),  # < 1 too
+    "normalize": Option("choice", None, choices=NORMALIZE_METHODS, help="input scaling, fitted on train"),
+    "features": Option("list", None, help="Playground's input features, e.g. [x1, x2, x1^2]"),
+    "train": Option("str", None, help="training CSV file, relative to the session file"),
+    "val": Option("str", None, help="validation CSV file (empty: split from train)"),
+    "target": Option("any", None, help="the target column (or a list of them)"),
+    "task": Option("choice", None, choices=TASKS, help="classification or regression"),
+    "shape": Option("any", None, help="image shape [C, H, W] of each row (empty: a flat table)"),
+}  # fmt: skip
 
 
 def check_int(where: str, value: object, minimum: int, maximum: int | None = None) -> int:
@@ -87,18 +107,29 @@ def check_shape(where: str, value: object) -> list[int]:
     raise DataError(f"{where}: expected [channels, height, width] of positive integers, got {shown(value)}{hint}")
 
 
-CHECKS: dict[str, Callable[[str, object], object]] = {
-    "samples": lambda where, v: check_int(where, v, 2, MAX_SAMPLES),
-    "noise": lambda where, v: check_number(where, v, 0.0),
-    "seed": lambda where, v: check_int(where, v, 0),
-    "val_fraction": lambda where, v: check_number(where, v, 0.0, below=1.0),
-    "normalize": lambda where, v: check_choice(where, v, NORMALIZE_METHODS),
+def _declared_check(option: Option) -> Callable[[str, object], object]:
+    """The check of a number or a choice, with the bounds or the choices its declaration gives."""
+    if option.kind == "int":
+        top = None if option.max is None else int(option.max)
+        return lambda where, v: check_int(where, v, int(option.min), top)
+    if option.kind == "float":
+        return lambda where, v: check_number(where, v, option.min)
+    if option.kind == "choice":
+        return lambda where, v: check_choice(where, v, option.choices)
+    raise TypeError(f"no check for a data option of kind {option.kind!r}")
+
+
+_OWN_CHECKS: dict[str, Callable[[str, object], object]] = {
+    # below 1: some of the data must be left to train on
+    "val_fraction": lambda where, v: check_number(where, v, DATA_OPTIONS["val_fraction"].min, below=1.0),
     "features": check_features,
     "train": check_path,
     "val": check_path,
     "target": check_target,
-    "task": lambda where, v: check_choice(where, v, TASKS),
     "shape": check_shape,
+}
+CHECKS: dict[str, Callable[[str, object], object]] = {
+    key: _OWN_CHECKS.get(key) or _declared_check(option) for key, option in DATA_OPTIONS.items()
 }
 
 

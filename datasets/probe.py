@@ -7,6 +7,7 @@ would need a download is never fetched from here (the preview says it downloads 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from dl_lab.core.errors import DLLabError
 from dl_lab.datasets import DATASETS, DataError, Dataset, list_datasets, load_config
+from dl_lab.datasets.registry import DatasetInfo, lookup
 
 _CACHE: OrderedDict[str, DataProbe] = OrderedDict()
 _CACHE_SIZE = 6
@@ -46,6 +48,24 @@ class DataProbe:
         return " · ".join(parts)
 
 
+def declared_shape(info: DatasetInfo, data: Mapping) -> tuple | None:
+    """The input shape known without loading: the chosen features' count, else the registry's (None for CSV)."""
+    if data.get("features"):
+        return (len(data["features"]),)
+    return info.input_shape
+
+
+def input_shape(data: Mapping, base_dir=".") -> tuple:
+    """The model's input shape for a ``data:`` mapping without downloading anything: the declared shape for
+    Playground features and for a set that is downloaded (cached or not), else the loaded data's (generated sets,
+    the built-in digits and CSV files load in milliseconds)."""
+    info = lookup(data["dataset"])
+    shape = declared_shape(info, data)
+    if shape is not None and (data.get("features") or not info.offline):
+        return shape
+    return load_config(data, base_dir=base_dir, progress=False).input_shape
+
+
 def probe_data(data: dict, base_dir=".") -> DataProbe:
     """The probe for a session's ``data:`` mapping (the last few are kept, so model edits reload nothing)."""
     key = f"{Path(base_dir).resolve()}|{sorted(data.items(), key=lambda kv: kv[0])!r}"
@@ -65,10 +85,7 @@ def _probe(data: dict, base_dir) -> DataProbe:
     if info is None:
         return DataProbe(str(name), None, None, None, None, False, error=f"data.dataset: unknown dataset {name!r}")
     offline = {row.name: row.offline for row in list_datasets()}[name]
-    shape = info.input_shape
-    if data.get("features"):
-        shape = (len(data["features"]),)
-    probe = DataProbe(name, data.get("task", info.task), shape, info.num_classes, 1, offline)
+    probe = DataProbe(name, data.get("task", info.task), declared_shape(info, data), info.num_classes, 1, offline)
     if not offline:
         return probe
     try:

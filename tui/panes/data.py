@@ -12,7 +12,7 @@ from textual.widgets import Checkbox, Label, Select, Static
 
 from dl_lab.core.spec import Option
 from dl_lab.datasets import DATASETS, FEATURES, list_datasets
-from dl_lab.datasets.options import CHECKS, NORMALIZE_METHODS, TASKS
+from dl_lab.datasets.options import CHECKS, DATA_OPTIONS
 from dl_lab.datasets.probe import DataProbe, sample_images, sample_points
 from dl_lab.tui.widgets.forms import OptionForm, say
 
@@ -21,25 +21,17 @@ try:  # the drawing widgets are a teammate's module; the pane still works (witho
 except ImportError:  # pragma: no cover - only while the widgets are missing
     ImageGrid = ScatterPlot = None
 
-# The data options a user edits here; each dataset's own defaults replace these (samples: None means "all").
-DATA_OPTIONS = {
-    "samples": Option("int", None, help="how many points to generate (images: how many to use; empty: all)"),
-    "noise": Option("float", 0.0, help="noise added to the generated points"),
-    "val_fraction": Option("float", 0.2, help="share of the data held out for validation"),
-    "normalize": Option("choice", "standard", choices=NORMALIZE_METHODS, help="input scaling, fitted on train"),
-    "train": Option("str", None, help="training CSV file, relative to the session file"),
-    "val": Option("str", None, help="validation CSV file (empty: split from train)"),
-    "target": Option("any", "target", help="the target column (or a list of them)"),
-    "task": Option("choice", "classification", choices=TASKS, help="classification or regression"),
-    "shape": Option("any", None, help="image shape [C, H, W] of each row (empty: a flat table)"),
-}
+# The data options a user edits in the form (dl_lab.datasets.options declares them all): not the seed (the
+# session's), nor the input features (the checkboxes under the form).
+FORM_OPTIONS = tuple(key for key in DATA_OPTIONS if key not in ("seed", "features"))
 # Carried over when switching between datasets that take the same options (e.g. spiral -> circle).
 PREVIEW_IMAGES = 8
 
 
 def data_options(name: str) -> dict[str, Option]:
+    """The form's options for dataset ``name``: those it takes, with its defaults (samples: None means "all")."""
     defaults = DATASETS[name].options
-    return {k: dataclasses.replace(o, default=defaults[k]) for k, o in DATA_OPTIONS.items() if k in defaults}
+    return {k: dataclasses.replace(DATA_OPTIONS[k], default=defaults[k]) for k in FORM_OPTIONS if k in defaults}
 
 
 def switched_data(old: dict, name: str) -> dict:
@@ -94,7 +86,7 @@ class DataPane(Container):
                 yield Select(dataset_choices(), value=self.data["dataset"], allow_blank=False, compact=True,
                              id="dataset")  # fmt: skip
             yield Static("", id="data-info", markup=False)
-            checks = {k: CHECKS[k] for k in DATA_OPTIONS if k in CHECKS}
+            checks = {k: CHECKS[k] for k in FORM_OPTIONS}
             yield OptionForm(data_options(self.data["dataset"]), self.data, target="data", checks=checks)
             if "features" in self.data:
                 with Container(id="data-features"):

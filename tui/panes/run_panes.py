@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.widgets import Static
 
+from dl_lab.sessions.formatting import significant
 from dl_lab.sessions.runs.state import RunState, layer_label, quality_name
 from dl_lab.tui.widgets import ConfusionMatrix, DecisionMap, Histogram, ImageGrid, LineChart
 
@@ -263,7 +264,7 @@ def layer_table(state: RunState) -> Table:
 
 
 def _num(value) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    return significant(value, 3)
 
 
 class DataPlotPane(Pane):

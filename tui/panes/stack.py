@@ -11,13 +11,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from dl_lab.sessions.config.stack import Path, StackReport, describe, layer_at, paths
-
-
-def human(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n:.0f}"
+from dl_lab.sessions.formatting import human
 
 
 def option_id(path: Path) -> str:

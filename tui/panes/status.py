@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from dl_lab.sessions.events import RunCancelled, RunEnded, RunFailed
+from dl_lab.sessions.formatting import count, significant
 from dl_lab.sessions.runs.state import RunState
 
 STATE_MARKS = {"idle": "○ ready", "preparing": "… preparing", "running": "▶ running", "paused": "‖ paused",
@@ -22,13 +23,13 @@ def duration(seconds: float | None) -> str:
 
 
 def number(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
+    return significant(value, digits)
 
 
 def rate(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value / 1000:.1f}k" if value >= 10_000 else f"{value:,.0f}"
+    return f"{value / 1000:.1f}k" if value >= 10_000 else count(value)
 
 
 def end_state(state: RunState) -> str | None:

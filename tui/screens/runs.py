@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -11,44 +10,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from dl_lab.sessions.runs.directory import Run, list_runs
+from dl_lab.sessions.runs.table import columns, sort_runs
 
 from ..messages import ReplayRequested
 from ..widgets import LineChart
 
-
-def _quality(run: Run) -> float | None:
-    q = run.quality()  # accuracy, or R² for a regression run: bigger is better for both
-    return q[1] if q else None
-
-
-# (column label, how to read its sort value from a run); None values sort last.
-# The columns that tell runs apart come first, so that an 80-column terminal shows them without scrolling.
-COLUMNS = (
-    ("run", lambda r: r.path.name),
-    ("status", lambda r: r.state),
-    ("epochs", lambda r: r.final().get("epoch")),
-    ("val loss", lambda r: r.final().get("val_loss")),
-    ("val acc/R²", _quality),
-    ("train loss", lambda r: r.final().get("train_loss")),
-    ("dataset", lambda r: str(r.session.get("data", {}).get("dataset", ""))),
-    ("samples/s", lambda r: r.samples_per_s()),
-    ("date", lambda r: r.started_ts()),  # when the run started, as recorded (not the folder's file times)
-)
-DESCENDING = {"val acc/R²", "samples/s", "date", "epochs"}  # bigger first, the rest smaller first
-
-
-def cell(label: str, value, run: Run | None = None) -> str:
-    if value is None:
-        return "-"
-    if label == "date":
-        return dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M")
-    if label == "samples/s":
-        return f"{value:,.0f}"
-    if label == "val acc/R²":
-        return run.quality_text(3) if run is not None else f"{value:.3f}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+# The columns (dl_lab.sessions.runs.table declares them: label, value, sort direction, text), in this table's order:
+# the columns that tell runs apart come first, so that an 80-column terminal shows them without scrolling.
+COLUMNS = columns("run", "status", "epochs", "val loss", "val acc/R²", "train loss", "dataset", "samples/s", "date")
 
 
 class RunsTable(DataTable, inherit_bindings=False):
@@ -64,6 +33,7 @@ class RunsScreen(Screen, inherit_bindings=False):
     """Recorded runs under ``app.runs_root``: sort, mark, compare, replay."""
 
     CSS_PATH = "runs.tcss"
+    PALETTE_GROUP = "Runs"  # the command palette's titles: "Runs: <the key help's line>" (tui/commands.py)
     # The screen's keys, in the order the key help (``?``) lists them; Screen's own (focus, copy) come after,
     # out of the help, instead of before.
     BINDINGS = [
@@ -94,8 +64,8 @@ class RunsScreen(Screen, inherit_bindings=False):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_column(" ", key="mark", width=1)
-        for label, _ in COLUMNS:
-            table.add_column(label, key=label)
+        for column in COLUMNS:
+            table.add_column(column.header(compact=True), key=column.label)
         self.query_one("#overlay").display = False
 
     def on_screen_resume(self) -> None:
@@ -107,11 +77,7 @@ class RunsScreen(Screen, inherit_bindings=False):
         self._fill()
 
     def _sorted(self) -> list[Run]:
-        label, read = COLUMNS[self.sort_column]
-        present = [r for r in self.runs if read(r) is not None]
-        missing = [r for r in self.runs if read(r) is None]
-        descending = (label in DESCENDING) != self.reverse
-        return sorted(present, key=read, reverse=descending) + missing
+        return sort_runs(self.runs, COLUMNS[self.sort_column], reverse=self.reverse)
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
@@ -120,11 +86,12 @@ class RunsScreen(Screen, inherit_bindings=False):
         for run in self._sorted():
             key = str(run.path)
             mark = "●" if key in self.marked else " "
-            table.add_row(mark, *(cell(label, read(run), run) for label, read in COLUMNS), key=key)
+            table.add_row(mark, *(column.text(run, compact=True) for column in COLUMNS), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
-        label = COLUMNS[self.sort_column][0]
-        order = "descending" if (label in DESCENDING) != self.reverse else "ascending"
+        column = COLUMNS[self.sort_column]
+        label = column.header(compact=True)
+        order = "descending" if column.descending != self.reverse else "ascending"
         self.query_one("#runs-title", Static).update(
             f"[b]{len(self.runs)} runs[/] in {self.app.runs_root}   sorted by [b]{label}[/] ({order})"
             f"   {len(self.marked)} marked" + ("" if self.runs else "   (train one: press 2, then space)")
@@ -140,7 +107,7 @@ class RunsScreen(Screen, inherit_bindings=False):
             return None
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        labels = [label for label, _ in COLUMNS]
+        labels = [column.label for column in COLUMNS]
         if event.column_key.value in labels:
             index = labels.index(event.column_key.value)
             self.reverse = (not self.reverse) if index == self.sort_column else False
