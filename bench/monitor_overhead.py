@@ -53,8 +53,10 @@ def main(names, default_every: bool = False):
         with tempfile.TemporaryDirectory() as tmp:
             train_s, spent, wall = timed_run(session, tmp)
         cost = spent["snapshot"] + spent["record"]
-        print(f"| {name} | {session.config.monitor.every_steps} | {spent['count']} | {spent['snapshot']:.3f} | "
-              f"{spent['record']:.3f} | {train_s:.3f} | {cost / train_s:.1%} | {wall:.2f} |")  # fmt: skip
+        print(
+            f"| {name} | {session.config.monitor.every_steps} | {spent['count']} | {spent['snapshot']:.3f} | "
+            f"{spent['record']:.3f} | {train_s:.3f} | {cost / train_s:.1%} | {wall:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -98,8 +98,9 @@ def check_target(target: Target, run_dir: Path) -> Result:
     epochs, summary, wall, failure = train(target.preset, run_dir)
     reached = epochs[-1].get(target.metric) if epochs else None
     first_hit = next((e["epoch"] for e in epochs if target.met(e.get(target.metric))), None)
-    return Result(target, run_dir, reached, len(epochs), first_hit, wall, summary.get("train_samples_per_s", 0.0),
-                  failure)  # fmt: skip
+    return Result(
+        target, run_dir, reached, len(epochs), first_hit, wall, summary.get("train_samples_per_s", 0.0), failure
+    )
 
 
 def without_times(value):
@@ -161,16 +162,20 @@ def table(results: list[Result]) -> str:
         metric = f"{t.metric} ({t.label})" if t.label else t.metric
         hit = f" ({r.first_hit})" if r.first_hit else ""
         verdict = "ok" if r.ok else ("FAILED: " + r.failure if r.failure else "MISSED")
-        rows.append(f"| {t.preset} | {metric} | {t.op} {fmt_value(t, t.value)} | {fmt_value(t, r.reached)} "
-                    f"| {r.epochs}{hit} | {r.wall_time:.1f} s | {r.samples_per_s:,.0f} | {verdict} |")  # fmt: skip
+        rows.append(
+            f"| {t.preset} | {metric} | {t.op} {fmt_value(t, t.value)} | {fmt_value(t, r.reached)} "
+            f"| {r.epochs}{hit} | {r.wall_time:.1f} s | {r.samples_per_s:,.0f} | {verdict} |"
+        )
     return "\n".join(rows)
 
 
 def machine() -> str:
     """Date, machine and versions; the load average, as other work on the machine slows every run down."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs (load average {load}), "
-            f"Python {platform.python_version()}, NumPy {np.__version__}")  # fmt: skip
+    return (
+        f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs (load average {load}), "
+        f"Python {platform.python_version()}, NumPy {np.__version__}"
+    )
 
 
 def parse_args(argv=None):
@@ -206,8 +211,10 @@ def main(argv=None) -> int:
                 print(f"same seed, twice ({REPEATED}, numpy): DIFFERENT")
                 print("\n".join(f"  {p}" for p in problems))
             else:
-                print(f"same seed, twice ({REPEATED}, numpy): metrics.jsonl identical apart from "
-                      f"{', '.join(sorted(TIME_FIELDS))}; initial and final checkpoints byte-identical")  # fmt: skip
+                print(
+                    f"same seed, twice ({REPEATED}, numpy): metrics.jsonl identical apart from "
+                    f"{', '.join(sorted(TIME_FIELDS))}; initial and final checkpoints byte-identical"
+                )
             ok = ok and not problems
     print()
     print("all targets met" if ok else "TARGETS MISSED or runs not reproducible")

@@ -95,8 +95,14 @@ async def in_app(session, root: Path, size=(160, 50), worker: str = "thread") ->
         done.append(True)
         ui_cpu = (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
     lags.sort()
-    return {**rates(screen.state.end), "run_dir": screen.controller.run_dir, "p50": statistics.median(lags) * 1e3,
-            "p95": lags[int(0.95 * (len(lags) - 1))] * 1e3, "max": lags[-1] * 1e3, "ui_cpu": ui_cpu}  # fmt: skip
+    return {
+        **rates(screen.state.end),
+        "run_dir": screen.controller.run_dir,
+        "p50": statistics.median(lags) * 1e3,
+        "p95": lags[int(0.95 * (len(lags) - 1))] * 1e3,
+        "max": lags[-1] * 1e3,
+        "ui_cpu": ui_cpu,
+    }
 
 
 def main(argv=None) -> int:
@@ -113,9 +119,11 @@ def main(argv=None) -> int:
         sys.setswitchinterval(args.switch)
     size = tuple(int(n) for n in args.size.split("x"))
     print(f"app at {size[0]}x{size[1]}; switch interval {sys.getswitchinterval() * 1e3:g} ms; tick {TICK_S * 1e3:g} ms")
-    print("| session | worker | headless samples/s (steps / wall) | app samples/s (steps / wall) "
-          "| app/headless (wall, best) | app/headless (wall, median of pairs) | lag p50 | lag p95 | lag max "
-          "| UI thread CPU | same run |")  # fmt: skip
+    print(
+        "| session | worker | headless samples/s (steps / wall) | app samples/s (steps / wall) "
+        "| app/headless (wall, best) | app/headless (wall, median of pairs) | lag p50 | lag p95 | lag max "
+        "| UI thread CPU | same run |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.presets:
@@ -141,9 +149,11 @@ def row(name: str, worker: str, h: dict, runs: list[dict], heads: list[dict]) ->
     worst = max(r["max"] for r in runs)
     cpu = statistics.median(r["ui_cpu"] for r in runs)
     same = "yes" if all(r["same"] for r in runs) else "NO"
-    return (f"| {name} | {worker} | {h['step_sps']:,.0f} / {h['wall_sps']:,.0f} | {a['step_sps']:,.0f} / "
-            f"{a['wall_sps']:,.0f} | {a['wall_sps'] / h['wall_sps']:.0%} | {paired:.0%} | {p50:.1f} ms | "
-            f"{p95:.1f} ms | {worst:.0f} ms | {cpu:.0%} | {same} |")  # fmt: skip
+    return (
+        f"| {name} | {worker} | {h['step_sps']:,.0f} / {h['wall_sps']:,.0f} | {a['step_sps']:,.0f} / "
+        f"{a['wall_sps']:,.0f} | {a['wall_sps'] / h['wall_sps']:.0%} | {paired:.0%} | {p50:.1f} ms | "
+        f"{p95:.1f} ms | {worst:.0f} ms | {cpu:.0%} | {same} |"
+    )
 
 
 if __name__ == "__main__":

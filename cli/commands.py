@@ -45,8 +45,9 @@ def run(session, out, epochs, backend, quiet, as_json, resume, overrides) -> int
     from .runner import prepare, report, train
 
     if resume is not None and (session is not None or overrides or epochs is not None):
-        raise SessionError("run --resume: the run continues with its recorded session; give no session, "
-                           "--set or --epochs with it")  # fmt: skip
+        raise SessionError(
+            "run --resume: the run continues with its recorded session; give no session, --set or --epochs with it"
+        )
     overrides = list(overrides) + ([f"training.epochs={epochs}"] if epochs is not None else [])
     spec = None if resume is not None else resolve_session(session, overrides)
     trainer, run_dir = prepare(spec, resume, out, backend)
@@ -83,8 +84,14 @@ def validate(name: str, overrides) -> None:
     config = session.config
     try:
         shape = input_shape(config.data.to_spec(), session.base_dir)  # without downloading
-        model = Sequential(list(config.model), shape, dtype=config.dtype, seed=config.seed,
-                           init=config.init, loss=get_loss(config.loss))  # fmt: skip
+        model = Sequential(
+            list(config.model),
+            shape,
+            dtype=config.dtype,
+            seed=config.seed,
+            init=config.init,
+            loss=get_loss(config.loss),
+        )
     except DLLabError as exc:
         raise session.located(exc) from None
     con = console()
@@ -115,8 +122,9 @@ def gradcheck(name: str, batch: int, overrides) -> int:
 
 # The columns of `dl-lab runs`, in its order (dl_lab.sessions.runs.table declares them), and which to leave out
 # first when a terminal is too narrow for all of them.
-RUNS_COLUMNS = table_columns("run", "status", "epochs", "train loss", "val loss", "val acc/R²", "samples/s", "dataset",
-                             "date")  # fmt: skip
+RUNS_COLUMNS = table_columns(
+    "run", "status", "epochs", "train loss", "val loss", "val acc/R²", "samples/s", "dataset", "date"
+)
 RUNS_DROP_ORDER = ("samples/s", "date", "dataset", "train loss", "epochs")
 
 
@@ -129,8 +137,9 @@ def runs(root: Path | None, sort: str) -> None:
         if not root.is_dir():
             raise RunDirError(f"--dir {root}: not a folder")
         if (root / "session.yaml").exists():
-            raise RunDirError(f"--dir {root}: this is a run directory; list its folder with: "
-                              f"dl-lab runs --dir {root.parent}")  # fmt: skip
+            raise RunDirError(
+                f"--dir {root}: this is a run directory; list its folder with: dl-lab runs --dir {root.parent}"
+            )
     where = root if root is not None else runs_root()
     found = list_runs(where)
     con = console()
@@ -194,8 +203,17 @@ def compare(run_dirs: list[Path], metric: str) -> None:
     for r, label in zip(runs_, labels, strict=True):
         f = r.final()
         opt = r.session.get("optimizer", {})
-        rows.append([label, f"{opt.get('name', '-')} lr={opt.get('lr', '-')}", r.state, fmt(f.get("epoch")),
-                     fmt(f.get("train_loss")), fmt(f.get("val_loss")), r.quality_text()])  # fmt: skip
+        rows.append(
+            [
+                label,
+                f"{opt.get('name', '-')} lr={opt.get('lr', '-')}",
+                r.state,
+                fmt(f.get("epoch")),
+                fmt(f.get("train_loss")),
+                fmt(f.get("val_loss")),
+                r.quality_text(),
+            ]
+        )
     headers = ["run", "optimizer", "status", "epochs", "train loss", "val loss", "val acc/R²"]
     print_listing(
         con,
@@ -249,6 +267,12 @@ def datasets() -> None:
     for row in list_datasets():
         shape = "x".join(map(str, row.input_shape)) if row.input_shape else "from file"
         size = f"{row.size:,}" if row.size else "-"
-        table.add_row(f"[b]{row.name}[/b]\n[dim]{row.description}[/dim]", row.task, shape, fmt(row.classes), size,
-                      "yes" if row.offline else "download")  # fmt: skip
+        table.add_row(
+            f"[b]{row.name}[/b]\n[dim]{row.description}[/dim]",
+            row.task,
+            shape,
+            fmt(row.classes),
+            size,
+            "yes" if row.offline else "download",
+        )
     console().print(table)

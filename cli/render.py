@@ -14,8 +14,13 @@ from dl_lab.sessions.formatting import fixed as fmt  # numbers as the app writes
 
 def model_table(model, title: str = "model") -> Table:
     table = Table(title=title, title_justify="left")
-    for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right"),
-                         ("FLOPs/sample", "right")):  # fmt: skip
+    for col, justify in (
+        ("#", "right"),
+        ("layer", "left"),
+        ("output shape", "left"),
+        ("parameters", "right"),
+        ("FLOPs/sample", "right"),
+    ):
         table.add_column(col, justify=justify)
     for row in model.summary():
         layer = row["layer"]
@@ -65,12 +70,27 @@ def run_curves(epochs: list[dict], width: int = 80) -> list[str]:
     if not epochs:
         return []
     xs = [e["epoch"] for e in epochs]
-    charts = [curves({"train": (xs, [e.get("train_loss") for e in epochs]),
-                      "val": (xs, [e.get("val_loss") for e in epochs])}, "loss", "loss", width)]  # fmt: skip
+    charts = [
+        curves(
+            {"train": (xs, [e.get("train_loss") for e in epochs]), "val": (xs, [e.get("val_loss") for e in epochs])},
+            "loss",
+            "loss",
+            width,
+        )
+    ]
     key = "acc" if epochs[-1].get("val_acc") is not None else "r2"
     label = "accuracy" if key == "acc" else "R^2"
-    charts.append(curves({"train": (xs, [e.get(f"train_{key}") for e in epochs]),
-                          "val": (xs, [e.get(f"val_{key}") for e in epochs])}, label, label, width))  # fmt: skip
+    charts.append(
+        curves(
+            {
+                "train": (xs, [e.get(f"train_{key}") for e in epochs]),
+                "val": (xs, [e.get(f"val_{key}") for e in epochs]),
+            },
+            label,
+            label,
+            width,
+        )
+    )
     return charts
 
 
@@ -95,9 +115,16 @@ def is_tty(con: Console) -> bool:
         return False
 
 
-def print_listing(con: Console, headers: list[str], rows: list[list[str]], *, keep: int = 1,
-                  drop_order: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
-                  breakable: tuple[str, ...] = ()) -> None:  # fmt: skip
+def print_listing(
+    con: Console,
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    keep: int = 1,
+    drop_order: tuple[str, ...] = (),
+    numeric: tuple[str, ...] = (),
+    breakable: tuple[str, ...] = (),
+) -> None:
     """A table of runs that never cuts a value short in its first ``keep`` columns (run ids: folder names).
 
     In a terminal the table fits its width: headers wrap at spaces, values only in the ``breakable`` columns,
@@ -135,8 +162,13 @@ def print_listing(con: Console, headers: list[str], rows: list[list[str]], *, ke
             spare -= more
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for i in shown:
-        table.add_column(headers[i], width=widths[i], no_wrap=i < keep or not tty, overflow="fold",
-                         justify="right" if headers[i] in numeric else "left")  # fmt: skip
+        table.add_column(
+            headers[i],
+            width=widths[i],
+            no_wrap=i < keep or not tty,
+            overflow="fold",
+            justify="right" if headers[i] in numeric else "left",
+        )
     for r in rows:
         table.add_row(*(r[i] for i in shown))
     if tty and needed <= con.width:

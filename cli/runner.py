@@ -113,9 +113,17 @@ def _update_bar(bar, task, event, trainer):
     """The bar counts the run's batches (a resumed run starts where it stopped), so that its ETA covers the
     epochs still to come; the text shows the epoch and the batch within it."""
     if isinstance(event, RunStarted):
-        task = bar.add_task("train", total=event.epochs * event.steps_per_epoch, completed=event.start_step,
-                            epoch=min(event.start_epoch + 1, event.epochs), epochs=event.epochs,
-                            batch=trainer.progress.batch, batches=event.steps_per_epoch, loss="-", rate="")  # fmt: skip
+        task = bar.add_task(
+            "train",
+            total=event.epochs * event.steps_per_epoch,
+            completed=event.start_step,
+            epoch=min(event.start_epoch + 1, event.epochs),
+            epochs=event.epochs,
+            batch=trainer.progress.batch,
+            batches=event.steps_per_epoch,
+            loss="-",
+            rate="",
+        )
     elif isinstance(event, StepEnded):
         bar.update(task, completed=event.step, epoch=event.epoch, batch=event.batch, loss=f"{event.loss:.4f}")
     elif isinstance(event, EpochEnded):
@@ -139,8 +147,11 @@ def report(run_dir: Path, status: int, last, *, quiet: bool, as_json: bool) -> N
             err.print(f"  try: {tip}")
     elif isinstance(last, RunCancelled):
         # "stopped": the word `dl-lab runs` and the app use for this state (summary.json records "cancelled")
-        err.print(f"dl-lab: stopped at epoch {last.epoch}, step {last.step}; checkpoint saved to "
-                  f"{run_dir / 'checkpoints' / 'last.npz'}", soft_wrap=True)  # fmt: skip
+        err.print(
+            f"dl-lab: stopped at epoch {last.epoch}, step {last.step}; checkpoint saved to "
+            f"{run_dir / 'checkpoints' / 'last.npz'}",
+            soft_wrap=True,
+        )
         err.print(f"  continue with: dl-lab run --resume {run_dir}", soft_wrap=True)
     if quiet:
         return

@@ -193,8 +193,10 @@ class RunCancelled:
 Event = RunStarted | StepEnded | EpochEnded | SnapshotTaken | RunEnded | RunFailed | RunCancelled
 FINAL = (RunEnded, RunFailed, RunCancelled)  # the events a run ends with
 
-EVENT_TYPES = {cls.__dataclass_fields__["event"].default: cls for cls in
-               (RunStarted, StepEnded, EpochEnded, SnapshotTaken, RunEnded, RunFailed, RunCancelled)}  # fmt: skip
+EVENT_TYPES = {
+    cls.__dataclass_fields__["event"].default: cls
+    for cls in (RunStarted, StepEnded, EpochEnded, SnapshotTaken, RunEnded, RunFailed, RunCancelled)
+}
 
 
 def to_record(event) -> dict:

@@ -19,8 +19,21 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
-TOP_KEYS = ("version", "name", "seed", "backend", "dtype", "data", "model", "init", "loss", "optimizer",
-            "regularization", "training", "monitor")  # fmt: skip
+TOP_KEYS = (
+    "version",
+    "name",
+    "seed",
+    "backend",
+    "dtype",
+    "data",
+    "model",
+    "init",
+    "loss",
+    "optimizer",
+    "regularization",
+    "training",
+    "monitor",
+)
 SCALARS = {
     "version": Option("int", SCHEMA_VERSION, min=1, max=SCHEMA_VERSION, help="schema version of the file"),
     "name": Option("str", "untitled", help="a name for the session and its runs"),

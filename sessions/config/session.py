@@ -50,8 +50,12 @@ class Session:
         Path(path).write_text(self.to_yaml(), encoding="utf-8")
 
     def with_overrides(self, overrides) -> Session:
-        return session_from_dict(apply_overrides(self.spec, overrides), base_dir=self.base_dir, source=self.source,
-                                 overrides=tuple(overrides))  # fmt: skip
+        return session_from_dict(
+            apply_overrides(self.spec, overrides),
+            base_dir=self.base_dir,
+            source=self.source,
+            overrides=tuple(overrides),
+        )
 
     def copy(self) -> Session:
         return Session(copy.deepcopy(self.spec), self.source, self.base_dir, dict(self.lines), self.overrides)

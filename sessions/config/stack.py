@@ -223,8 +223,16 @@ def check_stack(model: list, input_shape) -> StackReport:
             return report
         report.rows.append(LayerRow((i,), kind, describe(spec), shape, layer.param_count(), layer.flops()))
         for j, child in enumerate(layer.children()):
-            report.rows.append(LayerRow((i, j), child.kind, describe(child.config()), tuple(child.output_shape),
-                                        child.param_count(), child.flops()))  # fmt: skip
+            report.rows.append(
+                LayerRow(
+                    (i, j),
+                    child.kind,
+                    describe(child.config()),
+                    tuple(child.output_shape),
+                    child.param_count(),
+                    child.flops(),
+                )
+            )
     if not model:
         report.error, report.error_path = "the model has no layers yet: press a to add one", None
     return report
@@ -234,8 +242,10 @@ def _hint(error: str, kind: str, data_shape: tuple) -> str:
     """What to do about an error the layer's own message leaves open (an image layer given flat data)."""
     if "expected an image input" in error:
         if len(data_shape) == 1:
-            return (f"; {kind or 'this layer'} needs images (channels, height, width): choose an image dataset "
-                    "such as digits, or use dense layers")  # fmt: skip
+            return (
+                f"; {kind or 'this layer'} needs images (channels, height, width): choose an image dataset "
+                "such as digits, or use dense layers"
+            )
         return "; image layers go before the flatten layer (flatten and dense give flat outputs)"
     return ""
 
@@ -267,8 +277,7 @@ def output_error(spec: dict, report: StackReport, probe) -> tuple[Path | None, s
     out = report.output_shape
     if not report.ok or out is None or probe.task is None or (probe.task == "classification" and not probe.num_classes):
         return None
-    data = SimpleNamespace(task=probe.task, name=probe.name, num_classes=probe.num_classes,
-                           output_dim=probe.output_dim)  # fmt: skip
+    data = SimpleNamespace(task=probe.task, name=probe.name, num_classes=probe.num_classes, output_dim=probe.output_dim)
     try:
         check_output(len(spec["model"]), out, get_loss(spec["loss"]), data)
     except ConfigError as exc:
@@ -320,8 +329,10 @@ def output_warning(spec: dict, report: StackReport) -> tuple[Path, str] | None:
         return None
     path, _, act = last
     fold = f"{loss.name} applies the {loss.fuses} itself" if loss.fuses else f"{loss.name} reads raw scores"
-    return path, (f"the output layer's {act} means its scores {SQUASHED[act]}: use no activation "
-                  f"(identity) for logits, {fold}; f fixes it")  # fmt: skip
+    return path, (
+        f"the output layer's {act} means its scores {SQUASHED[act]}: use no activation "
+        f"(identity) for logits, {fold}; f fixes it"
+    )
 
 
 def _to_logits(model: list, loss: str | None) -> tuple[list, str]:

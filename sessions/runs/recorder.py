@@ -65,7 +65,8 @@ class Recorder:
         # When the run first started (a resumed run keeps it), and which process records it: run lists tell a
         # live run from one whose process died without an end record by asking whether that process exists.
         self.started_at = (read_summary(self.dir).get("started_at") if resume else None) or (
-            dt.datetime.now().astimezone().isoformat(timespec="seconds"))  # fmt: skip
+            dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        )
         self.process = {"pid": os.getpid(), "host": socket.gethostname()}
         self.started: dict | None = None
         self.status = "running"
@@ -96,17 +97,19 @@ class Recorder:
         self.status = status
         p = self.trainer.progress
         samples = self.trainer._samples_done()
-        self._write_summary({
-            "status": status,
-            "final": self.trainer.last_epoch or {},
-            "epochs_done": p.epoch,
-            "steps": p.step,
-            "wall_time": round(p.wall_time or data.get("wall_time", 0.0), 4),
-            "train_time": round(p.train_time, 4),
-            "train_samples_per_s": samples / p.train_time if p.train_time > 0 else 0.0,
-            **({"failure": {k: data[k] for k in ("message", "cause", "advice")}} if status == "failed" else {}),
-            **({"message": data["message"]} if data.get("message") and status != "failed" else {}),
-        })  # fmt: skip
+        self._write_summary(
+            {
+                "status": status,
+                "final": self.trainer.last_epoch or {},
+                "epochs_done": p.epoch,
+                "steps": p.step,
+                "wall_time": round(p.wall_time or data.get("wall_time", 0.0), 4),
+                "train_time": round(p.train_time, 4),
+                "train_samples_per_s": samples / p.train_time if p.train_time > 0 else 0.0,
+                **({"failure": {k: data[k] for k in ("message", "cause", "advice")}} if status == "failed" else {}),
+                **({"message": data["message"]} if data.get("message") and status != "failed" else {}),
+            }
+        )
 
     def _write_summary(self, fields: dict) -> None:
         model = self.trainer.model

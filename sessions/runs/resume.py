@@ -38,8 +38,10 @@ def load_resume(trainer, run_dir: Path) -> None:
     folder = Path(run_dir) / "resume"
     last = Path(run_dir) / "checkpoints" / "last.npz"
     if not (folder / "state.json").exists() or not last.exists():
-        raise RunDirError(f"{run_dir}: nothing to resume (no resume/state.json and checkpoints/last.npz; "
-                          "only a stopped run can be resumed)")  # fmt: skip
+        raise RunDirError(
+            f"{run_dir}: nothing to resume (no resume/state.json and checkpoints/last.npz; "
+            "only a stopped run can be resumed)"
+        )
     state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     trainer.model.load(last)
     opt, be = trainer.optimizer, trainer.model.backend

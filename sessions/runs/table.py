@@ -77,12 +77,20 @@ COLUMNS: tuple[Column, ...] = (
     Column("epochs", _final("epoch"), True, _metric, "epochs", numeric=True),
     Column("train loss", _final("train_loss"), False, _metric, "train_loss", numeric=True),
     Column("val loss", _final("val_loss"), False, _metric, "val_loss", numeric=True),
-    Column("val acc/R²", _quality, True, _quality_text, "val_acc", aliases=("val_r2",),
-           sort_help="the best accuracy (R² for regression) first", numeric=True),
+    Column(
+        "val acc/R²",
+        _quality,
+        True,
+        _quality_text,
+        "val_acc",
+        aliases=("val_r2",),
+        sort_help="the best accuracy (R² for regression) first",
+        numeric=True,
+    ),
     Column("val mae", _final("val_mae"), False, _metric, "val_mae", numeric=True),
     Column("samples/s", Run.samples_per_s, True, _rate, "samples_per_s", numeric=True),
     Column("dataset", _dataset, False, _plain),
-)  # fmt: skip
+)
 BY_LABEL: dict[str, Column] = {c.label: c for c in COLUMNS}
 # `dl-lab runs --sort KEY`: every column's sort key and its aliases, in COLUMNS order.
 SORT_KEYS: dict[str, Column] = {key: c for c in COLUMNS for key in (c.sort_key, *c.aliases) if key is not None}
@@ -107,6 +115,6 @@ def sort_runs(runs: Iterable[Run], column: Column, reverse: bool = False) -> lis
     def known(v) -> bool:
         return isinstance(v, (int, float, str)) and v == v  # v == v: not NaN
 
-    present = [(v, r) for v, r in values if known(v)]
+    present: list[tuple[Any, Run]] = [(v, r) for v, r in values if known(v)]
     missing = [r for v, r in values if not known(v)]
     return [r for _, r in sorted(present, key=lambda vr: vr[0], reverse=column.descending != reverse)] + missing

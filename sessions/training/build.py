@@ -45,8 +45,9 @@ def check_output(n_layers: int, out: tuple[int, ...], loss: Loss, dataset: DataF
         need, why = dataset.output_dim, f"one per regression target of {dataset.name}"
     elif loss.binary:
         if dataset.num_classes != 2:
-            raise ConfigError(f"loss: {loss.name} is for two classes, but {dataset.name} has {dataset.num_classes}; "
-                              "use cross_entropy")  # fmt: skip
+            raise ConfigError(
+                f"loss: {loss.name} is for two classes, but {dataset.name} has {dataset.num_classes}; use cross_entropy"
+            )
         need, why = 1, f"{loss.name} takes one score per sample"
     elif loss.name == "hinge" and out[0] == 1 and dataset.num_classes == 2:
         return
@@ -73,8 +74,15 @@ def _build(session, dataset, backend, progress) -> Built:
     dataset = dataset if dataset is not None else load_dataset(session, progress)
     loss = get_loss(config.loss)
     backend_ = get_backend(backend or config.backend)
-    model = Sequential(list(config.model), dataset.input_shape, backend=backend_, dtype=config.dtype, seed=config.seed,
-                       init=config.init, loss=loss)  # fmt: skip
+    model = Sequential(
+        list(config.model),
+        dataset.input_shape,
+        backend=backend_,
+        dtype=config.dtype,
+        seed=config.seed,
+        init=config.init,
+        loss=loss,
+    )
     check_output(len(config.model), model.output_shape, loss, dataset)
     optimizer = make_optimizer(config.optimizer.to_spec())
     training = config.training

@@ -30,8 +30,11 @@ def explain(
     steps_per_epoch: int,
 ) -> tuple[str, str, list]:
     """(message, cause, advice) for a loss that became NaN/infinite or exploded."""
-    what = "NaN" if loss_value != loss_value else ("infinite" if abs(loss_value) == float("inf") else
-                                                   f"{loss_value:.3g} (exploded)")  # fmt: skip
+    what = (
+        "NaN"
+        if loss_value != loss_value
+        else ("infinite" if abs(loss_value) == float("inf") else f"{loss_value:.3g} (exploded)")
+    )
     where = _first_broken(model)
     message = f"the loss became {what} at epoch {epoch}, step {step} (batch {batch} of {steps_per_epoch})"
     if where:
@@ -41,17 +44,24 @@ def explain(
     lr = opt.lr
     growing = len(finite) >= 2 and finite[-1] > 10 * min(finite)
     if growing:
-        cause = (f"the loss grew from {min(finite):.3g} to {finite[-1]:.3g} over the last {len(finite)} steps: "
-                 f"the learning rate {lr:g} is too high for {opt.name}, so each update overshoots and the "
-                 "weights grow until they overflow")  # fmt: skip
+        cause = (
+            f"the loss grew from {min(finite):.3g} to {finite[-1]:.3g} over the last {len(finite)} steps: "
+            f"the learning rate {lr:g} is too high for {opt.name}, so each update overshoots and the "
+            "weights grow until they overflow"
+        )
     elif config.data.normalize == "none":
-        cause = ("the inputs are not normalized (data.normalize: none): large input values make large "
-                 "activations and gradients that overflow")  # fmt: skip
+        cause = (
+            "the inputs are not normalized (data.normalize: none): large input values make large "
+            "activations and gradients that overflow"
+        )
     else:
-        cause = (f"the updates overflowed: the learning rate {lr:g} is likely too high for {opt.name}, or a "
-                 "gradient spiked")  # fmt: skip
-    advice = [f"lower optimizer.lr to {lr / 10:g} (dl-lab run ... --set optimizer.lr={lr / 10:g})",
-              "clip the gradient: --set training.clip_norm=1.0"]  # fmt: skip
+        cause = (
+            f"the updates overflowed: the learning rate {lr:g} is likely too high for {opt.name}, or a gradient spiked"
+        )
+    advice = [
+        f"lower optimizer.lr to {lr / 10:g} (dl-lab run ... --set optimizer.lr={lr / 10:g})",
+        "clip the gradient: --set training.clip_norm=1.0",
+    ]
     if config.data.normalize == "none":
         advice.append("normalize the inputs: --set data.normalize=standard")
     if opt.name == "sgd":

@@ -11,8 +11,13 @@ from dl_lab.sessions.events import ActivationStats, Boundary, LayerSnapshot, Sna
 from dl_lab.sessions.training.stats import _round, describe_segments
 
 # Fixed histogram ranges for bounded activations, so that pictures compare across time.
-_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softmax": (0.0, 1.0), "step": (0.0, 1.0),
-           "gaussian": (0.0, 1.0)}  # fmt: skip
+_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "softmax": (0.0, 1.0),
+    "step": (0.0, 1.0),
+    "gaussian": (0.0, 1.0),
+}
 ACTIVATION_VALUES = 8192  # at most about this many values per layer go into its activation statistics
 SATURATION = 0.99  # |tanh| or 2|sigmoid - 0.5| above this counts as saturated
 
@@ -76,9 +81,10 @@ class Monitor:
         final = model.forward(self.probe, training=False, keep=True)
         outputs = [be.to_host(o[: self.n_sample]) for o in model.outputs]
         model.outputs = None
-        rows = [LayerSnapshot(index=i, kind=layer.kind, activation=stats)
-                for i, (layer, stats) in enumerate(zip(model.layers, self._activation_stats(outputs, bins),
-                                                       strict=True))]  # fmt: skip
+        rows = [
+            LayerSnapshot(index=i, kind=layer.kind, activation=stats)
+            for i, (layer, stats) in enumerate(zip(model.layers, self._activation_stats(outputs, bins), strict=True))
+        ]
         self._param_stats(rows, bins, before)
         return SnapshotTaken(epoch=epoch, step=step, layers=rows, boundary=self._boundary(final[self.n_sample :]))
 
@@ -86,8 +92,9 @@ class Monitor:
         names = [_activation_name(layer) for layer in self.model.layers]
         # Histograms and moments need a few thousand values, not every pixel of every feature map.
         parts = [o.reshape(-1)[:: max(1, o.size // ACTIVATION_VALUES)] for o in outputs]
-        described: list[Any] = describe_segments(np.concatenate(parts), [p.size for p in parts], bins,
-                                      [_RANGES.get(n) for n in names])  # fmt: skip
+        described: list[Any] = describe_segments(
+            np.concatenate(parts), [p.size for p in parts], bins, [_RANGES.get(n) for n in names]
+        )
         for layer, name, out, stats in zip(self.model.layers, names, outputs, described, strict=True):
             del stats["norm"]
             stats["function"] = name
@@ -110,8 +117,9 @@ class Monitor:
         params, grads = be.to_host(self.model.params), be.to_host(self.model.grads)
         w, g = params[self.weight_index], grads[self.weight_index]
         sizes = [p.size for _, p in self.weighted]
-        for (i, _), ws, gs in zip(self.weighted, describe_segments(w, sizes, bins), describe_segments(g, sizes, bins),
-                                  strict=True):  # fmt: skip
+        for (i, _), ws, gs in zip(
+            self.weighted, describe_segments(w, sizes, bins), describe_segments(g, sizes, bins), strict=True
+        ):
             rows[i].update(weight=ws, grad=gs)
         if before is not None:
             delta = w - before[self.weight_index]
@@ -133,8 +141,9 @@ class Monitor:
                 if not self.loss.classification
                 else be.to_host(self.loss.probabilities(out))[:, -1]
             )
-            return Boundary(kind="curve", bounds=self.bounds, x=np.round(xs, 4).tolist(),
-                            values=np.round(ys, 4).tolist())  # fmt: skip
+            return Boundary(
+                kind="curve", bounds=self.bounds, x=np.round(xs, 4).tolist(), values=np.round(ys, 4).tolist()
+            )
         if not self.loss.classification:
             info["kind"], info["values"] = "value", np.round(be.to_host(out[:, 0]), 4).tolist()
         elif out.shape[1] <= 2:

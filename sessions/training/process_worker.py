@@ -75,8 +75,12 @@ class ProcessController:
         ctx = multiprocessing.get_context("spawn")
         child_end, self._commands = ctx.Pipe(duplex=False)
         self._events = ctx.Queue()
-        self._process = ctx.Process(target=serve, args=(session, child_end, self._events, step_interval,
-                                    trainer_factory), name=f"dl-lab-training-{session.name}", daemon=True)  # fmt: skip
+        self._process = ctx.Process(
+            target=serve,
+            args=(session, child_end, self._events, step_interval, trainer_factory),
+            name=f"dl-lab-training-{session.name}",
+            daemon=True,
+        )
         with _ENV_LOCK, _child_environment(blas_threads()):
             self._process.start()
         child_end.close()  # the child's copy alone: when this process dies, the child reads end-of-file
@@ -187,8 +191,9 @@ class ProcessController:
                 try:  # a child that has ended has flushed what it sent
                     message = self._events.get(timeout=POLL_S)
                 except queue.Empty:
-                    self._deliver_error(RuntimeError(f"the training process ended unexpectedly (exit code "
-                                                     f"{self._process.exitcode})"))  # fmt: skip
+                    self._deliver_error(
+                        RuntimeError(f"the training process ended unexpectedly (exit code {self._process.exitcode})")
+                    )
                     return
             kind = message[0]
             if kind == "event":

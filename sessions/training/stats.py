@@ -20,8 +20,10 @@ def describe_segments(flat: np.ndarray, sizes: list[int], bins: int, ranges=None
     """
     flat = flat.reshape(-1)
     if not np.isfinite(flat).all():
-        return [_describe_finite(part, bins, r) for part, r in zip(_split(flat, sizes), ranges or [None] * len(sizes),
-                                                                   strict=True)]  # fmt: skip
+        return [
+            _describe_finite(part, bins, r)
+            for part, r in zip(_split(flat, sizes), ranges or [None] * len(sizes), strict=True)
+        ]
     n = len(sizes)
     starts = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.intp)
     counts = np.asarray(sizes, dtype=np.float64)
@@ -53,10 +55,14 @@ def describe_segments(flat: np.ndarray, sizes: list[int], bins: int, ranges=None
     std = np.sqrt(np.maximum(squares / counts - mean * mean, 0.0))
     norm = np.sqrt(squares)
     return [
-        {"norm": _round(norm[i]), "mean": _round(mean[i]), "std": _round(std[i]),
-         "histogram": {"counts": hist[i], "lo": _round(lo[i]), "hi": _round(hi[i])}}
+        {
+            "norm": _round(norm[i]),
+            "mean": _round(mean[i]),
+            "std": _round(std[i]),
+            "histogram": {"counts": hist[i], "lo": _round(lo[i]), "hi": _round(hi[i])},
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def _split(flat, sizes):

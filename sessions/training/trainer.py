@@ -84,14 +84,34 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------------
     def started(self) -> RunStarted:
         ds, m = self.dataset, self.model
-        rows = [LayerRow(index=r["index"], kind=r["kind"], output_shape=list(r["output_shape"]), params=r["params"],
-                         flops=r["flops"]) for r in m.summary()]  # fmt: skip
-        return RunStarted(name=self.config.name, task=ds.task, epochs=self.epochs,
-                          steps_per_epoch=self.steps_per_epoch, train_size=len(ds.y_train), val_size=len(ds.y_val),
-                          batch_size=self.batch_size, input_shape=list(ds.input_shape), output_dim=ds.output_dim,
-                          class_names=ds.class_names, layers=rows, param_count=m.param_count,
-                          backend=m.backend.name, dtype=str(m.dtype), start_epoch=self.progress.epoch,
-                          start_step=self.progress.step)  # fmt: skip
+        rows = [
+            LayerRow(
+                index=r["index"],
+                kind=r["kind"],
+                output_shape=list(r["output_shape"]),
+                params=r["params"],
+                flops=r["flops"],
+            )
+            for r in m.summary()
+        ]
+        return RunStarted(
+            name=self.config.name,
+            task=ds.task,
+            epochs=self.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            train_size=len(ds.y_train),
+            val_size=len(ds.y_val),
+            batch_size=self.batch_size,
+            input_shape=list(ds.input_shape),
+            output_dim=ds.output_dim,
+            class_names=ds.class_names,
+            layers=rows,
+            param_count=m.param_count,
+            backend=m.backend.name,
+            dtype=str(m.dtype),
+            start_epoch=self.progress.epoch,
+            start_step=self.progress.step,
+        )
 
     def run(self, should_stop=None):
         should_stop = should_stop or (lambda: False)
@@ -113,8 +133,14 @@ class Trainer:
                 if not math.isfinite(value) or abs(value) > EXPLODED:
                     yield self._failure(value, epoch, time.perf_counter() - t0)
                     return
-                yield StepEnded(epoch=epoch, step=p.step, batch=p.batch, loss=value, lr=self.optimizer.lr,
-                                time=time.perf_counter() - t0)  # fmt: skip
+                yield StepEnded(
+                    epoch=epoch,
+                    step=p.step,
+                    batch=p.batch,
+                    loss=value,
+                    lr=self.optimizer.lr,
+                    time=time.perf_counter() - t0,
+                )
                 if self.monitor and p.step % self.every == 0:
                     yield self.monitor.snapshot(epoch, p.step, self._before)
             p.epoch, p.batch, p.totals = epoch, 0, {}
@@ -152,8 +178,15 @@ class Trainer:
         val = evaluate(self.loss, out, self.y_val, self.model.backend, self.dataset)
         train = totals.result(self.loss, self.dataset)
         sps = self._samples_done() / p.train_time if p.train_time > 0 else 0.0
-        return EpochEnded(epoch=epoch, step=p.step, lr=self.optimizer.lr, time=elapsed, train_samples_per_s=sps,
-                          **{f"train_{k}": v for k, v in train.items()}, **val)  # fmt: skip
+        return EpochEnded(
+            epoch=epoch,
+            step=p.step,
+            lr=self.optimizer.lr,
+            time=elapsed,
+            train_samples_per_s=sps,
+            **{f"train_{k}": v for k, v in train.items()},
+            **val,
+        )
 
     def _samples_done(self) -> int:
         p, n = self.progress, len(self.dataset.y_train)
@@ -178,16 +211,33 @@ class Trainer:
         p = self.progress
         p.wall_time = time.perf_counter() - t0
         sps = self._samples_done() / p.train_time if p.train_time > 0 else 0.0
-        return RunEnded(status=status, epochs_done=p.epoch, steps=p.step, wall_time=p.wall_time,
-                        train_time=p.train_time, train_samples_per_s=sps, final=dict(self.last_epoch or {}),
-                        message=message)  # fmt: skip
+        return RunEnded(
+            status=status,
+            epochs_done=p.epoch,
+            steps=p.step,
+            wall_time=p.wall_time,
+            train_time=p.train_time,
+            train_samples_per_s=sps,
+            final=dict(self.last_epoch or {}),
+            message=message,
+        )
 
     def _failure(self, value: float, epoch: int, elapsed: float) -> RunFailed:
         p = self.progress
-        message, cause, advice = explain(self.config, self.model, list(self.recent), value, epoch, p.step, p.batch,
-                                         self.steps_per_epoch)  # fmt: skip
+        message, cause, advice = explain(
+            self.config, self.model, list(self.recent), value, epoch, p.step, p.batch, self.steps_per_epoch
+        )
         return RunFailed(epoch=epoch, step=p.step, message=message, cause=cause, advice=advice, wall_time=elapsed)
 
 
-__all__ = ["EpochEnded", "Progress", "RunCancelled", "RunEnded", "RunFailed", "RunStarted", "SnapshotTaken",
-           "StepEnded", "Trainer"]  # fmt: skip
+__all__ = [
+    "EpochEnded",
+    "Progress",
+    "RunCancelled",
+    "RunEnded",
+    "RunFailed",
+    "RunStarted",
+    "SnapshotTaken",
+    "StepEnded",
+    "Trainer",
+]

@@ -159,8 +159,10 @@ def test_runs_and_compare_show_r2_for_regression_and_sort_it_with_accuracies(cli
     assert cli("run", "sine.yaml", "--out", "runs/sine", "-q").exit_code == 0
     assert cli("run", "s.yaml", "--out", "runs/moons", "-q").exit_code == 0
     assert cli("run", "s.yaml", "--out", "runs/slow", "-q", "--set", "optimizer.lr=0.0001").exit_code == 0
-    finals = {name: json.loads((tmp_path / "runs" / name / "summary.json").read_text())["final"]
-              for name in ("sine", "moons", "slow")}  # fmt: skip
+    finals = {
+        name: json.loads((tmp_path / "runs" / name / "summary.json").read_text())["final"]
+        for name in ("sine", "moons", "slow")
+    }
     quality = {"sine": finals["sine"]["val_r2"], "moons": finals["moons"]["val_acc"], "slow": finals["slow"]["val_acc"]}
     listing = cli("runs", "--sort", "val_acc")
     rows = {row[0]: row for row in table_rows(listing.output)}
@@ -209,8 +211,14 @@ def run_in_terminal(args: list[str], cwd: Path, columns: int) -> str:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE")}
-    proc = subprocess.Popen([sys.executable, "-m", "dl_lab.cli.main", *args], cwd=cwd, env=env, stdin=follower,
-                            stdout=follower, stderr=follower)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dl_lab.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
     os.close(follower)
     out = b""
     while True:
@@ -295,10 +303,15 @@ def test_ctrl_c_saves_a_checkpoint_exits_130_and_resume_finishes_the_run(tmp_pat
 
 @pytest.mark.parametrize(
     "command,shown",
-    [("compare", ["RUN_DIR...", "--metric NAME"]), ("export", ["RUN_DIR...", "--csv FILE"]),
-     ("run", ["[SESSION]", "--set KEY=VALUE", "--resume RUN_DIR", "--epochs N"]), ("replay", ["RUN_DIR"]),
-     ("runs", ["--dir DIR", "--sort KEY"]), ("validate", ["SESSION", "--set KEY=VALUE"])],
-)  # fmt: skip
+    [
+        ("compare", ["RUN_DIR...", "--metric NAME"]),
+        ("export", ["RUN_DIR...", "--csv FILE"]),
+        ("run", ["[SESSION]", "--set KEY=VALUE", "--resume RUN_DIR", "--epochs N"]),
+        ("replay", ["RUN_DIR"]),
+        ("runs", ["--dir DIR", "--sort KEY"]),
+        ("validate", ["SESSION", "--set KEY=VALUE"]),
+    ],
+)
 def test_help_names_values_by_what_they_are_not_by_python_types(cli, command, shown):
     result = cli(command, "--help")
     assert result.exit_code == 0
@@ -359,8 +372,9 @@ def test_a_killed_run_is_listed_as_having_no_end_record_and_by_its_recorded_star
     deadline = time.time() + 60
     while time.time() < deadline and (not metrics.exists() or metrics.stat().st_size < 2000):
         time.sleep(0.05)
-    listed = subprocess.run([sys.executable, "-m", "dl_lab.cli.main", "runs"], cwd=tmp_path, capture_output=True,
-                            text=True)  # fmt: skip
+    listed = subprocess.run(
+        [sys.executable, "-m", "dl_lab.cli.main", "runs"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert table_rows(listed.stdout)[0][:2] == ["killed", "running"]
     proc.kill()  # kill -9: no end record, summary.json still says "running"
     proc.wait(timeout=30)
@@ -369,8 +383,9 @@ def test_a_killed_run_is_listed_as_having_no_end_record_and_by_its_recorded_star
     shutil.copytree(tmp_path / "runs" / "killed", tmp_path / "runs" / "copy")  # new file times, same run
     old = time.time() - 3 * 86400
     os.utime(tmp_path / "runs" / "killed", (old, old))
-    listed = subprocess.run([sys.executable, "-m", "dl_lab.cli.main", "runs"], cwd=tmp_path, capture_output=True,
-                            text=True)  # fmt: skip
+    listed = subprocess.run(
+        [sys.executable, "-m", "dl_lab.cli.main", "runs"], cwd=tmp_path, capture_output=True, text=True
+    )
     rows = {row[0]: row for row in table_rows(listed.stdout)}
     assert rows["killed"][1] == rows["copy"][1] == "no end record"
     assert float(rows["killed"][6].replace(",", "")) > 0  # samples/s: its last epoch's, with no summary figure

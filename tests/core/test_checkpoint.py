@@ -25,12 +25,20 @@ def test_checkpoint_keys_follow_the_model_order_and_nest_for_residual_blocks(tmp
         keys = list(data.files)
         shapes = {k: data[k].shape for k in keys}
     assert keys == [
-        "0.weight", "0.bias",
-        "1.weight", "1.bias", "1.running_mean", "1.running_var",
-        "3.0.weight", "3.0.bias",
-        "3.1.weight", "3.1.bias", "3.1.running_mean", "3.1.running_var",
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "1.running_mean",
+        "1.running_var",
+        "3.0.weight",
+        "3.0.bias",
+        "3.1.weight",
+        "3.1.bias",
+        "3.1.running_mean",
+        "3.1.running_var",
         "6.weight",
-    ]  # fmt: skip
+    ]
     assert shapes["0.weight"] == (4, 2, 3, 3) and shapes["6.weight"] == (3, 36)
 
 

@@ -18,10 +18,24 @@ from dl_lab.sessions import PRESETS, preset_path
 
 SAMPLES_CAP = 200  # rows of generated or built-in data: one epoch then takes a fraction of a second
 COURSE_EXAMPLES = {
-    "spiral", "perceptron", "logistic_regression", "xor", "circle_width", "spiral_deep", "sine", "activations",
-    "optimizers", "regularization", "initialization", "digits_mlp", "digits_cnn", "residual", "mnist",
-    "fashion_mnist", "cifar10",
-}  # fmt: skip
+    "spiral",
+    "perceptron",
+    "logistic_regression",
+    "xor",
+    "circle_width",
+    "spiral_deep",
+    "sine",
+    "activations",
+    "optimizers",
+    "regularization",
+    "initialization",
+    "digits_mlp",
+    "digits_cnn",
+    "residual",
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+}
 
 
 def raw_preset(name: str) -> dict:

@@ -264,9 +264,13 @@ def test_the_child_stops_with_a_checkpoint_when_its_parent_dies(small_session, t
     script = tmp_path / "parent.py"
     script.write_text(PARENT)
     text = small_session(training__epochs=2000).to_yaml()
-    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), "pause" if how == "hangup" else "-"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)  # its own group, as an app in a terminal  # fmt: skip
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "run"), "pause" if how == "hangup" else "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # its own group, as an app in a terminal
     parent.stdin.write(text)
     parent.stdin.close()
     child = int(parent.stdout.readline())
@@ -316,8 +320,9 @@ class EnvTrainer(Trainer):
 
 
 @pytest.mark.parametrize("chosen", [None, "3"])
-def test_the_child_leaves_a_core_to_the_app_unless_blas_threads_were_chosen(small_session, tmp_path, monkeypatch,
-                                                                            chosen):  # fmt: skip
+def test_the_child_leaves_a_core_to_the_app_unless_blas_threads_were_chosen(
+    small_session, tmp_path, monkeypatch, chosen
+):
     for name in BLAS_ENV:
         monkeypatch.delenv(name, raising=False)
     if chosen:

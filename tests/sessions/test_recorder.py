@@ -30,9 +30,14 @@ def test_a_run_directory_holds_exactly_the_contract_files(small_session, tmp_pat
     run_dir = record(Trainer(small_session(training__checkpoint_every=2)), tmp_path / "run")
     files = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
     assert files == [
-        "checkpoints/epoch-2.npz", "checkpoints/epoch-4.npz", "checkpoints/final.npz", "checkpoints/initial.npz",
-        "metrics.jsonl", "session.yaml", "summary.json",
-    ]  # fmt: skip
+        "checkpoints/epoch-2.npz",
+        "checkpoints/epoch-4.npz",
+        "checkpoints/final.npz",
+        "checkpoints/initial.npz",
+        "metrics.jsonl",
+        "session.yaml",
+        "summary.json",
+    ]
 
 
 def test_session_yaml_is_the_completed_session(small_session, tmp_path):
@@ -96,8 +101,9 @@ def test_runs_are_listed_and_replayed_as_the_same_events(small_session, tmp_path
     "text,message",
     [("foo: [", "session.yaml: not readable as YAML"), ("- a list", r"expected a session \(a mapping\), got list")],
 )
-def test_a_run_whose_session_file_is_broken_is_an_error_and_left_out_of_the_list(small_session, tmp_path, text,
-                                                                                message):  # fmt: skip
+def test_a_run_whose_session_file_is_broken_is_an_error_and_left_out_of_the_list(
+    small_session, tmp_path, text, message
+):
     trainer = Trainer(small_session())
     with Recorder(tmp_path / "good", trainer) as rec:
         for e in trainer.run():
@@ -158,8 +164,10 @@ def test_an_end_line_written_before_summary_json_counts(small_session, tmp_path)
     assert open_run(run_dir).state == "completed"
 
 
-@pytest.mark.parametrize("status,word", [("cancelled", "stopped"), ("stopped_early", "stopped early"),
-                                         ("failed", "failed"), ("completed", "completed")])  # fmt: skip
+@pytest.mark.parametrize(
+    "status,word",
+    [("cancelled", "stopped"), ("stopped_early", "stopped early"), ("failed", "failed"), ("completed", "completed")],
+)
 def test_recorded_statuses_read_as_words(small_session, tmp_path, status, word):
     run_dir = record(Trainer(small_session()), tmp_path / "run")
     summary = json.loads((run_dir / "summary.json").read_text())

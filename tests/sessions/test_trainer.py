@@ -145,8 +145,9 @@ def test_segment_statistics_match_numpy_on_each_segment():
     rng = np.random.default_rng(0)
     parts = [rng.standard_normal(50).astype(np.float32), np.tanh(rng.standard_normal(30)).astype(np.float32)]
     stats = describe_segments(np.concatenate(parts), [50, 30], 10, [None, (-1.0, 1.0)])
-    for part, s, (lo, hi) in zip(parts, stats, [(part.min(), part.max()) for part in parts[:1]] + [(-1, 1)],
-                                 strict=True):  # fmt: skip
+    for part, s, (lo, hi) in zip(
+        parts, stats, [(part.min(), part.max()) for part in parts[:1]] + [(-1, 1)], strict=True
+    ):
         assert s["mean"] == pytest.approx(part.mean(), rel=1e-5) and s["std"] == pytest.approx(part.std(), rel=1e-4)
         assert s["norm"] == pytest.approx(np.linalg.norm(part), rel=1e-5)
         expected, _ = np.histogram(part, bins=10, range=(lo, hi))
