@@ -8,7 +8,7 @@ and how its cells read as plain text. A front end picks the columns it shows, in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dl_lab.sessions.formatting import MISSING, count, fixed, minute, significant
 from dl_lab.sessions.runs.directory import Run
