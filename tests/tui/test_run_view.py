@@ -13,7 +13,7 @@ def test_every_pane_of_the_run_view_is_redrawn_while_training():
 def test_the_panes_that_change_every_step_are_redrawn_every_round():
     often, rare = ("data", "loss", "quality"), ("norms", "confusion", "layers")
     expected = tuple(key for other in rare for key in (*often, other))
-    assert ROTATION == expected
+    assert expected == ROTATION
 
 
 def test_a_new_pane_is_in_the_rotation_without_being_listed():
