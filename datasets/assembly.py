@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -61,26 +62,44 @@ def _split_rows(prepared: Prepared, val_fraction: float, seed: int) -> tuple[np.
     return random_split(len(prepared.targets), val_fraction, rng)
 
 
-def _splits(prepared: Prepared, options: dict) -> dict[str, dict[str, np.ndarray | None]]:
+class _Part(TypedDict):
+    """One split's rows: model inputs, targets and (2-D sets) the raw points."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    points: np.ndarray | None
+
+
+def _rows(part: _Part, rows: np.ndarray) -> _Part:
+    points = part["points"]
+    return {
+        "inputs": part["inputs"][rows],
+        "targets": part["targets"][rows],
+        "points": None if points is None else points[rows],
+    }
+
+
+def _splits(prepared: Prepared, options: dict) -> dict[str, _Part]:
     """{"train"|"val": {"inputs", "targets", "points"}}; val is the same objects when val_fraction is 0."""
-    whole = {"inputs": prepared.inputs, "targets": prepared.targets, "points": prepared.points}
+    whole: _Part = {"inputs": prepared.inputs, "targets": prepared.targets, "points": prepared.points}
     if prepared.val_inputs is not None:
-        given = {"inputs": prepared.val_inputs, "targets": prepared.val_targets, "points": None}
+        if prepared.val_targets is None:
+            raise TypeError(f"{prepared.name}: val_inputs given without val_targets")
+        given: _Part = {"inputs": prepared.val_inputs, "targets": prepared.val_targets, "points": None}
         return {"train": whole, "val": given}
     fraction = options.get("val_fraction")
     fraction = DEFAULT_VAL_FRACTION if fraction is None else fraction
     if fraction == 0:
         return {"train": whole, "val": whole}
     parts = _split_rows(prepared, fraction, options.get("seed", 0))
-    return {
-        split: {key: None if array is None else array[rows] for key, array in whole.items()}
-        for split, rows in zip(("train", "val"), parts, strict=True)
-    }
+    return {split: _rows(whole, rows) for split, rows in zip(("train", "val"), parts, strict=True)}
 
 
-def _points_2d(prepared: Prepared, splits: dict) -> dict | None:
+def _points_2d(prepared: Prepared, splits: dict[str, _Part]) -> dict | None:
     if prepared.points is None:
         return None
+    if prepared.bounds is None:
+        raise TypeError(f"{prepared.name}: points given without their bounds")
     labels = {
         split: np.asarray(part["targets"]).reshape(len(part["targets"]), -1)[:, 0] for split, part in splits.items()
     }
@@ -97,7 +116,7 @@ def finish(prepared: Prepared, options: dict, dtype: str) -> Dataset:
     """Split, fit the normalization on the training rows only, and build the Dataset."""
     splits = _splits(prepared, options)
     if prepared.task == "regression":
-        converted = {}
+        converted: dict[int, np.ndarray] = {}
         for part in splits.values():
             key = id(part["targets"])  # convert a shared train/val array once, keeping it shared
             converted.setdefault(key, np.asarray(part["targets"], dtype).reshape(len(part["targets"]), -1))

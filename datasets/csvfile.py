@@ -11,6 +11,7 @@ import difflib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class Table:
             self._raise_first_bad(block, columns)
         return values
 
-    def _raise_first_bad(self, block: np.ndarray, columns: list[str]) -> None:
+    def _raise_first_bad(self, block: np.ndarray, columns: list[str]) -> NoReturn:
         for i, j in np.ndindex(block.shape):  # error path only: find the first cell that is not a number
             try:
                 ok = np.isfinite(float(block[i, j]))
@@ -50,6 +51,8 @@ class Table:
                 ok = False
             if not ok:
                 raise DataError(self.where(i, columns[j]) + f": expected a number, got {str(block[i, j])!r}")
+        # float() and NumPy's conversion agree on every cell, so a bad block has a bad cell; should they ever differ:
+        raise DataError(f"{self.name}: columns {', '.join(map(repr, columns))}: expected numbers")
 
     def where(self, index: int, column: str) -> str:
         return f"{self.name}: row {self.rows[index]}, column {column!r}"
@@ -112,14 +115,14 @@ def _class_ids(train: Table, val: Table | None, target: str) -> tuple[dict[str, 
         if empty.size:
             raise DataError(f"{table.where(empty[0], target)}: expected a class label, got an empty cell")
     keys, numeric = _label_keys(np.concatenate(list(labels.values())))
-    keys = dict(zip(tables, np.split(keys, [len(labels["train"])]), strict=False))
-    classes = np.unique(keys["train"])
+    split_keys = dict(zip(tables, np.split(keys, [len(labels["train"])]), strict=False))
+    classes = np.unique(split_keys["train"])
     if len(classes) < 2:
         raise DataError(f"{train.name}: column {target!r} holds one class only; classification needs two or more")
     ids = {}
     for split, table in tables.items():
-        found = np.minimum(np.searchsorted(classes, keys[split]), len(classes) - 1)
-        unseen = np.flatnonzero(classes[found] != keys[split])
+        found = np.minimum(np.searchsorted(classes, split_keys[split]), len(classes) - 1)
+        unseen = np.flatnonzero(classes[found] != split_keys[split])
         if unseen.size:
             label = str(labels[split][unseen[0]])
             raise DataError(f"{table.where(unseen[0], target)}: class {label!r} does not appear in {train.name}")
@@ -164,24 +167,26 @@ def load_csv(name: str, options: dict, ctx: LoadContext) -> Dataset:
     _require_columns(train, targets, "data.target")
     shape = options["shape"]
     columns = _feature_columns(train, val, targets, shape)
-    inputs = {"train": train.numbers(columns), "val": val.numbers(columns) if val else None}
+    x_train, x_val = train.numbers(columns), val.numbers(columns) if val else None
     if shape is not None:
-        inputs = {k: None if v is None else v.reshape(len(v), *shape) for k, v in inputs.items()}
+        x_train = x_train.reshape(len(x_train), *shape)
+        x_val = None if x_val is None else x_val.reshape(len(x_val), *shape)
+    class_names: list[str] | None = None
     if options["task"] == "classification":
-        ys, class_names = _class_ids(train, val, targets[0])
+        ids, class_names = _class_ids(train, val, targets[0])
+        y_train, y_val = ids["train"], ids.get("val")
     else:
-        ys = {"train": train.numbers(targets), "val": val.numbers(targets) if val else None}
-        class_names = None
+        y_train, y_val = train.numbers(targets), val.numbers(targets) if val else None
     prepared = Prepared(
         name=name,
         task=options["task"],
         source="file",
-        inputs=inputs["train"],
-        targets=ys["train"],
+        inputs=x_train,
+        targets=y_train,
         class_names=class_names,
         feature_names=None if shape else columns,
-        val_inputs=inputs["val"],
-        val_targets=ys.get("val"),
+        val_inputs=x_val,
+        val_targets=y_val,
         axis="channel" if shape else "feature",
         to_inputs=(lambda raw: np.asarray(raw, np.float64).reshape(len(raw), *shape)) if shape else None,
     )

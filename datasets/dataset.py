@@ -56,14 +56,21 @@ class Dataset:
 
     # -- metadata ------------------------------------------------------------------------------------
     @property
+    def _classes(self) -> list[str]:
+        """The class names of a classification dataset (its loader gives them: Prepared.class_names)."""
+        if self.class_names is None:
+            raise TypeError(f"dataset {self.name!r}: a classification dataset needs class_names")
+        return self.class_names
+
+    @property
     def num_classes(self) -> int | None:
-        return len(self.class_names) if self.task == "classification" else None
+        return len(self._classes) if self.task == "classification" else None
 
     @property
     def output_dim(self) -> int:
         """Outputs the model needs: one logit per class, or the number of regression targets."""
         if self.task == "classification":
-            return len(self.class_names)
+            return len(self._classes)
         return int(self._targets["train"].shape[1])
 
     @property
@@ -170,7 +177,7 @@ class Dataset:
             "options": copy.deepcopy(self.options),
         }
         if self.task == "classification":
-            count = lambda y: np.bincount(y, minlength=len(self.class_names)).tolist()  # noqa: E731
+            count = lambda y: np.bincount(y, minlength=len(self._classes)).tolist()  # noqa: E731
             info["class_counts"] = {"train": count(self.y_train), "val": count(self.y_val)}
         return info
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 from urllib.parse import urlsplit
 
 from .errors import DataError
@@ -181,7 +181,7 @@ def _fetch_file(dataset: str, filename: str, folder: Path, progress: Progress | 
     raise DataError(f"{dataset}: could not download {filename} from {tried}. {_manual_hint(dataset, folder)}")
 
 
-def download(dataset: str, progress: Progress | bool | None = None) -> Path:
+def download(dataset: str, progress: Progress | Literal[False] | None = None) -> Path:
     """Make sure every file of ``dataset`` is in the cache and intact; returns its cache folder.
 
     ``progress``: None draws a bar on stderr, False shows nothing, a callable gets ``(done, total)``

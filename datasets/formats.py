@@ -61,7 +61,9 @@ def read_cifar_tar(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             for member in archive:
                 name = PurePosixPath(member.name).name
                 if member.isfile() and name in wanted:
-                    blobs[name] = archive.extractfile(member).read()
+                    contents = archive.extractfile(member)
+                    assert contents is not None  # extractfile gives None only for a member that is not a file
+                    blobs[name] = contents.read()
     except (tarfile.TarError, OSError, EOFError) as error:
         raise DataError(f"{path}: cannot read the archive ({error})") from None
     missing = [name for name in wanted if name not in blobs]

@@ -79,7 +79,7 @@ def downloaded_arrays(name: str, progress=None) -> dict[str, np.ndarray]:
             decoded.unlink(missing_ok=True)  # damaged: rebuild it from the verified raw files
     arrays = _decode(name, download(name, progress))
     with atomic_file(decoded) as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stubs: **kwds might hold allow_pickle (bool)
     return arrays
 
 
@@ -89,12 +89,17 @@ def is_cached(name: str) -> bool:
     return (folder / DECODED).exists() or all((folder / file).exists() for file in SHA256[name])
 
 
-def _subset(images, labels, size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+Images = tuple[np.ndarray, np.ndarray]  # (uint8 images NCHW, int64 labels)
+
+
+def _subset(images: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator) -> Images:
     keep = stratified_pick(labels, size, rng)
     return images[keep], labels[keep]
 
 
-def _image_dataset(name, source, train, test, options: dict, ctx: LoadContext) -> Dataset:
+def _image_dataset(
+    name: str, source: str, train: Images, test: Images | None, options: dict, ctx: LoadContext
+) -> Dataset:
     """``train``/``test``: (uint8 images, labels); ``test`` None draws val from train by val_fraction."""
     samples = options.get("samples")
     if samples is not None and samples < len(train[1]):

@@ -107,6 +107,7 @@ def apply_normalization(inputs: np.ndarray, record: Mapping, dtype: str = "float
         return out
     shift, scale = _shift_and_scale(record)
     groups = out.shape[1] if out.ndim >= 2 else 0
+    shape: tuple[int, ...]
     if axis == "feature" and out.ndim == 2 and groups == len(shift):
         shape = (1, groups)
     elif axis == "channel" and out.ndim == 4 and groups == len(shift):

@@ -7,8 +7,10 @@ import difflib
 import math
 import numbers
 from collections.abc import Callable, Mapping
+from typing import cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from dl_lab.core.spec import Option
 
@@ -44,18 +46,20 @@ def check_int(where: str, value: object, minimum: int, maximum: int | None = Non
     number = value
     if isinstance(value, float) and value.is_integer():
         number = int(value)
-    integral = isinstance(number, numbers.Integral) and not isinstance(number, bool)
-    if integral and number >= minimum and (maximum is None or number <= maximum):
-        return int(number)
+    if isinstance(number, numbers.Integral) and not isinstance(number, bool):
+        whole = int(number)
+        if whole >= minimum and (maximum is None or whole <= maximum):
+            return whole
     bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
     raise DataError(f"{where}: expected an integer {bound}, got {shown(value)}")
 
 
 def check_number(where: str, value: object, minimum: float, below: float | None = None) -> float:
     """A finite number ``>= minimum`` (and ``< below`` when given)."""
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if real and value >= minimum and (below is None or value < below):
-        return float(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number) and number >= minimum and (below is None or number < below):
+            return number
     bound = f">= {minimum:g}" if below is None else f"in [{minimum:g}, {below:g})"
     raise DataError(f"{where}: expected a number {bound}, got {shown(value)}")
 
@@ -70,7 +74,8 @@ def check_choice(where: str, value: object, choices: tuple[str, ...]) -> str:
 def check_dtype(value: object) -> str:
     """The float type of model inputs: ``float32`` or ``float64`` (a NumPy dtype is accepted)."""
     try:
-        name = np.dtype(value).name
+        # np.dtype interprets any object, raising TypeError for one that names no type; its stubs take DTypeLike only
+        name = np.dtype(cast("DTypeLike", value)).name
     except TypeError:
         name = None
     if name in DTYPES:
@@ -96,10 +101,13 @@ def check_target(where: str, value: object) -> str | list[str]:
     raise DataError(f"{where}: expected a column name or a list of distinct names, got {shown(value)}")
 
 
+def _positive_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) > 0
+
+
 def check_shape(where: str, value: object) -> list[int]:
     """An image shape ``[channels, height, width]`` of positive integers."""
-    ok = isinstance(value, (list, tuple)) and len(value) == 3
-    if ok and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == 3 and all(_positive_int(v) for v in value):
         return [int(v) for v in value]
     hint = ""
     if isinstance(value, (list, tuple)) and len(value) == 2:
@@ -107,13 +115,22 @@ def check_shape(where: str, value: object) -> list[int]:
     raise DataError(f"{where}: expected [channels, height, width] of positive integers, got {shown(value)}{hint}")
 
 
+def _minimum(option: Option) -> float:
+    """The lower bound of a number option (every int and float option in DATA_OPTIONS declares one)."""
+    if option.min is None:
+        raise TypeError(f"a data option of kind {option.kind!r} needs a min")
+    return option.min
+
+
 def _declared_check(option: Option) -> Callable[[str, object], object]:
     """The check of a number or a choice, with the bounds or the choices its declaration gives."""
     if option.kind == "int":
+        bottom = int(_minimum(option))
         top = None if option.max is None else int(option.max)
-        return lambda where, v: check_int(where, v, int(option.min), top)
+        return lambda where, v: check_int(where, v, bottom, top)
     if option.kind == "float":
-        return lambda where, v: check_number(where, v, option.min)
+        low = _minimum(option)
+        return lambda where, v: check_number(where, v, low)
     if option.kind == "choice":
         return lambda where, v: check_choice(where, v, option.choices)
     raise TypeError(f"no check for a data option of kind {option.kind!r}")
@@ -121,7 +138,7 @@ def _declared_check(option: Option) -> Callable[[str, object], object]:
 
 _OWN_CHECKS: dict[str, Callable[[str, object], object]] = {
     # below 1: some of the data must be left to train on
-    "val_fraction": lambda where, v: check_number(where, v, DATA_OPTIONS["val_fraction"].min, below=1.0),
+    "val_fraction": lambda where, v: check_number(where, v, _minimum(DATA_OPTIONS["val_fraction"]), below=1.0),
     "features": check_features,
     "train": check_path,
     "val": check_path,

@@ -81,9 +81,9 @@ def probe_data(data: dict, base_dir=".") -> DataProbe:
 
 def _probe(data: dict, base_dir) -> DataProbe:
     name = data.get("dataset")
-    info = DATASETS.get(name)
-    if info is None:
+    if not isinstance(name, str) or name not in DATASETS:
         return DataProbe(str(name), None, None, None, None, False, error=f"data.dataset: unknown dataset {name!r}")
+    info = DATASETS[name]
     offline = {row.name: row.offline for row in list_datasets()}[name]
     probe = DataProbe(name, data.get("task", info.task), declared_shape(info, data), info.num_classes, 1, offline)
     if not offline:

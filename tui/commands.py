@@ -1,75 +1,28 @@
-"""The command palette's entries (ctrl+p): every action of the lab, whatever screen is showing."""
+"""The command palette's entries (ctrl+p): every action of the lab, whatever screen is showing.
+
+They are read off the screens' key bindings, so that an action, its key and its words are declared once, in
+BINDINGS: each binding of a mode's screen is an entry titled by the screen's PALETTE_GROUP and the binding's line in
+the key help (`?`), its description and tooltip ("Training: step one batch", the footer showing "Step"), with the
+keys as the key help shows them ("(s or n)"). Left out: system bindings (Textual's focus, copy, cursor keys) and the
+actions a screen names in NOT_IN_PALETTE (moving around it). The replay's bindings are entries while a replay shows.
+EXTRA_COMMANDS are the few entries that are no screen's binding.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 from textual.app import SystemCommand
+from textual.binding import Binding
 
 from dl_lab.sessions import list_runs
 
 from .messages import ReplayRequested
-
-
-def commands(app, screen=None) -> Iterable[SystemCommand]:
-    """Every action of the lab, reachable from the command palette (ctrl+p); the replay's own while one shows."""
-
-    def on(mode: str, action: str):
-        return functools.partial(app.run_on, mode, action)  # a partial: tests read which action it runs
-
-    yield SystemCommand("Go to: build", "Edit the network and the session (1)", lambda: app.switch_mode("build"))
-    yield SystemCommand("Go to: train", "Train the session and watch it (2)", lambda: app.switch_mode("train"))
-    yield SystemCommand("Go to: runs", "Recorded runs: sort, compare, replay (3)", app.action_show_runs)
-    yield SystemCommand("Training: start / pause", "Start, pause or resume the run (space)", on("train", "toggle"))
-    yield SystemCommand("Training: step one batch", "Train exactly one batch, then pause (s)", on("train", "step"))
-    yield SystemCommand("Training: stop", "Stop after this batch and save a checkpoint (x)", on("train", "stop"))
-    yield SystemCommand("Training: reset", "A fresh model, the panes cleared (R)", on("train", "reset"))
-    yield SystemCommand("Training: learning rate up", "The next rate on the 1-3-10 ladder (+)", on("train", "lr(1)"))
-    yield SystemCommand("Training: learning rate down", "The rate below on the ladder (-)", on("train", "lr(-1)"))
-    yield SystemCommand("Training: set learning rate...", "Type a learning rate (l)", on("train", "type_lr"))
-    yield SystemCommand("View: next pane", "Show the next pane; one at a time on a small terminal (v)",
-                        on("train", "pane(1)"))  # fmt: skip
-    yield SystemCommand("View: previous pane", "Show the pane before (V)", on("train", "pane(-1)"))
-    yield SystemCommand("View: zoom the pane", "One pane on the whole screen, or the grid again (z)",
-                        on("train", "zoom"))  # fmt: skip
-    yield SystemCommand("View: next layer", "The layers pane shows the next layer (])", on("train", "layer(1)"))
-    yield SystemCommand("View: previous layer", "The layers pane shows the layer before ([)", on("train", "layer(-1)"))
-    yield SystemCommand("Session: save", "Write the session to its YAML file (ctrl+s)", on("build", "save"))
-    yield SystemCommand("Session: save as...", "Write the session to another file (S)", on("build", "save(True)"))
-    yield SystemCommand("Session: open", "Open a session file (ctrl+o)", on("build", "open"))
-    yield SystemCommand("Session: start from a preset", "Load one of the example sessions (p)", on("build", "preset"))
-    yield SystemCommand("Model: new", "An empty layer stack for this data (n)", on("build", "new_model"))
-    yield SystemCommand("Model: add a layer", "After the selected layer (a)", on("build", "add_layer"))
-    yield SystemCommand("Model: insert a layer", "Above the selected layer (i)", on("build", "insert_layer"))
-    yield SystemCommand("Model: edit the layer", "The selected layer's form (enter)", on("build", "edit_layer"))
-    yield SystemCommand("Model: duplicate the layer", "A copy below the selected layer (c)",
-                        on("build", "duplicate_layer"))  # fmt: skip
-    yield SystemCommand("Model: delete the layer", "The selected layer (d)", on("build", "delete_layer"))
-    yield SystemCommand("Model: move the layer up", "(K)", on("build", "move_layer(-1)"))
-    yield SystemCommand("Model: move the layer down", "(J)", on("build", "move_layer(1)"))
-    yield SystemCommand("Model: fix the shapes", "The suggested fix: a flatten, the output size and activation the "
-                        "loss needs, a residual block's width (f)",
-                        on("build", "fix_layers"))  # fmt: skip
-    yield SystemCommand("Runs: compare marked", "Overlay the marked runs' curves (o)", on("runs", "overlay"))
-    yield SystemCommand("Runs: sort by the next column", "(s; S reverses)", on("runs", "sort"))
-    yield SystemCommand("Runs: reload", "Read the runs folder again (f5)", on("runs", "reload"))
-    yield SystemCommand("Replay: latest run", "Open the newest recorded run in the replay", lambda: replay_latest(app))
-    yield SystemCommand("Replay: choose a run", "Pick a run in the runs table, then enter", app.action_show_runs)
-    if screen is not None and getattr(screen, "is_replay", False):
-        for title, help_text, action in REPLAY_COMMANDS:
-            yield SystemCommand(f"Replay: {title}", help_text, lambda action=action: screen.run_action(action))
-
-
-REPLAY_COMMANDS = [
-    ("play / pause", "Play the run from here, or pause it (space)", "play"),
-    ("next snapshot or epoch", "Step forward to the next snapshot or epoch (→)", "seek(1)"),
-    ("previous snapshot or epoch", "Step back (←)", "seek(-1)"),
-    ("start", "The run before its first batch (home)", "home"),
-    ("end", "The run as it ended (end)", "end"),
-    ("faster", "Play faster (>)", "speed(1)"),
-    ("slower", "Play slower (<)", "speed(-1)"),
-]
+from .screens.runs import RunsScreen
+from .screens.train import TrainScreen
 
 
 def replay_latest(app) -> None:
@@ -78,3 +31,76 @@ def replay_latest(app) -> None:
         app.notify(f"No recorded runs in {app.runs_root}", severity="warning")
         return
     app.post_message(ReplayRequested(runs[0].path))
+
+
+# (title, help, mode (None: the app), action (or a function of the app), the action whose key the help shows)
+EXTRA_COMMANDS = [
+    # the app's keys to the modes (the app's bindings, which have no help text)
+    ("Go to: build", "Edit the network and the session", None, "switch_mode('build')", "switch_mode('build')"),
+    ("Go to: train", "Train the session and watch it", None, "switch_mode('train')", "switch_mode('train')"),
+    ("Go to: runs", "Recorded runs: sort, compare, replay", None, "show_runs", "show_runs"),
+    # space is Run or Pause as the run stands (two bindings, NOT_IN_PALETTE); the palette's entry is either
+    ("Training: start / pause", "Start, pause or resume the run", "train", "toggle", "run"),
+    # ways into a replay, from anywhere
+    ("Replay: latest run", "Open the newest recorded run in the replay", None, replay_latest, None),
+    ("Replay: choose a run", "Pick a run in the runs table, then enter", None, "show_runs", None),
+]
+
+
+def mode_screens() -> dict:
+    """Each mode's screen class (as in DLLabApp.MODES, where the build screen comes from a function)."""
+    from .screens.build import BuildScreen  # imported here: the app imports it only when first shown
+
+    return {"build": BuildScreen, "train": TrainScreen, "runs": RunsScreen}
+
+
+def palette_bindings(screen_class) -> list[Binding]:
+    """The bindings of ``screen_class`` that are palette entries: its own, less system ones and NOT_IN_PALETTE."""
+    skipped = getattr(screen_class, "NOT_IN_PALETTE", ())
+    return [b for b in screen_class.BINDINGS
+            if isinstance(b, Binding) and not b.system and b.action.partition("(")[0] not in skipped]  # fmt: skip
+
+
+def keys_shown(app, bindings: Iterable[Binding]) -> str:
+    """The keys of ``bindings`` as the footer and the key help show them ("s or n", "^s")."""
+    keys = (dataclasses.replace(b, key=key.strip()) for b in bindings for key in b.key.split(","))
+    return " or ".join(dict.fromkeys(app.get_key_display(b) for b in keys))
+
+
+def title_of(screen_class, binding: Binding) -> str:
+    """The palette's title of ``binding``: its screen's group and its line in the key help, which reads
+    ``description tooltip`` ("Training: step one batch")."""
+    line = " ".join(filter(None, (binding.description, binding.tooltip)))
+    line = re.sub(r"\s*/\s*", " / ", line)  # the footer's "Play/pause": "play / pause"
+    return f"{screen_class.PALETTE_GROUP}: {line[:1].lower()}{line[1:]}"
+
+
+def binding_commands(app, screen_class, run: Callable[[str], Callable]) -> Iterable[SystemCommand]:
+    """An entry per action of ``screen_class``'s palette bindings; ``run(action)`` is its callback."""
+    by_action: dict[str, list[Binding]] = {}
+    for binding in palette_bindings(screen_class):  # an action's second binding (another key) is no second entry
+        by_action.setdefault(binding.action, []).append(binding)
+    for action, bindings in by_action.items():
+        yield SystemCommand(title_of(screen_class, bindings[0]), f"({keys_shown(app, bindings)})", run(action))
+
+
+def commands(app, screen=None) -> Iterable[SystemCommand]:
+    """Every action of the lab, reachable from the command palette (ctrl+p); the replay's own while one shows.
+    Callbacks are partials: tests read which mode and action each runs."""
+    screens = mode_screens()
+    for title, help_text, mode, action, keyed_by in EXTRA_COMMANDS:
+        bindings = app.BINDINGS if mode is None else screens[mode].BINDINGS
+        keys = [b for b in bindings if isinstance(b, Binding) and b.action == keyed_by and b.show][:1]
+        if callable(action):
+            callback = functools.partial(action, app)
+        elif mode is None:
+            callback = functools.partial(app.run_action, action)
+        else:
+            callback = functools.partial(app.run_on, mode, action)
+        yield SystemCommand(title, f"{help_text} ({keys_shown(app, keys)})" if keys else help_text, callback)
+    for mode, screen_class in screens.items():
+        yield from binding_commands(
+            app, screen_class, lambda action, mode=mode: functools.partial(app.run_on, mode, action)
+        )
+    if screen is not None and getattr(screen, "is_replay", False):  # run by the replay screen itself
+        yield from binding_commands(app, type(screen), lambda action: functools.partial(screen.run_action, action))

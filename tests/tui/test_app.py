@@ -17,8 +17,9 @@ from textual.widgets import HelpPanel
 from dl_lab.datasets import DataError
 from dl_lab.sessions.training.controller import WORKER_ENV, make_controller
 from dl_lab.tui.app import DLLabApp, make_app
-from dl_lab.tui.commands import commands
+from dl_lab.tui.commands import commands, mode_screens, palette_bindings, replay_latest, title_of
 from dl_lab.tui.screens.build import BuildScreen
+from dl_lab.tui.screens.replay import ReplayScreen
 from dl_lab.tui.screens.runs import RunsScreen
 from dl_lab.tui.screens.train import TrainScreen
 
@@ -47,23 +48,76 @@ async def test_question_mark_toggles_the_panel_of_every_key(tmp_path):
         assert not app.screen.query(HelpPanel)
 
 
-# Keys that are not actions of the lab: moving around (fields, panes of the build screen, rows of the runs table,
-# leaving a replay), and the two faces of space (start / pause: the palette has "Training: start / pause").
-NOT_IN_PALETTE = {"leave_field", "back", "run", "pause", "replay", "mark", "reverse", "section(1)", "section(-1)"}
+def palette(screen=None) -> list:
+    return list(commands(DLLabApp(tiny_session()), screen))
 
 
-@pytest.mark.parametrize("mode,screen", [("build", BuildScreen), ("train", TrainScreen), ("runs", RunsScreen)])
-def test_the_command_palette_reaches_every_action_of_every_screen(mode, screen):
-    reached = {c.callback.args for c in commands(DLLabApp(tiny_session())) if hasattr(c.callback, "args")}
-    actions = {b.action for b in screen.BINDINGS if not b.action.startswith(("app.", "screen."))} - NOT_IN_PALETTE
-    assert {(mode, action) for action in actions} <= reached
+def a_replay() -> ReplayScreen:
+    return ReplayScreen.__new__(ReplayScreen)  # never shown: the palette reads its class's bindings
+
+
+def screen_actions(screen_class) -> set[str]:
+    """The actions ``screen_class`` binds to keys, less Textual's (focus, copy, cursor keys) and moving around."""
+    skipped = getattr(screen_class, "NOT_IN_PALETTE", set())
+    bound = {b.action for b in screen_class.BINDINGS if not b.system}
+    assert skipped <= {action.partition("(")[0] for action in bound}, "NOT_IN_PALETTE names no bound action"
+    return {action for action in bound if action.partition("(")[0] not in skipped}
+
+
+def test_the_palette_knows_the_screen_of_every_mode():
+    screens = {mode: make if isinstance(make, type) else BuildScreen for mode, make in DLLabApp.MODES.items()}
+    assert mode_screens() == screens
+
+
+@pytest.mark.parametrize("mode", ["build", "train", "runs"])
+def test_the_command_palette_reaches_every_action_of_every_screen(mode):
+    screen = mode_screens()[mode]
+    reached = {c.callback.args for c in palette() if getattr(c.callback.func, "__name__", "") == "run_on"}
+    assert {(mode, action) for action in screen_actions(screen)} <= reached
+    assert screen.PALETTE_GROUP  # the titles' "Training: ..."
+
+
+def test_the_palette_is_read_off_the_bindings_key_help_lines_and_keys():
+    app = DLLabApp(tiny_session())
+    entries = {c.title: c.help for c in commands(app)}
+    for screen in mode_screens().values():
+        for binding in palette_bindings(screen):
+            line = f"{binding.description} {binding.tooltip}".strip()  # as the key help (`?`) shows it
+            title = f"{screen.PALETTE_GROUP}: {line[:1].lower()}{line[1:]}"
+            assert app.get_key_display(binding.with_key(binding.key.split(",")[0])) in entries[title]
+    assert entries["Training: step one batch"] == "(s or n)"
+    assert entries["Build: save the session"] == "(^s)"
+    assert entries["Runs: sort by next column"] == "(s)"
+    assert entries["Go to: train"] == "Train the session and watch it (2)"  # an app key: EXTRA_COMMANDS
+    assert entries["Training: start / pause"] == "Start, pause or resume the run (space)"  # space's two faces
+
+
+@pytest.mark.parametrize("replay", [None, a_replay()], ids=["modes", "replay"])
+def test_every_palette_entry_runs_an_action_of_its_screen_and_none_comes_twice(replay):
+    entries = palette(replay)
+    titles = [c.title for c in entries]
+    assert len(titles) == len(set(titles))
+    runs = [(c.callback.func, c.callback.args) for c in entries]
+    twice = {args for func, args in runs if runs.count((func, args)) > 1}
+    assert twice <= {("show_runs",)}  # only "Go to: runs" and "Replay: choose a run" (on purpose)
+    for func, args in runs:
+        if getattr(func, "__name__", "") == "run_on":
+            mode, action = args
+            target = mode_screens()[mode]
+        elif func.__name__ == "run_action":
+            (action,) = args
+            target = ReplayScreen if getattr(func, "__self__", None) is replay else DLLabApp
+        else:
+            assert func is replay_latest
+            continue
+        assert hasattr(target, f"action_{action.partition('(')[0]}"), (target, action)
 
 
 def test_the_palette_has_the_replay_commands_while_a_replay_shows():
-    replay = type("Replay", (), {"is_replay": True, "run_action": lambda self, action: None})()
-    titles = {c.title for c in commands(DLLabApp(tiny_session()), replay)}
+    titles = {c.title for c in palette(a_replay())}
     assert {"Replay: play / pause", "Replay: start", "Replay: end", "Replay: faster"} <= titles
-    assert not {"Replay: play / pause"} & {c.title for c in commands(DLLabApp(tiny_session()))}
+    assert {title_of(ReplayScreen, b) for b in palette_bindings(ReplayScreen)} <= titles  # the panes' keys too
+    assert not {"Replay: play / pause"} & {c.title for c in palette()}
 
 
 async def test_a_palette_command_steps_the_training(tmp_path):
@@ -72,7 +126,13 @@ async def test_a_palette_command_steps_the_training(tmp_path):
         screen = app.screen
         await wait_for(pilot, lambda: screen.controller is not None, what="the session")
         await pilot.press("ctrl+p", *"step one batch")
-        await pilot.pause(0.3)
+
+        def highlighted() -> str | None:  # the palette's entry that enter runs (its search is a worker)
+            found = app.screen.query("CommandList")
+            option = found.first().highlighted_option if found else None
+            return None if option is None else str(option.hit.text)
+
+        await wait_for(pilot, lambda: highlighted() == "Training: step one batch", what="the palette's Training: step")
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.state.step == 1, what="one step")
         assert screen.controller.state == "paused"
@@ -107,7 +167,8 @@ async def test_a_crash_in_the_training_worker_is_shown_and_the_app_lives_on(tmp_
             trainer.run = functools.partial(CrashingTrainer.run, trainer)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.state.crash is not None, what="the crash")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: any(n.title == "Training stopped" for n in app._notifications),
+                       what="the crash's notification")  # fmt: skip
         assert "RuntimeError: the GPU caught fire" in str(screen.query_one("#failure").render())
         assert any("GPU caught fire" in n.message for n in app._notifications)
         await pilot.press("3")  # still alive and answering keys
@@ -123,7 +184,8 @@ async def test_a_session_whose_data_cannot_load_is_explained(tmp_path, monkeypat
     async with app.run_test(notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.state.crash is not None, what="the error")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: any(n.title == "Session not ready" for n in app._notifications),
+                       what="the error's notification")  # fmt: skip
         assert "network is unreachable" in str(screen.query_one("#failure").render())
         assert any(n.severity == "error" for n in app._notifications)
         await pilot.press("space")  # nothing to start: no crash either
@@ -161,7 +223,8 @@ def test_the_real_app_trains_in_a_real_terminal():
 async def test_the_footer_drops_the_palette_key_on_a_narrow_terminal_and_brings_it_back(tmp_path):
     app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: any(f.region.width == 160 for f in app.screen.query("LabFooter")),
+                       what="the footer laid out at 160 columns")  # fmt: skip
 
         def palette_shown() -> bool:
             return any(key.key == "ctrl+p" for key in app.screen.query("FooterKey"))

@@ -30,9 +30,9 @@ ROTATION = rotation(PANES)  # data, loss, quality, norms, data, loss, quality, c
 PANE_BINDINGS = [
     Binding("left_square_bracket", "layer(-1)", "Previous layer", key_display="[", show=False),
     Binding("right_square_bracket", "layer(1)", "Next layer", key_display="]", show=False),
-    Binding("v", "pane(1)", "Pane"),
+    Binding("v", "pane(1)", "Pane", tooltip="after this one"),
     Binding("V", "pane(-1)", "Previous pane", show=False),
-    Binding("z", "zoom", "Zoom", show=False),
+    Binding("z", "zoom", "Zoom", tooltip="on one pane, or the grid again", show=False),
 ]
 
 

@@ -74,20 +74,24 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
 
     CSS_PATH = "build.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
-    BINDINGS = [  # the footer shows a few (it must fit 80 columns with the app's keys); `?` lists them all
-        Binding("a", "add_layer", "Add"),
-        Binding("i", "insert_layer", "Insert above", show=False),
-        Binding("d,delete", "delete_layer", "Delete", key_display="d", show=False),
-        Binding("K,shift+up", "move_layer(-1)", "Move up", show=False),
-        Binding("J,shift+down", "move_layer(1)", "Move down", show=False),
-        Binding("c", "duplicate_layer", "Duplicate", show=False),
-        Binding("enter", "edit_layer", "Edit layer", show=False),
-        Binding("f", "fix_layers", "Fix shapes", show=False),
+    # The footer shows a few (it must fit 80 columns with the app's keys); `?` lists them all, each a line of its
+    # description and tooltip ("Add a layer"), which is also its title in the command palette (tui/commands.py).
+    PALETTE_GROUP = "Build"  # the palette's titles: "Build: add a layer"
+    NOT_IN_PALETTE = {"section", "leave_field"}  # moving around the screen
+    BINDINGS = [
+        Binding("a", "add_layer", "Add", tooltip="a layer"),
+        Binding("i", "insert_layer", "Insert", tooltip="a layer above", show=False),
+        Binding("d,delete", "delete_layer", "Delete", tooltip="the layer", key_display="d", show=False),
+        Binding("K,shift+up", "move_layer(-1)", "Move the layer up", show=False),
+        Binding("J,shift+down", "move_layer(1)", "Move the layer down", show=False),
+        Binding("c", "duplicate_layer", "Duplicate", tooltip="the layer", show=False),
+        Binding("enter", "edit_layer", "Edit", tooltip="the layer", show=False),
+        Binding("f", "fix_layers", "Fix", tooltip="the shapes", show=False),
         Binding("n", "new_model", "New model", show=False),
-        Binding("p", "preset", "Preset"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("S", "save(True)", "Save as", show=False),
-        Binding("ctrl+o", "open", "Open", show=False),
+        Binding("p", "preset", "Preset", tooltip="session to start from"),
+        Binding("ctrl+s", "save", "Save", tooltip="the session"),
+        Binding("S", "save(True)", "Save as", tooltip="another file", show=False),
+        Binding("ctrl+o", "open", "Open", tooltip="a session file", show=False),
         Binding("left_square_bracket", "section(-1)", "Previous pane", show=False),
         Binding("right_square_bracket", "section(1)", "Next pane", show=False),
         Binding("escape", "leave_field", "Leave the field", show=False),

@@ -53,11 +53,15 @@ class ReplayScreen(PaneActions, Screen):
     """Replays ``run_dir``: every pane shows the run as it stood at the timeline's cursor."""
 
     CSS_PATH = "train.tcss"
-    is_replay = True  # the command palette adds the replay's commands
+    # While it shows, the command palette has its keys too (tui/commands.py), titled by their line in the key help
+    # (`?`): description and tooltip ("Replay: next snapshot or epoch").
+    is_replay = True
+    PALETTE_GROUP = "Replay"
+    NOT_IN_PALETTE = {"back"}  # leaving it: the palette has "Go to: runs" and "Replay: choose a run"
     BINDINGS = [
         Binding("space", "play", "Play/pause"),
-        Binding("left", "seek(-1)", "Previous", key_display="←", show=False),
-        Binding("right", "seek(1)", "Next", key_display="→"),
+        Binding("left", "seek(-1)", "Previous", tooltip="snapshot or epoch", key_display="←", show=False),
+        Binding("right", "seek(1)", "Next", tooltip="snapshot or epoch", key_display="→"),
         Binding("home", "home", "Start", show=False),
         Binding("end", "end", "End", show=False),
         Binding("greater_than_sign,plus,equals_sign", "speed(1)", "Faster", key_display=">"),

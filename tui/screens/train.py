@@ -12,8 +12,8 @@ from textual.worker import Worker, WorkerState
 from dl_lab.sessions.events import RunFailed
 from dl_lab.sessions.runs.directory import new_run_dir
 from dl_lab.sessions.runs.state import RunState
-from dl_lab.sessions.training.pacer import Pacer
 from dl_lab.sessions.training.controller import make_controller
+from dl_lab.sessions.training.pacer import Pacer
 from dl_lab.tui.dialogs.prompt import ValuePrompt
 from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
 from dl_lab.tui.panes.status import failure_text, live_status
@@ -39,16 +39,20 @@ class TrainScreen(PaneActions, Screen):
     run folder, and shows it as it learns."""
 
     CSS_PATH = "train.tcss"
+    # `?` lists the keys, each a line of its description and tooltip ("Step one batch"), which is also its title in
+    # the command palette (tui/commands.py).
+    PALETTE_GROUP = "Training"  # the palette's titles: "Training: step one batch"
+    NOT_IN_PALETTE = {"run", "pause"}  # space's two faces: the palette has "Training: start / pause" (toggle)
     BINDINGS = [
         # one of the two space keys is shown: Run while the run does not run, Pause while it does
         Binding("space", "run", "Run"),
         Binding("space", "pause", "Pause"),
-        Binding("s,n", "step", "Step"),
-        Binding("x", "stop", "Stop"),
-        Binding("R", "reset", "Reset"),
+        Binding("s,n", "step", "Step", tooltip="one batch"),
+        Binding("x", "stop", "Stop", tooltip="and save a checkpoint"),
+        Binding("R", "reset", "Reset", tooltip="to a fresh model"),
         Binding("plus,equals_sign", "lr(1)", "Learning rate up", key_display="+", show=False),
         Binding("minus", "lr(-1)", "Learning rate down", key_display="-", show=False),
-        Binding("l", "type_lr", "Set lr"),
+        Binding("l", "type_lr", "Set lr", tooltip="by typing a learning rate"),
         *PANE_BINDINGS,
     ]
 
