@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from dl_lab.sessions.config import stack as stack_ops
 from dl_lab.sessions.config.stack import residual_inner
 from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, LayerDialog, layer_kinds
 from dl_lab.tui.widgets.forms import say
-
-from dl_lab.sessions.config import stack as stack_ops
 
 # First values of a new layer's required options (and a hidden layer's usual activation).
 PREFILL = {
