@@ -26,8 +26,9 @@ MAX_SAMPLES = 1_000_000
 # Every option a session's `data:` may hold: its kind, bounds and help (the Build screen's form is made from these).
 # Which options a dataset takes, and their defaults, are the dataset's own (registry.py); None stands in here.
 DATA_OPTIONS: dict[str, Option] = {
-    "samples": Option("int", None, min=2, max=MAX_SAMPLES,
-                      help="how many points to generate (images: how many to use; empty: all)"),
+    "samples": Option(
+        "int", None, min=2, max=MAX_SAMPLES, help="how many points to generate (images: how many to use; empty: all)"
+    ),
     "noise": Option("float", None, min=0.0, help="noise added to the generated points"),
     "seed": Option("int", None, min=0, help="seeds the generated points and the split (default: the session's seed)"),
     "val_fraction": Option("float", None, min=0.0, help="share of the data held out for validation"),  # < 1 too
@@ -38,7 +39,7 @@ DATA_OPTIONS: dict[str, Option] = {
     "target": Option("any", None, help="the target column (or a list of them)"),
     "task": Option("choice", None, choices=TASKS, help="classification or regression"),
     "shape": Option("any", None, help="image shape [C, H, W] of each row (empty: a flat table)"),
-}  # fmt: skip
+}
 
 
 def check_int(where: str, value: object, minimum: int, maximum: int | None = None) -> int:

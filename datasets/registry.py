@@ -39,35 +39,49 @@ class DatasetInfo:
 # stays in [-1, 1], and unit scale lets one learning rate suit every feature (Playground's own ranges
 # are kept in ``points_2d`` for plots). Gates keep their 0/1 inputs; images are scaled to [0, 1] by
 # minmax (MNIST's 0..255 becomes x / 255); a CSV file's values are kept as written.
-_PLAYGROUND = {"samples": 500, "noise": 0.0, "seed": 0, "val_fraction": 0.2, "normalize": "standard",
-               "features": DEFAULT_FEATURES}  # fmt: skip
+_PLAYGROUND = {
+    "samples": 500,
+    "noise": 0.0,
+    "seed": 0,
+    "val_fraction": 0.2,
+    "normalize": "standard",
+    "features": DEFAULT_FEATURES,
+}
 _SINE = {"samples": 500, "noise": 0.0, "seed": 0, "val_fraction": 0.2, "normalize": "standard"}
 _GATE = {"seed": 0, "val_fraction": 0.0, "normalize": "none", "features": DEFAULT_FEATURES}
 _DIGITS = {"samples": None, "seed": 0, "val_fraction": 0.2, "normalize": "minmax"}
 _DOWNLOADED = {"samples": None, "seed": 0, "val_fraction": None, "normalize": "minmax"}
-_CSV = {"train": None, "val": None, "target": "target", "task": "classification", "shape": None,
-        "seed": 0, "val_fraction": None, "normalize": "none"}  # fmt: skip
+_CSV = {
+    "train": None,
+    "val": None,
+    "target": "target",
+    "task": "classification",
+    "shape": None,
+    "seed": 0,
+    "val_fraction": None,
+    "normalize": "none",
+}
 
 
-# fmt: off
+# fmt: off  (kept: a table, one dataset a row, its columns aligned for reading)
 _TABLE = (
     # name            task              input shape  classes  size   offline options      loader
-    ("circle",         "classification", (2,),       2,       500,   True,   _PLAYGROUND, load_playground),
-    ("xor",            "classification", (2,),       2,       500,   True,   _PLAYGROUND, load_playground),
-    ("gaussian",       "classification", (2,),       2,       500,   True,   _PLAYGROUND, load_playground),
-    ("spiral",         "classification", (2,),       2,       500,   True,   _PLAYGROUND, load_playground),
-    ("moons",          "classification", (2,),       2,       500,   True,   _PLAYGROUND, load_playground),
-    ("plane",          "regression",     (2,),       None,    500,   True,   _PLAYGROUND, load_playground),
-    ("multi_gaussian", "regression",     (2,),       None,    500,   True,   _PLAYGROUND, load_playground),
-    ("sine",           "regression",     (1,),       None,    500,   True,   _SINE,       load_sine),
-    ("gate_and",       "classification", (2,),       2,       4,     True,   _GATE,       load_gate),
-    ("gate_or",        "classification", (2,),       2,       4,     True,   _GATE,       load_gate),
-    ("gate_xor",       "classification", (2,),       2,       4,     True,   _GATE,       load_gate),
-    ("digits",         "classification", (1, 8, 8),  10,      1797,  True,   _DIGITS,     load_digits),
-    ("mnist",          "classification", (1, 28, 28), 10,     70000, False,  _DOWNLOADED, load_downloaded),
-    ("fashion_mnist",  "classification", (1, 28, 28), 10,     70000, False,  _DOWNLOADED, load_downloaded),
-    ("cifar10",        "classification", (3, 32, 32), 10,     60000, False,  _DOWNLOADED, load_downloaded),
-    ("csv",            "classification", None,       None,    None,  True,   _CSV,        load_csv),
+    ("circle", "classification", (2,), 2, 500, True, _PLAYGROUND, load_playground),
+    ("xor", "classification", (2,), 2, 500, True, _PLAYGROUND, load_playground),
+    ("gaussian", "classification", (2,), 2, 500, True, _PLAYGROUND, load_playground),
+    ("spiral", "classification", (2,), 2, 500, True, _PLAYGROUND, load_playground),
+    ("moons", "classification", (2,), 2, 500, True, _PLAYGROUND, load_playground),
+    ("plane", "regression", (2,), None, 500, True, _PLAYGROUND, load_playground),
+    ("multi_gaussian", "regression", (2,), None, 500, True, _PLAYGROUND, load_playground),
+    ("sine", "regression", (1,), None, 500, True, _SINE, load_sine),
+    ("gate_and", "classification", (2,), 2, 4, True, _GATE, load_gate),
+    ("gate_or", "classification", (2,), 2, 4, True, _GATE, load_gate),
+    ("gate_xor", "classification", (2,), 2, 4, True, _GATE, load_gate),
+    ("digits", "classification", (1, 8, 8), 10, 1797, True, _DIGITS, load_digits),
+    ("mnist", "classification", (1, 28, 28), 10, 70000, False, _DOWNLOADED, load_downloaded),
+    ("fashion_mnist", "classification", (1, 28, 28), 10, 70000, False, _DOWNLOADED, load_downloaded),
+    ("cifar10", "classification", (3, 32, 32), 10, 60000, False, _DOWNLOADED, load_downloaded),
+    ("csv", "classification", None, None, None, True, _CSV, load_csv),
 )
 # fmt: on
 _DESCRIPTIONS = {

@@ -57,8 +57,11 @@ def mode_screens() -> dict:
 def palette_bindings(screen_class) -> list[Binding]:
     """The bindings of ``screen_class`` that are palette entries: its own, less system ones and NOT_IN_PALETTE."""
     skipped = getattr(screen_class, "NOT_IN_PALETTE", ())
-    return [b for b in screen_class.BINDINGS
-            if isinstance(b, Binding) and not b.system and b.action.partition("(")[0] not in skipped]  # fmt: skip
+    return [
+        b
+        for b in screen_class.BINDINGS
+        if isinstance(b, Binding) and not b.system and b.action.partition("(")[0] not in skipped
+    ]
 
 
 def keys_shown(app, bindings: Iterable[Binding]) -> str:

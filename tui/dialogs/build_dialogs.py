@@ -36,8 +36,12 @@ class ChoiceDialog(ModalScreen[str | None]):
 
     def compose(self):
         width = max((len(label) for _, label, _ in self.items), default=8) + 2
-        options = [Option(Text.assemble((label.ljust(width), "bold"), (desc, "dim"), no_wrap=True, overflow="ellipsis"),
-                          id=key) for key, label, desc in self.items]  # fmt: skip
+        options = [
+            Option(
+                Text.assemble((label.ljust(width), "bold"), (desc, "dim"), no_wrap=True, overflow="ellipsis"), id=key
+            )
+            for key, label, desc in self.items
+        ]
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield OptionList(*options, id="choices")

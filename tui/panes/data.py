@@ -83,8 +83,9 @@ class DataPane(Container):
         with VerticalScroll(id="data-controls"):
             with Horizontal(classes="field-row"):
                 yield Label("dataset", classes="field-label")
-                yield Select(dataset_choices(), value=self.data["dataset"], allow_blank=False, compact=True,
-                             id="dataset")  # fmt: skip
+                yield Select(
+                    dataset_choices(), value=self.data["dataset"], allow_blank=False, compact=True, id="dataset"
+                )
             yield Static("", id="data-info", markup=False)
             checks = {k: CHECKS[k] for k in FORM_OPTIONS}
             yield OptionForm(data_options(self.data["dataset"]), self.data, target="data", checks=checks)

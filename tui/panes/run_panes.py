@@ -69,8 +69,12 @@ class Pane(Vertical):
         except Exception as exc:  # a pane that cannot draw some data says so; the app and the run go on
             if not self._failed:
                 self._failed = True
-                self.app.notify(f"{type(exc).__name__}: {exc}", title=f"The {self.label} pane cannot draw this",
-                                severity="warning", timeout=8)  # fmt: skip
+                self.app.notify(
+                    f"{type(exc).__name__}: {exc}",
+                    title=f"The {self.label} pane cannot draw this",
+                    severity="warning",
+                    timeout=8,
+                )
 
     def draw(self, state: RunState) -> None:
         """Show ``state``; every pane overrides it (the base pane shows nothing)."""
@@ -139,8 +143,7 @@ class NormsPane(Pane):
         self.query_one("#weight-norms", LineChart).set_series(state.weight_norms, title="‖W‖", x_label="step")
         latest = [points[-1][1] for points in state.grad_norms.values() if points]
         title = "‖∇W‖ all 0: no gradient flows (dead units?)" if latest and not any(latest) else "‖∇W‖"
-        self.query_one("#grad-norms", LineChart).set_series(state.grad_norms, title=title, x_label="step",
-                                                            log_y=True)  # fmt: skip
+        self.query_one("#grad-norms", LineChart).set_series(state.grad_norms, title=title, x_label="step", log_y=True)
 
 
 class LayersPane(Pane):
@@ -258,8 +261,14 @@ def layer_table(state: RunState) -> Table:
         act = row.get("activation") or {}
         bad = act.get("dead_fraction", act.get("saturated_fraction"))
         w, g = row.get("weight") or {}, row.get("grad") or {}
-        table.add_row(layer_label(row), _num(act.get("mean")), "-" if bad is None else f"{bad:.0%}",
-                      _num(w.get("norm")), _num(g.get("norm")), _num(row.get("update_ratio")))  # fmt: skip
+        table.add_row(
+            layer_label(row),
+            _num(act.get("mean")),
+            "-" if bad is None else f"{bad:.0%}",
+            _num(w.get("norm")),
+            _num(g.get("norm")),
+            _num(row.get("update_ratio")),
+        )
     return table
 
 

@@ -8,9 +8,17 @@ from dl_lab.sessions.events import RunCancelled, RunEnded, RunFailed
 from dl_lab.sessions.formatting import count, significant
 from dl_lab.sessions.runs.state import RunState
 
-STATE_MARKS = {"idle": "○ ready", "preparing": "… preparing", "running": "▶ running", "paused": "‖ paused",
-               "finished": "■ finished", "failed": "✖ failed", "cancelled": "■ stopped",
-               "completed": "✔ completed", "stopped_early": "✔ stopped early"}  # fmt: skip
+STATE_MARKS = {
+    "idle": "○ ready",
+    "preparing": "… preparing",
+    "running": "▶ running",
+    "paused": "‖ paused",
+    "finished": "■ finished",
+    "failed": "✖ failed",
+    "cancelled": "■ stopped",
+    "completed": "✔ completed",
+    "stopped_early": "✔ stopped early",
+}
 
 
 def duration(seconds: float | None) -> str:
@@ -110,6 +118,8 @@ def failure_text(end: RunFailed | None, crash: str | None, live: bool = False) -
     text.append("\n     ".join(end.advice))
     if live:
         text.append("\nHere: ", style="bold")
-        text.append("l sets the learning rate and space trains again with it; 1 edits the session (clip norm, "
-                    "normalization, optimizer)")  # fmt: skip
+        text.append(
+            "l sets the learning rate and space trains again with it; 1 edits the session (clip norm, "
+            "normalization, optimizer)"
+        )
     return text

@@ -66,21 +66,47 @@ class TrainingPane(VerticalScroll):
         schedule, sched_values = _named(training["schedule"])
         stopping = training.get("early_stopping")
         yield Section(OptionForm(TOP, spec, target=""), title="session", collapsed=False, id="sec-session")
-        yield Section(NamedForm(OPTIMIZER_CHOICES, optimizer, opt_values, target="optimizer",
-                                help="the update rule (torch.optim's)"),
-                      title="optimizer", collapsed=False, id="sec-optimizer")  # fmt: skip
-        yield Section(OptionForm(LOOP, training, target="training"), title="training loop", collapsed=False,
-                      id="sec-loop")  # fmt: skip
-        yield Section(NamedForm(SCHEDULES, schedule, sched_values, target="training.schedule",
-                                help="the learning rate as a function of the epoch"),
-                      title="learning-rate schedule", id="sec-schedule")  # fmt: skip
-        yield Section(OptionForm(REGULARIZATION, spec["regularization"], target="regularization"),
-                      Static("dropout and batchnorm are layers: add them to the stack", classes="field-help-static"),
-                      title="regularization", id="sec-regularization")  # fmt: skip
-        yield Section(NamedForm(EARLY_STOPPING_CHOICES, "off" if stopping is None else "on", stopping or {},
-                                target="training.early_stopping", off="off", named=False,
-                                help="stop when a metric stops improving"),
-                      title="early stopping", id="sec-stopping")  # fmt: skip
+        yield Section(
+            NamedForm(
+                OPTIMIZER_CHOICES, optimizer, opt_values, target="optimizer", help="the update rule (torch.optim's)"
+            ),
+            title="optimizer",
+            collapsed=False,
+            id="sec-optimizer",
+        )
+        yield Section(
+            OptionForm(LOOP, training, target="training"), title="training loop", collapsed=False, id="sec-loop"
+        )
+        yield Section(
+            NamedForm(
+                SCHEDULES,
+                schedule,
+                sched_values,
+                target="training.schedule",
+                help="the learning rate as a function of the epoch",
+            ),
+            title="learning-rate schedule",
+            id="sec-schedule",
+        )
+        yield Section(
+            OptionForm(REGULARIZATION, spec["regularization"], target="regularization"),
+            Static("dropout and batchnorm are layers: add them to the stack", classes="field-help-static"),
+            title="regularization",
+            id="sec-regularization",
+        )
+        yield Section(
+            NamedForm(
+                EARLY_STOPPING_CHOICES,
+                "off" if stopping is None else "on",
+                stopping or {},
+                target="training.early_stopping",
+                off="off",
+                named=False,
+                help="stop when a metric stops improving",
+            ),
+            title="early stopping",
+            id="sec-stopping",
+        )
         yield Section(OptionForm(MONITOR, spec["monitor"], target="monitor"), title="monitor", id="sec-monitor")
 
     def on_mount(self) -> None:

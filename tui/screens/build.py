@@ -32,21 +32,36 @@ from .build_files import SessionFiles, shown_path
 
 SECTIONS = ("model", "data", "training")
 WIDE = 140  # columns from which the three panes sit side by side
-LAYER_ACTIONS = {"add_layer", "insert_layer", "delete_layer", "move_layer", "duplicate_layer", "edit_layer",
-                 "fix_layers"}  # fmt: skip
+LAYER_ACTIONS = {
+    "add_layer",
+    "insert_layer",
+    "delete_layer",
+    "move_layer",
+    "duplicate_layer",
+    "edit_layer",
+    "fix_layers",
+}
 FIELDS = (Input, Select, Switch, Checkbox)  # what `[`/`]` land on in a pane, and what esc leaves
 # The hint line, wide and narrow: for the layer list, for a pane's controls, and while typing in a text field
 # (where 1, 2, 3, p... are text: F2/F3/F4 change screens, esc gives the keys back).
 HINTS = {
-    "model": ("⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · n new · p preset · ^s save · "
-              "^o open", "⏎ edit · a/i add · d del · J/K move · c copy · f fix · [ ] panes"),
-    "pane": ("⏎ change · tab next field · esc back to the layers · [ ] panes · p preset · ^s save · ^o open",
-             "⏎ change · tab next · esc leave field · [ ] panes · p preset"),
-    "pane-home": ("tab to the fields · [ ] panes · p preset · ^s save · ^o open · 1 build · 2 train · 3 runs",
-                  "tab to the fields · [ ] panes · p preset · ^s save"),
-    "typing": ("typing in a field · esc leave field · tab next field · F2 build · F3 train · F4 runs",
-               "typing · esc leave field · tab next · F2/F3/F4 screens"),
-}  # fmt: skip
+    "model": (
+        "⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · n new · p preset · ^s save · ^o open",
+        "⏎ edit · a/i add · d del · J/K move · c copy · f fix · [ ] panes",
+    ),
+    "pane": (
+        "⏎ change · tab next field · esc back to the layers · [ ] panes · p preset · ^s save · ^o open",
+        "⏎ change · tab next · esc leave field · [ ] panes · p preset",
+    ),
+    "pane-home": (
+        "tab to the fields · [ ] panes · p preset · ^s save · ^o open · 1 build · 2 train · 3 runs",
+        "tab to the fields · [ ] panes · p preset · ^s save",
+    ),
+    "typing": (
+        "typing in a field · esc leave field · tab next field · F2 build · F3 train · F4 runs",
+        "typing · esc leave field · tab next · F2/F3/F4 screens",
+    ),
+}
 
 
 class SessionEdited(Message):
@@ -171,8 +186,11 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
             self.stack.focus()
             return
         pane = self.query_one(f"#{self.section}-pane")
-        home = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable and not
-                                                isinstance(w, FIELDS)), None)  # fmt: skip
+        home = (
+            pane
+            if pane.focusable
+            else next((w for w in pane.query("*") if w.focusable and not isinstance(w, FIELDS)), None)
+        )
         self.set_focus(home)
 
     def on_descendant_focus(self) -> None:
@@ -229,8 +247,9 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
             report.error = probe.error or "the input shape is unknown until the data loads"
         flag = (report.error_path, report.error) if report.error else output_error(self.draft, report, probe)
         warn = None if flag else output_warning(self.draft, report)
-        self.stack.view = StackView(copy.deepcopy(self.draft["model"]), report, *(flag or (None, None)),
-                                    *(warn or (None, None)))  # fmt: skip
+        self.stack.view = StackView(
+            copy.deepcopy(self.draft["model"]), report, *(flag or (None, None)), *(warn or (None, None))
+        )
         summary = self.query_one(ModelSummary)
         summary.report = report
         self.query_one(DataPane).show(probe)
@@ -320,8 +339,12 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
             return
         self._away = True
         if self.draft_error:
-            say(self.app, f"the build has an error, so the last valid session is used: {self.draft_error}",
-                severity="warning", timeout=8)  # fmt: skip
+            say(
+                self.app,
+                f"the build has an error, so the last valid session is used: {self.draft_error}",
+                severity="warning",
+                timeout=8,
+            )
         elif invalid := self.field_error():
             say(self.app, f"a field is not valid: {invalid}", severity="warning", timeout=8)
 

@@ -93,8 +93,11 @@ class LayerEdits:
         path, message = (view.flag_path, view.flag) if view.flag else (view.warn_path, view.warning)
         fixed = stack_ops.fix(self.draft["model"], path, message, self.draft.get("loss"))
         if fixed is None:
-            say(self, f"nothing to fix automatically here: {message}" if message else "the layers fit",
-                severity="warning")  # fmt: skip
+            say(
+                self,
+                f"nothing to fix automatically here: {message}" if message else "the layers fit",
+                severity="warning",
+            )
             return
         model, cursor, what = fixed
         self.set_model(model, cursor)

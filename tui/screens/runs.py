@@ -24,9 +24,12 @@ class RunsTable(DataTable, inherit_bindings=False):
     """The runs table: DataTable's keys still move the cursor, but stay out of the key help (``?``), where the
     screen's own keys come first; ``enter`` is the screen's (replay)."""
 
-    BINDINGS = [dataclasses.replace(b, show=False, system=True)
-                for key, bindings in DataTable._merged_bindings.key_to_bindings.items() if key != "enter"
-                for b in bindings]  # fmt: skip
+    BINDINGS = [
+        dataclasses.replace(b, show=False, system=True)
+        for key, bindings in DataTable._merged_bindings.key_to_bindings.items()
+        if key != "enter"
+        for b in bindings
+    ]
 
 
 class RunsScreen(Screen, inherit_bindings=False):

@@ -117,8 +117,14 @@ class TrainScreen(PaneActions, Screen):
         self.state = RunState()
         self.query_one("#failure").display = False
         self._dirty = True
-        self.run_worker(self._make_controller(self.session, self.source), thread=True, exclusive=True,
-                        group="prepare", exit_on_error=False, name="prepare")  # fmt: skip
+        self.run_worker(
+            self._make_controller(self.session, self.source),
+            thread=True,
+            exclusive=True,
+            group="prepare",
+            exit_on_error=False,
+            name="prepare",
+        )
 
     def _make_controller(self, session, source: int):
         self.outbox = outbox = Outbox(self, source)
@@ -263,8 +269,11 @@ class TrainScreen(PaneActions, Screen):
         if c is None or c.state in ("idle", "finished"):
             return
         c.stop()
-        self.notify(f"Stopping: a checkpoint is saved in {c.run_dir}/checkpoints/last.npz; `dl-lab run --resume "
-                    f"{c.run_dir}` continues the run, space here starts a new one", timeout=8)  # fmt: skip
+        self.notify(
+            f"Stopping: a checkpoint is saved in {c.run_dir}/checkpoints/last.npz; `dl-lab run --resume "
+            f"{c.run_dir}` continues the run, space here starts a new one",
+            timeout=8,
+        )
 
     def action_reset(self) -> None:
         self._release()

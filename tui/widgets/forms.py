@@ -174,8 +174,14 @@ class OptionField(Widget):
         hint = "not set" if option.default is None and not option.required else option.describe()
         # Letters are refused as they are typed; "1.5" in a whole-number field is shown as an error, not cut to 15.
         kind = "number" if option.kind in ("int", "float") else "text"
-        return FieldInput(format_value(value), placeholder=hint, type=kind, compact=True, classes="field-control",
-                          keep_brackets=option.kind not in ("int", "float", "str"))  # fmt: skip
+        return FieldInput(
+            format_value(value),
+            placeholder=hint,
+            type=kind,
+            compact=True,
+            classes="field-control",
+            keep_brackets=option.kind not in ("int", "float", "str"),
+        )
 
     @property
     def control(self):
@@ -250,8 +256,16 @@ class OptionForm(Vertical):
         def control(self) -> OptionForm:
             return self.form
 
-    def __init__(self, options: dict[str, Option], values: dict, *, target: str, prefix: str | None = None,
-                 checks: dict[str, Check] | None = None, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        options: dict[str, Option],
+        values: dict,
+        *,
+        target: str,
+        prefix: str | None = None,
+        checks: dict[str, Check] | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.add_class("option-form")
         self.target = target
@@ -315,13 +329,27 @@ class NamedForm(Vertical):
         def control(self) -> NamedForm:
             return self.form
 
-    def __init__(self, choices: dict[str, dict[str, Option]], name: str, values: dict, *, target: str,
-                 off: str | None = None, named: bool = True, help: str = "", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        choices: dict[str, dict[str, Option]],
+        name: str,
+        values: dict,
+        *,
+        target: str,
+        off: str | None = None,
+        named: bool = True,
+        help: str = "",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.add_class("named-form")
         self.choices, self.target, self.off, self.named = choices, target, off, named
-        self.chooser = OptionField("name" if named else "use", Option("choice", name, choices=tuple(choices),
-                                   help=help), name, where=f"{target}.name")  # fmt: skip
+        self.chooser = OptionField(
+            "name" if named else "use",
+            Option("choice", name, choices=tuple(choices), help=help),
+            name,
+            where=f"{target}.name",
+        )
         self.form = self._form(name, values)
 
     def _form(self, name: str, values: dict) -> OptionForm:
