@@ -9,9 +9,9 @@ from textual.app import App
 from textual.widgets import Checkbox, Input, OptionList, Select
 
 from dl_lab.sessions import PRESETS, load_session, preset_session, session_from_dict
+from dl_lab.sessions.config import stack as ops
 from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, LayerDialog, PathDialog
 from dl_lab.tui.panes.stack import LayerStack, ModelSummary
-from dl_lab.sessions.config import stack as ops
 from dl_lab.tui.screens.build import BuildScreen, SessionEdited
 from dl_lab.tui.widgets.forms import OptionField, OptionForm
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab_runs import tiny_session
+from lab_runs import tiny_session, wait_for
 from test_build import BuildApp, add_layer, small_session, until
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select
 
@@ -55,6 +55,11 @@ async def pick_preset(pilot, name: str) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, BuildScreen))
 
 
+def drawn(screen, name: str) -> bool:
+    """The screen has drawn the session ``name`` in every pane: no redraw is under way and the title names it."""
+    return not screen._showing.locked() and f"build · {name} ·" in str(screen.query_one("#build-title").render())
+
+
 # --- 1. a preset or an opened file redraws every pane at once ---------------------------------------------------
 @pytest.mark.parametrize("size", [(160, 50), (80, 24)])
 async def test_a_preset_shows_at_once_in_the_title_the_layers_the_fields_and_the_preview(size):
@@ -72,7 +77,7 @@ async def test_a_preset_shows_at_once_in_the_title_the_layers_the_fields_and_the
             preset = preset_session(name)
             await pick_preset(pilot, name)
             await until(pilot, lambda preset=preset: app.session.spec == preset.spec)
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda name=name: drawn(screen, name), what=f"the screen to draw {name}")
             assert str(screen.query_one("#build-title").render()).startswith(f"build · {name} ·")
             first = preset.spec["model"][0]["dense"]
             assert layer_lines(screen)[0] == f"0 dense {first['units']} {first['activation']}"
@@ -98,7 +103,7 @@ async def test_an_opened_file_shows_at_once_in_every_pane(tmp_path: Path):
         app.screen.query_one(Input).value = str(path)
         await pilot.press("enter")
         await until(pilot, lambda: app.session.name == "sine")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: drawn(screen, "sine"), what="the screen to draw sine")
         assert "build · sine ·" in str(screen.query_one("#build-title").render())
         assert layer_lines(screen)[0].startswith("0 dense 16 tanh")
         assert field(screen, "training.epochs").control.value == str(app.session.spec["training"]["epochs"])

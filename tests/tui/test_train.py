@@ -35,7 +35,8 @@ async def test_space_trains_the_session_and_every_pane_fills(tmp_path):
         screen = await open_train(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.controller.state == "finished", what="the run to finish")
-        await pilot.pause(0.3)  # one redraw
+        # the worker finishes before its last events reach the screen, which then redraws every pane at once
+        await wait_for(pilot, lambda: screen.state.end is not None, what="the run's end on the screen")
         loss = series(screen.query_one("#pane-loss LineChart", LineChart))
         assert loss["train"] == loss["val"] == 3 and loss["batch"] > 0
         assert series(screen.query_one("#pane-quality LineChart", LineChart))["val"] == 3
@@ -77,15 +78,16 @@ async def test_pause_stops_the_steps_and_step_trains_exactly_one_batch(tmp_path)
         await wait_for(pilot, lambda: screen.state.step > 20, what="some steps")
         await tap(pilot, "space")
         assert screen.controller.state == "paused"
-        await pilot.pause(0.3)
         run_dir = screen.controller.run_dir
+        await wait_for(pilot, lambda: screen.state.step == recorded_steps(run_dir),
+                       what="the screen to show the step the worker paused at")  # fmt: skip
         paused_at = recorded_steps(run_dir)  # what the worker (a thread or a process) has really trained
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # no condition to wait for: a while in which a running worker would train on
         assert recorded_steps(run_dir) == paused_at
         assert screen.state.step == paused_at  # the throttled step was delivered on pausing
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.state.step == paused_at + 1, what="one more step")
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # no condition to wait for: a while in which a second batch would be trained
         assert recorded_steps(run_dir) == paused_at + 1
         assert screen.controller.state == "paused"
         assert "paused" in str(screen.query_one("#status").render())
@@ -114,7 +116,7 @@ async def test_reset_starts_over_with_a_fresh_model_and_empty_panes(tmp_path):
         first = screen.controller
         await tap(pilot, "R")
         await wait_for(pilot, lambda: screen.controller not in (None, first), what="a new controller")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: not first.alive, what="the first run's worker to end")
         assert not first.alive and first.state == "finished"
         assert screen.controller.state == "idle"
         assert screen.state.epochs == [] and screen.state.steps == []
@@ -150,8 +152,8 @@ async def test_a_diverging_run_explains_itself_on_the_screen(tmp_path):
         screen = await open_train(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.state.end is not None, what="the failure")
-        await pilot.pause(0.2)
         failure = screen.query_one("#failure")
+        await wait_for(pilot, lambda: failure.display, what="the failure panel")
         assert failure.display
         text = str(failure.render())
         assert "diverged" in text and "Why:" in text and "lower optimizer.lr" in text
@@ -186,7 +188,8 @@ async def test_a_regression_run_names_its_panes_before_its_first_epoch(tmp_path)
     app = train_app(session, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_train(pilot)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "R²" in str(screen.query_one("#pane-strip").render()),
+                       what="the pane strip to name the regression panes")  # fmt: skip
         strip = str(screen.query_one("#pane-strip").render())
         assert "R²" in strip and "Layer stats" in strip and "Accuracy" not in strip and "Confusion" not in strip
 
@@ -195,14 +198,18 @@ async def test_v_shows_one_pane_at_a_time_on_a_small_terminal(tmp_path):
     app = train_app(tiny_session(), tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_train(pilot)
-        await pilot.pause(0.1)
+
+        def displayed() -> list[str]:
+            return [p.id for p in screen.query(".run-pane") if p.display]
+
+        await wait_for(pilot, lambda: displayed() == ["pane-data"], what="the data pane alone")
         shown = [p.id for p in screen.query(".run-pane") if p.display]
         assert shown == ["pane-data"]
         await pilot.press("v")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: displayed() == ["pane-loss"], what="the loss pane alone")
         assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-loss"]
         await pilot.press("V", "V")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: displayed() == ["pane-layers"], what="the layers pane alone")
         assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-layers"]
 
 
@@ -210,13 +217,14 @@ async def test_the_grid_shows_every_pane_on_a_large_terminal_and_z_zooms_one(tmp
     app = train_app(tiny_session(), tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_train(pilot)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: all(p.display and p.region.area for p in screen.query(".run-pane")),
+                       what="every pane laid out in the grid")  # fmt: skip
         panes = list(screen.query(".run-pane"))
         assert all(p.display for p in panes)
         data = screen.query_one("#pane-data")
         assert data.region.area == max(p.region.area for p in panes)  # the decision map is the biggest pane
         await pilot.press("z")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: [p.id for p in panes if p.display] == ["pane-data"], what="the zoomed data pane")
         assert [p.id for p in panes if p.display] == ["pane-data"]
 
 
@@ -228,7 +236,7 @@ async def test_images_show_validation_samples_with_their_labels(tmp_path):
         screen = await open_train(pilot)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.state.end is not None, what="the run")
-        await pilot.pause(0.3)
         grid = screen.query_one("#pane-data ImageGrid")
+        await wait_for(pilot, lambda: grid.display and grid.data is not None, what="the validation images")
         assert grid.display and grid.data is not None
         assert len(grid.data.captions) == 16 and "(" in grid.data.captions[0]
