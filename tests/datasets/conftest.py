@@ -124,8 +124,12 @@ def tiny_mnist(mirror):
         "y_test": np.arange(10, dtype=np.uint8),
     }
     arrays["x_train"][0, 0, 0], arrays["x_train"][0, 0, 1] = 0, 255  # so minmax is exactly x / 255
-    names = {"x_train": "train-images-idx3-ubyte.gz", "y_train": "train-labels-idx1-ubyte.gz",
-             "x_test": "t10k-images-idx3-ubyte.gz", "y_test": "t10k-labels-idx1-ubyte.gz"}  # fmt: skip
+    names = {
+        "x_train": "train-images-idx3-ubyte.gz",
+        "y_train": "train-labels-idx1-ubyte.gz",
+        "x_test": "t10k-images-idx3-ubyte.gz",
+        "y_test": "t10k-labels-idx1-ubyte.gz",
+    }
     for key, filename in names.items():
         mirror.publish("mnist", filename, _idx_gz(arrays[key]))
     return arrays

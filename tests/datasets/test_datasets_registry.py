@@ -85,8 +85,14 @@ def test_integral_floats_are_accepted_where_integers_are_expected():
 
 def test_options_record_every_default_filled_in():
     ds = load("spiral", noise=0.1)
-    assert ds.options == {"samples": 500, "noise": 0.1, "seed": 0, "val_fraction": 0.2,
-                          "normalize": "standard", "features": ["x1", "x2"]}  # fmt: skip
+    assert ds.options == {
+        "samples": 500,
+        "noise": 0.1,
+        "seed": 0,
+        "val_fraction": 0.2,
+        "normalize": "standard",
+        "features": ["x1", "x2"],
+    }
 
 
 def test_load_config_takes_a_session_data_mapping():

@@ -156,8 +156,10 @@ async def test_q_stops_a_running_training_and_saves_its_checkpoint(tmp_path):
 async def test_a_crash_in_the_training_worker_is_shown_and_the_app_lives_on(tmp_path, monkeypatch, worker):
     monkeypatch.setenv(WORKER_ENV, worker)
     if worker == "process":  # the trainer is built in the child: it is told which class to build
-        monkeypatch.setattr("dl_lab.tui.screens.train.make_controller",
-                            functools.partial(make_controller, trainer_factory=CrashingTrainer))  # fmt: skip
+        monkeypatch.setattr(
+            "dl_lab.tui.screens.train.make_controller",
+            functools.partial(make_controller, trainer_factory=CrashingTrainer),
+        )
     app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
     async with app.run_test(notifications=True) as pilot:
         screen = app.screen
@@ -167,8 +169,11 @@ async def test_a_crash_in_the_training_worker_is_shown_and_the_app_lives_on(tmp_
             trainer.run = functools.partial(CrashingTrainer.run, trainer)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.state.crash is not None, what="the crash")
-        await wait_for(pilot, lambda: any(n.title == "Training stopped" for n in app._notifications),
-                       what="the crash's notification")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: any(n.title == "Training stopped" for n in app._notifications),
+            what="the crash's notification",
+        )
         assert "RuntimeError: the GPU caught fire" in str(screen.query_one("#failure").render())
         assert any("GPU caught fire" in n.message for n in app._notifications)
         await pilot.press("3")  # still alive and answering keys
@@ -184,8 +189,11 @@ async def test_a_session_whose_data_cannot_load_is_explained(tmp_path, monkeypat
     async with app.run_test(notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.state.crash is not None, what="the error")
-        await wait_for(pilot, lambda: any(n.title == "Session not ready" for n in app._notifications),
-                       what="the error's notification")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: any(n.title == "Session not ready" for n in app._notifications),
+            what="the error's notification",
+        )
         assert "network is unreachable" in str(screen.query_one("#failure").render())
         assert any(n.severity == "error" for n in app._notifications)
         await pilot.press("space")  # nothing to start: no crash either
@@ -206,8 +214,11 @@ async def test_an_edited_session_is_trained_when_the_training_screen_comes_back(
         await pilot.pause()
         assert app.session is edited
         await pilot.press("2")
-        await wait_for(pilot, lambda: screen.controller is not None and screen.controller.session is edited,
-                       what="a controller for the edited session")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: screen.controller is not None and screen.controller.session is edited,
+            what="a controller for the edited session",
+        )
         assert screen.controller.lr == 0.5
 
 
@@ -215,16 +226,20 @@ async def test_an_edited_session_is_trained_when_the_training_screen_comes_back(
 def test_the_real_app_trains_in_a_real_terminal():
     script = Path(__file__).with_name("tmux_smoke.sh")
     dl_lab = shutil.which("dl-lab", path=str(Path(sys.executable).parent)) or "dl-lab"
-    done = subprocess.run(["bash", str(script)], env={**os.environ, "DL_LAB": dl_lab}, capture_output=True,
-                          text=True, timeout=150)  # fmt: skip
+    done = subprocess.run(
+        ["bash", str(script)], env={**os.environ, "DL_LAB": dl_lab}, capture_output=True, text=True, timeout=150
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 async def test_the_footer_drops_the_palette_key_on_a_narrow_terminal_and_brings_it_back(tmp_path):
     app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_for(pilot, lambda: any(f.region.width == 160 for f in app.screen.query("LabFooter")),
-                       what="the footer laid out at 160 columns")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: any(f.region.width == 160 for f in app.screen.query("LabFooter")),
+            what="the footer laid out at 160 columns",
+        )
 
         def palette_shown() -> bool:
             return any(key.key == "ctrl+p" for key in app.screen.query("FooterKey"))

@@ -232,8 +232,9 @@ async def test_a_residual_block_lists_its_inner_layers_which_can_be_added_edited
         await pilot.pause()
         await add_layer(pilot, "residual")
         block = app.session.spec["model"][1]["residual"]["layers"]
-        assert block == [{"dense": {"units": 32, "activation": "relu", "bias": True, "init": None,
-                                    "bias_init": "zeros"}}]  # fmt: skip
+        assert block == [
+            {"dense": {"units": 32, "activation": "relu", "bias": True, "init": None, "bias_init": "zeros"}}
+        ]
         stack = app.screen.query_one(LayerStack)
         await pilot.press("enter")  # on the block: the cursor goes to its first layer
         await pilot.pause()

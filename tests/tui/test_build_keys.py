@@ -41,8 +41,13 @@ def notes(app) -> list[str]:
 
 
 def session_of(spec: dict):
-    base = {"name": "qa", "seed": 1, "data": {"dataset": "circle", "samples": 120, "noise": 0.1},
-            "optimizer": {"name": "adam", "lr": 0.05}, "training": {"epochs": 5, "batch_size": 16}}  # fmt: skip
+    base = {
+        "name": "qa",
+        "seed": 1,
+        "data": {"dataset": "circle", "samples": 120, "noise": 0.1},
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "training": {"epochs": 5, "batch_size": 16},
+    }
     return session_from_dict({**base, **spec})
 
 
@@ -70,8 +75,9 @@ async def test_a_preset_shows_at_once_in_the_title_the_layers_the_fields_and_the
         await pilot.pause()
         screen = app.screen
         if size[0] < 140:  # narrow: build the other panes first, as a user who looked at them has
-            await pilot.press("right_square_bracket", "right_square_bracket", "left_square_bracket",
-                              "left_square_bracket")  # fmt: skip
+            await pilot.press(
+                "right_square_bracket", "right_square_bracket", "left_square_bracket", "left_square_bracket"
+            )
         await until(pilot, lambda: screen.query_one("#training-pane").ready)
         for name in ("xor", "sine"):
             preset = preset_session(name)

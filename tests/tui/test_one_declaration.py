@@ -37,6 +37,11 @@ def test_the_build_form_shows_the_declared_data_options_with_each_dataset_s_defa
         for key, option in form.items():
             declared = DATA_OPTIONS[key]
             assert (option.kind, option.min, option.max, option.choices, option.help) == (
-                declared.kind, declared.min, declared.max, declared.choices, declared.help)  # fmt: skip
+                declared.kind,
+                declared.min,
+                declared.max,
+                declared.choices,
+                declared.help,
+            )
             assert option.default == info.options[key]
     assert set(CHECKS) == set(DATA_OPTIONS)

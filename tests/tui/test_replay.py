@@ -188,8 +188,11 @@ async def test_escape_goes_back_to_the_runs_table(tiny_run, tmp_path):
 async def test_a_folder_that_is_not_a_run_is_a_notification(tmp_path):
     app = make_app(replay_dir=tmp_path / "nothing", runs_root=tmp_path)
     async with app.run_test(notifications=True) as pilot:
-        await wait_for(pilot, lambda: any(n.title == "Cannot replay" for n in app._notifications),
-                       what="the notification that the folder cannot be replayed")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: any(n.title == "Cannot replay" for n in app._notifications),
+            what="the notification that the folder cannot be replayed",
+        )
         assert app.current_mode == "runs" and not isinstance(app.screen, ReplayScreen)
         assert any("Cannot replay" in n.title for n in app._notifications)
 

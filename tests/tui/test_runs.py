@@ -152,8 +152,14 @@ async def test_the_key_help_lists_the_screen_s_own_keys_first_at_80x24(runs_root
         console = Console(width=60, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
         console.print(app.screen.query_one(BindingsTable).render())
         rows = [" ".join(line.split()) for line in console.export_text().splitlines() if line.strip()]
-        assert rows[:6] == ["⏎ Replay the run", "space Mark or unmark", "o Overlay marked runs",
-                            "s Sort by next column", "S Reverse the sort", "f5 ^r Reload the list"]  # fmt: skip
+        assert rows[:6] == [
+            "⏎ Replay the run",
+            "space Mark or unmark",
+            "o Overlay marked runs",
+            "s Sort by next column",
+            "S Reverse the sort",
+            "f5 ^r Reload the list",
+        ]
         text = console.export_text()
         assert "Cursor" not in text and "Select" not in text and "Page" not in text and "Focus" not in text
         await pilot.press("question_mark", "down", "enter")  # the table's keys still work: the second run replays

@@ -79,8 +79,11 @@ async def test_pause_stops_the_steps_and_step_trains_exactly_one_batch(tmp_path)
         await tap(pilot, "space")
         assert screen.controller.state == "paused"
         run_dir = screen.controller.run_dir
-        await wait_for(pilot, lambda: screen.state.step == recorded_steps(run_dir),
-                       what="the screen to show the step the worker paused at")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: screen.state.step == recorded_steps(run_dir),
+            what="the screen to show the step the worker paused at",
+        )
         paused_at = recorded_steps(run_dir)  # what the worker (a thread or a process) has really trained
         await pilot.pause(0.3)  # no condition to wait for: a while in which a running worker would train on
         assert recorded_steps(run_dir) == paused_at
@@ -183,13 +186,21 @@ async def test_space_is_run_or_pause_in_the_footer_as_the_run_stands(tmp_path):
 
 
 async def test_a_regression_run_names_its_panes_before_its_first_epoch(tmp_path):
-    session = tiny_session(**{"data": "{dataset: sine, samples: 100}", "loss": "mse",
-                              "model": "[{dense: {units: 8, activation: tanh}}, {dense: {units: 1}}]"})  # fmt: skip
+    session = tiny_session(
+        **{
+            "data": "{dataset: sine, samples: 100}",
+            "loss": "mse",
+            "model": "[{dense: {units: 8, activation: tanh}}, {dense: {units: 1}}]",
+        }
+    )
     app = train_app(session, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_train(pilot)
-        await wait_for(pilot, lambda: "R²" in str(screen.query_one("#pane-strip").render()),
-                       what="the pane strip to name the regression panes")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: "R²" in str(screen.query_one("#pane-strip").render()),
+            what="the pane strip to name the regression panes",
+        )
         strip = str(screen.query_one("#pane-strip").render())
         assert "R²" in strip and "Layer stats" in strip and "Accuracy" not in strip and "Confusion" not in strip
 
@@ -217,8 +228,11 @@ async def test_the_grid_shows_every_pane_on_a_large_terminal_and_z_zooms_one(tmp
     app = train_app(tiny_session(), tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_train(pilot)
-        await wait_for(pilot, lambda: all(p.display and p.region.area for p in screen.query(".run-pane")),
-                       what="every pane laid out in the grid")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: all(p.display and p.region.area for p in screen.query(".run-pane")),
+            what="every pane laid out in the grid",
+        )
         panes = list(screen.query(".run-pane"))
         assert all(p.display for p in panes)
         data = screen.query_one("#pane-data")
@@ -229,8 +243,14 @@ async def test_the_grid_shows_every_pane_on_a_large_terminal_and_z_zooms_one(tmp
 
 
 async def test_images_show_validation_samples_with_their_labels(tmp_path):
-    session = tiny_session(**{"data": "{dataset: digits, samples: 200}", "training.epochs": 1,
-                              "model": "[{flatten: {}}, {dense: {units: 10}}]", "monitor.every_steps": 0})  # fmt: skip
+    session = tiny_session(
+        **{
+            "data": "{dataset: digits, samples: 200}",
+            "training.epochs": 1,
+            "model": "[{flatten: {}}, {dense: {units: 10}}]",
+            "monitor.every_steps": 0,
+        }
+    )
     app = train_app(session, tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_train(pilot)
