@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from .activations import _sigmoid_f, _softmax_f, _xp
+from .errors import ConfigError
 from .spec import unknown_name
 
 
@@ -30,9 +31,19 @@ def _as_dense_targets(xp, out, t):
     return t.reshape(out.shape).astype(out.dtype, copy=False)
 
 
-def _signs(t, out):
-    """Class ids 0/1 as -1/+1 floats shaped like a one-output model."""
-    return _column(t, out) * 2.0 - 1.0
+def _signs(t, out, name):
+    """Binary labels as -1/+1 floats shaped like a one-output model: 0/1 and -1/+1 both accepted (0 -> -1).
+
+    Any other value raises a ConfigError (mapping it by 2t - 1 would silently train on the wrong margins).
+    """
+    xp = _xp(out)
+    t = _column(t, out)
+    bad = (t != 1.0) & (t != 0.0) & (t != -1.0)
+    if bool(bad.any()):
+        values = sorted(set(t[bad].tolist()))  # tolist() copies CuPy data to the host too
+        shown = ", ".join(f"{v:g}" for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        raise ConfigError(f"{name}: binary targets must be 0/1 or -1/+1, got {shown}")
+    return xp.where(t > 0, 1.0, -1.0).astype(out.dtype, copy=False)
 
 
 class Loss(ABC):
@@ -122,7 +133,7 @@ class BCE(Loss):
 
 
 class Hinge(Loss):
-    """Binary (one output, labels as -1/+1): mean max(0, 1 - t s).
+    """Binary (one output, labels 0/1 or -1/+1, 0 read as -1): mean max(0, 1 - t s).
 
     Several outputs: PyTorch's MultiMarginLoss, mean_n sum_{j != y} max(0, 1 - s_y + s_j) / K.
     """
@@ -141,14 +152,14 @@ class Hinge(Loss):
             grad = active * (1.0 / (n * k))
             grad[rows, target] = -active.sum(axis=1) / (n * k)
             return (margins * active).sum() / (n * k), grad
-        t = _signs(target, out)
+        t = _signs(target, out, self.name)
         margin = 1.0 - t * out
         active = margin > 0
         return (margin * active).mean(), -t * active * (1.0 / n)
 
 
 class Perceptron(Loss):
-    """The perceptron criterion mean max(0, -t s), labels as -1/+1.
+    """The perceptron criterion mean max(0, -t s), labels 0/1 or -1/+1 (0 read as -1).
 
     Its gradient is -t x for a misclassified point (t s <= 0, the boundary counted as a mistake so that a
     zero-initialized perceptron learns), so SGD with batch size 1 is exactly the perceptron rule w += lr t x.
@@ -157,7 +168,7 @@ class Perceptron(Loss):
     name, binary = "perceptron", True
 
     def __call__(self, out, target):
-        t = _signs(target, out)
+        t = _signs(target, out, self.name)
         score = t * out
         wrong = score <= 0
         return (-score * wrong).mean(), -t * wrong * (1.0 / out.shape[0])

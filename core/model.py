@@ -11,6 +11,8 @@ from .backend import Backend, get_backend, resolve_dtype
 from .errors import CheckpointError, ConfigError, ModelError
 from .initializers import initialize, parse_initializer
 from .layers import LAYER_NAMES, LAYERS, Activation, Context, Conv2D, Dense, Layer, MaxPool2D
+from .memory import Budget, Estimate
+from .memory import check as check_memory
 from .spec import unknown_name
 
 
@@ -70,7 +72,9 @@ class Sequential:
     """Layers applied in order. Parameters are views into two flat buffers (values and gradients).
 
     ``Sequential(specs, input_shape, backend="numpy", dtype="float32", seed=0, init="glorot_uniform")``;
-    weights are drawn on the host from ``seed``, so NumPy and CuPy models start identical.
+    weights are drawn on the host from ``seed``, so NumPy and CuPy models start identical. With ``memory`` (a
+    ``core.memory.Budget``), the peak memory of training is estimated first and a model that cannot fit is
+    refused (ModelError) before anything is allocated; the estimate is ``self.memory``.
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class Sequential:
         seed: int = 0,
         init="glorot_uniform",
         loss=None,
+        memory: Budget | None = None,
     ):
         self.backend = get_backend(backend)
         self.xp = self.backend.xp
@@ -94,8 +99,12 @@ class Sequential:
         self.layers, self.output_shape = build_layers(self.specs, self.input_shape)
         if not self.layers:
             raise ModelError("model: expected at least one layer, got an empty list")
-        self._allocate(seed)
         self.layers[0].needs_input_grad = False  # the first layer's input is data
+        # Before allocating anything: refuse what cannot fit (``memory``: the batch and optimizer it will train with).
+        self.memory: Estimate | None = None
+        if memory is not None:
+            self.memory = check_memory(self.layers, self.input_shape, self.dtype.itemsize, memory)
+        self._allocate(seed)
         self._relu_pools = relu_pool_pairs(self.layers)
         self.fused: str | None = None  # the output activation the loss applies instead (fuse_output)
         if loss is not None:
@@ -204,7 +213,9 @@ class Sequential:
             p.data[...] = self.xp.asarray(state[key], dtype=self.dtype)
         for i, layer in enumerate(self.layers):
             for name, _ in layer.buffers():
-                layer.set_buffer(name, self.xp.asarray(state[f"{i}.{name}"], dtype=self.dtype))
+                # a copy: training updates buffers in place, which must touch neither the caller's dict nor
+                # another model loaded from it (asarray would keep a same-dtype host array by reference)
+                layer.set_buffer(name, self.xp.array(state[f"{i}.{name}"], dtype=self.dtype, copy=True))
 
     def save(self, path) -> None:
         """A plain .npz (loadable with allow_pickle=False)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from .errors import ConfigError
 from .spec import Option, check_options, unknown_name
 
 # Momentum buffers of dead units decay towards float32 subnormals, which CPUs handle very slowly;
@@ -58,8 +59,14 @@ class SGD(Optimizer):
     options = {
         "lr": Option("float", 0.01, min=0.0, min_exclusive=True, help="learning rate"),
         "momentum": Option("float", 0.0, min=0.0, max=1.0, help="momentum factor"),
-        "nesterov": Option("bool", False, help="Nesterov momentum"),
+        "nesterov": Option("bool", False, help="Nesterov momentum (needs momentum > 0)"),
     }
+
+    def __init__(self, where: str = "optimizer", **config):
+        super().__init__(where, **config)
+        if self.cfg["nesterov"] and self.cfg["momentum"] == 0:
+            # PyTorch refuses this too: without momentum, Nesterov would silently be plain SGD
+            raise ConfigError(f"{where}.nesterov: Nesterov momentum needs momentum > 0 (got momentum 0)")
 
     def state_names(self):
         return ("momentum_buffer",) if self.cfg["momentum"] > 0 else ()

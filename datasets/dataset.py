@@ -126,15 +126,24 @@ class Dataset:
             raise DataError(f"split: expected 'train' or 'val', got {shown(split)}")
         return split
 
-    def num_batches(self, split: str, batch_size: int) -> int:
-        """Batches per pass over ``split``, the last partial batch included."""
+    def num_batches(self, split: str, batch_size: int, drop_last: bool = False) -> int:
+        """Batches per pass over ``split``, the last partial batch included (left out with ``drop_last``)."""
         n = len(self._targets[self._check_split(split)])
-        return math.ceil(n / _check_batch_size(batch_size))
+        size = _check_batch_size(batch_size)
+        return n // size if drop_last else math.ceil(n / size)
 
     def batches(
-        self, split: str, batch_size: int, shuffle: bool = False, rng: np.random.Generator | None = None
+        self,
+        split: str,
+        batch_size: int,
+        shuffle: bool = False,
+        rng: np.random.Generator | None = None,
+        drop_last: bool = False,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Mini-batches ``(x, y)`` covering every row of ``split`` once, the last one possibly smaller.
+
+        With ``drop_last`` a last batch smaller than ``batch_size`` is left out (as PyTorch's DataLoader does);
+        the order is drawn the same way, so the batches before it are the same.
 
         Unshuffled, batch k is rows ``k*B .. k*B+B-1`` in the split's order (file order for CSV data).
         Shuffled, the order is drawn from ``rng`` now, at the call (the dataset's own seeded generator
@@ -144,15 +153,15 @@ class Dataset:
         size = _check_batch_size(batch_size)
         n = len(self._targets[split])
         order = (rng if rng is not None else self._shuffle_rng).permutation(n) if shuffle else None
-        return self._iterate(split, size, order)
+        return self._iterate(split, size, order, n - n % size if drop_last else n)
 
-    def _iterate(self, split: str, size: int, order: np.ndarray | None) -> Iterator:
+    def _iterate(self, split: str, size: int, order: np.ndarray | None, end: int) -> Iterator:
         inputs, targets = self._inputs[split], self._targets[split]
         attribute = "x_train" if split == "train" or self.val_is_train else "x_val"
         ready = self.__dict__.get(attribute)
         if ready is None and inputs.dtype != np.uint8:
             ready = getattr(self, attribute)  # tables are small: convert once, slice after
-        for start in range(0, len(targets), size):
+        for start in range(0, end, size):
             rows = slice(start, start + size) if order is None else order[start : start + size]
             x = ready[rows] if ready is not None else self._encode(inputs[rows])
             yield x, targets[rows]

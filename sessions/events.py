@@ -100,6 +100,7 @@ class RunStarted:
     dtype: str
     start_epoch: int = 0
     start_step: int = 0
+    warnings: list[str] = field(default_factory=list)  # setups that train, but not as meant (shown before the run)
     event: str = field(default="started", init=False)
 
 

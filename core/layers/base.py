@@ -73,6 +73,30 @@ class Parameter:
         return f"Parameter({self.name}, shape={self.shape})"
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """Values (not bytes) one sample costs a layer in a step, for the memory estimate (core/memory.py).
+
+    - ``kept``: arrays this layer creates in a training forward and holds until its backward (its output,
+      masks, pre-activations); they stay referenced until the next forward, evaluation included;
+    - ``scratch``: buffers kept between training steps (conv2d's im2col and padding);
+    - ``work``: the most held at once on top of those while its training forward or backward runs;
+    - ``eval_work``: the most held at once in an evaluation forward, besides its input and output.
+    """
+
+    kept: int = 0
+    scratch: int = 0
+    work: int = 0
+    eval_work: int = 0
+
+
+def prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
 @dataclass
 class Context:
     """What a built layer needs to compute: the array module, dtype and random generator."""
@@ -169,6 +193,14 @@ class Layer(ABC):
 
     def param_count(self) -> int:
         return sum(p.size for _, p in self.parameters())
+
+    def footprint(self) -> Footprint:
+        """Values per sample for the memory estimate (built layers only; pure arithmetic on shapes).
+
+        The default: a new output kept for backward, and the input and output gradients while it runs.
+        """
+        n_in, n_out = prod(self.input_shape), prod(self.output_shape)
+        return Footprint(kept=n_out, work=n_in + n_out, eval_work=0)
 
     def config(self) -> dict:
         """The layer as written in a session: ``{kind: {options}}`` with defaults filled in."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec import Option
-from .base import Layer
+from .base import Footprint, Layer, prod
 
 
 class BatchNorm(Layer):
     """y = gamma * (x - mean) / sqrt(var + eps) + beta, per feature (N, F) or per channel (N, C, H, W).
 
     Training uses the batch's statistics and updates running ones, PyTorch-style:
-    running = (1 - momentum) * running + momentum * batch (the variance unbiased). Evaluation uses the
-    running statistics. Shape: any -> same; weight (gamma) and bias (beta) have one value per feature.
+    running = (1 - momentum) * running + momentum * batch (the variance unbiased), except on a batch of one
+    value per feature, which leaves them unchanged (PyTorch raises there). Evaluation uses the running
+    statistics. Shape: any -> same; weight (gamma) and bias (beta) have one value per feature.
     """
 
     kind = "batchnorm"
@@ -53,6 +54,11 @@ class BatchNorm(Layer):
         return xhat * gamma + beta
 
     def _update_running(self, mean, var, count):
+        if count == 1:
+            # One value per feature carries no variance: PyTorch refuses such a batch; here the running statistics
+            # are left as they are (an unbiased update would be 0/0, the biased one shrinks the variance to 0).
+            # The trainer warns when a run's last batch has one sample (training.drop_last avoids it).
+            return
         m = self.cfg["momentum"]
         unbiased = var * (count / max(count - 1, 1))
         rm, rv = self._buffers["running_mean"], self._buffers["running_var"]
@@ -79,3 +85,8 @@ class BatchNorm(Layer):
         for s in self.output_shape:
             n *= s
         return 4 * n
+
+    def footprint(self):
+        n = prod(self.input_shape)
+        # kept: x-hat and the output; forward: x - mean and its square; backward: dx-hat and its products
+        return Footprint(kept=2 * n, work=4 * n, eval_work=2 * n)

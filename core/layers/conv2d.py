@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..activations import ACTIVATION_NAMES, forward_in_place, get_activation
 from ..spec import Option
-from .base import Layer
+from .base import Footprint, Layer
 
 
 def pair(v) -> tuple[int, int]:
@@ -321,6 +321,23 @@ class Conv2D(Layer):
     def flops(self):
         _f, ho, wo = self.output_shape
         return 2 * self.weight.size * ho * wo
+
+    def footprint(self):
+        """im2col (and the padded input) are kept between steps, so are the input gradient's buffers."""
+        c, h, w = self.input_shape
+        f, ho, wo = self.output_shape
+        (kh, kw), ((pt, pb), (pl, pr)) = self.k, self.pad
+        out, k = f * ho * wo, kh * kw * c
+        padded = c * (h + pt + pb) * (w + pl + pr) if pt or pb or pl or pr else 0
+        cols = ho * wo * (k + (1 if self.bias is not None else 0))
+        grads = 0
+        if self.needs_input_grad:
+            grads = f * (h + kh - 1) * (w + kw - 1) + h * w * kh * kw * f if self.correlate else ho * wo * k
+        in_place = self.act.name in ("identity", "relu")
+        kept = out * (2 if self.act.needs_input else 1)
+        work = 2 * out + (c * h * w if self.needs_input_grad else 0)  # dz, its channels-last copy, dx
+        eval_work = padded + cols + (0 if in_place else out)  # fresh im2col in evaluation
+        return Footprint(kept=kept, scratch=padded + cols + grads, work=work, eval_work=eval_work)
 
     def activation_function(self):
         return self.act

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..activations import ACTIVATION_NAMES, forward_in_place, get_activation
 from ..spec import Option
-from .base import Layer
+from .base import Footprint, Layer, prod
 
 
 class Dense(Layer):
@@ -51,6 +51,14 @@ class Dense(Layer):
     def flops(self):
         return 2 * self.weight.size
 
+    def footprint(self):
+        n_in, units = self.input_shape[0], self.output_shape[0]
+        in_place = self.act.name in ("identity", "relu")
+        kept = units * (2 if self.act.needs_input else 1)  # y, and z too when backward reads it
+        # forward: z before a not-in-place activation; backward: the activation's dz, dz's temporaries, dx
+        dx = n_in if self.needs_input_grad else 0
+        return Footprint(kept=kept, work=2 * units + dx, eval_work=0 if in_place else units)
+
     def activation_function(self):
         return self.act
 
@@ -81,6 +89,10 @@ class Activation(Layer):
     def backward(self, dy):
         return self.act.backward(dy, self._x, self._y, **self.kw)
 
+    def footprint(self):
+        n = prod(self.output_shape)
+        return Footprint(kept=n, work=2 * n, eval_work=n)
+
     def activation_function(self):
         return self.act
 
@@ -105,6 +117,9 @@ class Flatten(Layer):
 
     def backward(self, dy):
         return dy.reshape((dy.shape[0], *self.input_shape)) if self.needs_input_grad else None
+
+    def footprint(self):
+        return Footprint()  # views only
 
 
 class Dropout(Layer):
@@ -135,3 +150,9 @@ class Dropout(Layer):
 
     def backward(self, dy):
         return dy if self._mask is None else dy * self._mask
+
+    def footprint(self):
+        n = prod(self.output_shape)
+        if self.cfg["p"] == 0.0:
+            return Footprint()
+        return Footprint(kept=2 * n, work=n)  # the mask and the output; the uniform draw, then dy * mask

@@ -10,7 +10,7 @@ avgpool2d_*): the tests use it as the oracle these fast paths must match.
 from __future__ import annotations
 
 from ..spec import Option
-from .base import Layer
+from .base import Footprint, Layer, prod
 from .conv2d import pair
 
 # Below this many channels, channels-last runs are short enough that widening y first pays (see backward).
@@ -73,6 +73,11 @@ class _Pool2D(Layer):
     def flops(self):
         c, ho, wo = self.output_shape
         return c * ho * wo * self.k[0] * self.k[1]
+
+    def footprint(self):
+        n_in, n_out = prod(self.input_shape), prod(self.output_shape)
+        # backward: the window masks, widened copies of y and dy (few channels), dy masked, dx
+        return Footprint(kept=n_out, work=2 * n_in + 2 * n_out)
 
 
 class MaxPool2D(_Pool2D):

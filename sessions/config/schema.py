@@ -55,6 +55,9 @@ TRAINING = {
     "epochs": Option("int", 20, min=1, help="passes over the training split"),
     "batch_size": Option("int", 32, min=1, help="samples per step"),
     "shuffle": Option("bool", True, help="reshuffle the training split every epoch"),
+    "drop_last": Option(
+        "bool", False, help="skip the last training batch of an epoch when it is smaller than batch_size"
+    ),
     "schedule": Option("any", "constant", help="learning-rate schedule"),
     "clip_norm": Option("float", None, min=0.0, min_exclusive=True, help="clip the gradient's L2 norm"),
     "early_stopping": Option("any", None, help="stop when a metric stops improving"),

@@ -284,6 +284,38 @@ def output_error(spec: dict, report: StackReport, probe) -> tuple[Path | None, s
         return locate_error(str(exc))
     except DLLabError:
         return None  # an unknown loss: the schema's message says it better
+    return memory_error(spec, report, probe)
+
+
+def memory_error(spec: dict, report: StackReport, probe=None) -> tuple[Path | None, str] | None:
+    """Would training this stack need more memory than the machine has? (``run`` refuses it with this message.)
+
+    Shapes and arithmetic only (the layers are built again, nothing is allocated): well under a millisecond
+    for the stack, plus the schema's check of the draft. None when it fits, or when the draft is not valid yet.
+    """
+    from dl_lab.core import make_optimizer, resolve_dtype
+    from dl_lab.core.memory import MemoryLimitError, check
+    from dl_lab.core.model import build_layers
+    from dl_lab.datasets import DataError
+    from dl_lab.sessions.training.build import memory_budget
+
+    from .schema import validate
+    from .typed import SessionConfig
+
+    if not report.ok or report.input_shape is None:
+        return None
+    try:
+        config = SessionConfig.from_spec(validate(spec))
+        layers, _ = build_layers(list(config.model), report.input_shape)
+        if not layers:
+            return None
+        layers[0].needs_input_grad = False  # as Sequential: the first layer's input is data
+        budget = memory_budget(config, make_optimizer(config.optimizer.to_spec()), getattr(probe, "dataset", None))
+        check(layers, report.input_shape, resolve_dtype(config.dtype).itemsize, budget)
+    except MemoryLimitError as exc:
+        return locate_error(str(exc))
+    except (DLLabError, DataError, KeyError, TypeError, ValueError):
+        return None  # the schema's message, shown when the draft is made a session, says it better
     return None
 
 

@@ -68,6 +68,7 @@ class TrainingConfig:
     epochs: int
     batch_size: int
     shuffle: bool
+    drop_last: bool
     schedule: Mapping[str, Any]  # the schedule's config (name and its options), as core.Schedule takes it
     clip_norm: float | None
     early_stopping: EarlyStoppingConfig | None

@@ -8,6 +8,7 @@ from typing import Protocol
 from dl_lab.core import Schedule, Sequential, get_backend, get_loss, make_optimizer
 from dl_lab.core.errors import ConfigError, ModelError
 from dl_lab.core.losses import Loss
+from dl_lab.core.memory import EVAL_BATCH, Budget, Estimate
 from dl_lab.core.optimizers import Optimizer
 from dl_lab.datasets import DataError, Dataset, load_config
 
@@ -28,6 +29,12 @@ class Built:
     loss: Loss
     optimizer: Optimizer
     schedule: Schedule
+
+    @property
+    def memory(self) -> Estimate | None:
+        """The peak memory estimated before the model was allocated; ``.warnings`` when it is close to the
+        machine's limit, ``.line()`` for a report."""
+        return self.model.memory
 
 
 def load_dataset(session, progress=None):
@@ -57,6 +64,33 @@ def check_output(n_layers: int, out: tuple[int, ...], loss: Loss, dataset: DataF
         raise ConfigError(f"{last}: the model gives {out[0]} outputs, but {loss.name} needs {need} ({why})")
 
 
+def memory_budget(config, optimizer: Optimizer, dataset=None, backend: str = "numpy") -> Budget:
+    """What the memory estimate needs of a session: its batch, its optimizer's state, the evaluation batches
+    (``predict_batches``: up to EVAL_BATCH validation samples) and the monitor's probe. Without a dataset (the
+    build screen, ``dl-lab validate``), the batches are their largest possible."""
+    batch = config.training.batch_size
+    eval_batch = EVAL_BATCH
+    probe = 0
+    mon = config.monitor
+    if dataset is not None:
+        batch = max(1, min(batch, len(dataset.y_train)))
+        eval_batch = min(EVAL_BATCH, len(dataset.y_val))
+    if mon.every_steps:
+        probe = mon.sample_size if dataset is None else min(mon.sample_size, len(dataset.y_val) or len(dataset.y_train))
+        if dataset is not None and dataset.points_2d is not None:
+            probe += mon.boundary_resolution**2
+        elif dataset is not None and tuple(dataset.input_shape) == (1,):
+            probe += mon.boundary_resolution * 4
+    return Budget(
+        batch_size=batch,
+        optimizer_copies=1 + len(optimizer.state_names()),
+        optimizer_name=optimizer.name,
+        eval_batch=eval_batch,
+        probe_batch=probe,
+        backend=backend,
+    )
+
+
 def build(session, dataset=None, backend=None, progress=None) -> Built:
     """Everything a run needs, on the session's backend; the dataset may be passed in (already loaded).
 
@@ -74,6 +108,7 @@ def _build(session, dataset, backend, progress) -> Built:
     dataset = dataset if dataset is not None else load_dataset(session, progress)
     loss = get_loss(config.loss)
     backend_ = get_backend(backend or config.backend)
+    optimizer = make_optimizer(config.optimizer.to_spec())
     model = Sequential(
         list(config.model),
         dataset.input_shape,
@@ -82,9 +117,9 @@ def _build(session, dataset, backend, progress) -> Built:
         seed=config.seed,
         init=config.init,
         loss=loss,
+        memory=memory_budget(config, optimizer, dataset, backend_.name),
     )
     check_output(len(config.model), model.output_shape, loss, dataset)
-    optimizer = make_optimizer(config.optimizer.to_spec())
     training = config.training
     schedule = Schedule(optimizer.lr, dict(training.schedule), training.epochs, where="training.schedule")
     return Built(dataset, model, loss, optimizer, schedule)

@@ -28,15 +28,21 @@ def explain(
     step: int,
     batch: int,
     steps_per_epoch: int,
+    *,
+    validation: bool = False,
 ) -> tuple[str, str, list]:
-    """(message, cause, advice) for a loss that became NaN/infinite or exploded."""
+    """(message, cause, advice) for a loss that became NaN/infinite or exploded (``validation``: the validation
+    loss at the end of ``epoch``, the training losses having stayed finite)."""
     what = (
         "NaN"
         if loss_value != loss_value
         else ("infinite" if abs(loss_value) == float("inf") else f"{loss_value:.3g} (exploded)")
     )
     where = _first_broken(model)
-    message = f"the loss became {what} at epoch {epoch}, step {step} (batch {batch} of {steps_per_epoch})"
+    if validation:
+        message = f"the validation loss became {what} at the end of epoch {epoch} (step {step})"
+    else:
+        message = f"the loss became {what} at epoch {epoch}, step {step} (batch {batch} of {steps_per_epoch})"
     if where:
         message += f"; the first non-finite values are in {where}"
     finite = [v for v in recent_losses if np.isfinite(v)]
@@ -58,10 +64,12 @@ def explain(
         cause = (
             f"the updates overflowed: the learning rate {lr:g} is likely too high for {opt.name}, or a gradient spiked"
         )
-    advice = [
-        f"lower optimizer.lr to {lr / 10:g} (dl-lab run ... --set optimizer.lr={lr / 10:g})",
-        "clip the gradient: --set training.clip_norm=1.0",
-    ]
+    advice = [f"lower optimizer.lr to {lr / 10:g} (dl-lab run ... --set optimizer.lr={lr / 10:g})"]
+    clip = config.training.clip_norm
+    if clip is None:
+        advice.append("clip the gradient: --set training.clip_norm=1.0")
+    else:
+        advice.append(f"clip the gradient harder (now {clip:g}): --set training.clip_norm={clip / 10:g}")
     if config.data.normalize == "none":
         advice.append("normalize the inputs: --set data.normalize=standard")
     if opt.name == "sgd":

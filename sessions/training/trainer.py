@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dl_lab.core import TrainStep, predict_batches
+from dl_lab.core.errors import ConfigError
 from dl_lab.sessions.events import (
     EpochEnded,
     LayerRow,
@@ -26,6 +27,22 @@ from dl_lab.sessions.training.metrics import EpochTotals, evaluate
 from dl_lab.sessions.training.monitor import Monitor
 
 EXPLODED = 1e10  # a finite loss above this has diverged in any task a course sets
+
+
+def _walk(layers, prefix=""):
+    """(index, layer) for every layer, residual blocks' inner layers included ("3.1")."""
+    for i, layer in enumerate(layers):
+        key = f"{prefix}{i}"
+        yield key, layer
+        yield from _walk(layer.children(), f"{key}.")
+
+
+def _one_value_per_channel(layer) -> bool:
+    """A batchnorm that normalizes each feature over the batch alone (dense input, or 1x1 images)."""
+    if layer.kind != "batchnorm":
+        return False
+    shape = tuple(layer.output_shape)
+    return len(shape) == 1 or shape[1:] == (1, 1)
 
 
 @dataclass
@@ -56,8 +73,15 @@ class Trainer:
         self.optimizer, self.schedule = built.optimizer, built.schedule
         tr, reg = self.config.training, self.config.regularization
         self.step_fn = TrainStep(self.model, self.loss, self.optimizer, l1=reg.l1, l2=reg.l2, clip_norm=tr.clip_norm)
-        self.epochs, self.batch_size = tr.epochs, tr.batch_size
-        self.steps_per_epoch = self.dataset.num_batches("train", self.batch_size)
+        self.epochs, self.batch_size, self.drop_last = tr.epochs, tr.batch_size, tr.drop_last
+        self.steps_per_epoch = self.dataset.num_batches("train", self.batch_size, drop_last=self.drop_last)
+        if self.steps_per_epoch == 0:
+            raise ConfigError(
+                f"training.drop_last: the training split has {len(self.dataset.y_train)} samples, fewer than "
+                f"batch_size {self.batch_size}, so every batch would be dropped; lower batch_size or set "
+                "training.drop_last: false"
+            )
+        self.warnings = self._warnings()
         mon = self.config.monitor
         self.every = mon.every_steps
         self.monitor = Monitor(self.model, self.loss, self.dataset, mon) if self.every else None
@@ -66,6 +90,29 @@ class Trainer:
         self.last_epoch: dict | None = None
         self._before = None
         self.y_val = self.model.backend.asarray(self.dataset.y_val)
+
+    def _warnings(self) -> list[str]:
+        """What RunStarted reports before training: setups that train without an error but not as meant, and a
+        model close to the machine's memory."""
+        out: list[str] = list(self.model.memory.warnings) if self.model.memory is not None else []
+        n, b = len(self.dataset.y_train), self.batch_size
+        single = b == 1 or (n % b == 1 and not self.drop_last)
+        norms = [key for key, layer in _walk(self.model.layers) if _one_value_per_channel(layer)]
+        if single and norms:
+            where = ", ".join(f"model[{key}]" for key in norms)
+            if b == 1:
+                out.append(
+                    f"batchnorm ({where}) with batch_size 1: every training batch holds one sample per feature, "
+                    "so batchnorm outputs its bias, passes no gradient below and drops its running variance; "
+                    "use a batch_size of 2 or more"
+                )
+            else:
+                out.append(
+                    f"batchnorm ({where}): the training split has {n} samples and batch_size is {b}, so the last "
+                    "batch of every epoch holds one sample, on which batchnorm outputs its bias and passes no "
+                    "gradient below; set training.drop_last: true (or change batch_size)"
+                )
+        return out
 
     # --- controls (safe to call from another thread between batches) ---------------------------
     @property
@@ -111,6 +158,7 @@ class Trainer:
             dtype=str(m.dtype),
             start_epoch=self.progress.epoch,
             start_step=self.progress.step,
+            warnings=list(self.warnings),
         )
 
     def run(self, should_stop=None):
@@ -145,6 +193,9 @@ class Trainer:
                     yield self.monitor.snapshot(epoch, p.step, self._before)
             p.epoch, p.batch, p.totals = epoch, 0, {}
             event = self._end_epoch(epoch, totals, time.perf_counter() - t0)
+            if not math.isfinite(event.val_loss):
+                yield self._failure(event.val_loss, epoch, time.perf_counter() - t0, validation=True)
+                return
             self.last_epoch = {k: v for k, v in asdict(event).items() if k not in ("event", "samples")}
             yield event
             if self._should_stop_early(event):
@@ -155,7 +206,7 @@ class Trainer:
     def _batches(self, epoch_index: int, skip: int):
         shuffle = self.config.training.shuffle
         rng = np.random.default_rng([self.config.seed, epoch_index]) if shuffle else None
-        batches = self.dataset.batches("train", self.batch_size, shuffle=shuffle, rng=rng)
+        batches = self.dataset.batches("train", self.batch_size, shuffle=shuffle, rng=rng, drop_last=self.drop_last)
         for k, batch in enumerate(batches):
             if k >= skip:
                 yield batch
@@ -222,10 +273,18 @@ class Trainer:
             message=message,
         )
 
-    def _failure(self, value: float, epoch: int, elapsed: float) -> RunFailed:
+    def _failure(self, value: float, epoch: int, elapsed: float, validation: bool = False) -> RunFailed:
         p = self.progress
         message, cause, advice = explain(
-            self.config, self.model, list(self.recent), value, epoch, p.step, p.batch, self.steps_per_epoch
+            self.config,
+            self.model,
+            list(self.recent),
+            value,
+            epoch,
+            p.step,
+            p.batch,
+            self.steps_per_epoch,
+            validation=validation,
         )
         return RunFailed(epoch=epoch, step=p.step, message=message, cause=cause, advice=advice, wall_time=elapsed)
 

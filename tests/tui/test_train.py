@@ -260,3 +260,21 @@ async def test_images_show_validation_samples_with_their_labels(tmp_path):
         await wait_for(pilot, lambda: grid.display and grid.data is not None, what="the validation images")
         assert grid.display and grid.data is not None
         assert len(grid.data.captions) == 16 and "(" in grid.data.captions[0]
+
+
+async def test_a_setup_that_trains_but_not_as_meant_is_named_before_the_run(tmp_path):
+    # batchnorm, and a training split whose last batch holds one sample: the warning names the fix
+    session = tiny_session().with_overrides(
+        ["model=[{dense: {units: 4}}, {batchnorm: {}}, {dense: {units: 2}}]", "training.batch_size=5"]
+    )
+    app = train_app(session, tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_train(pilot)
+        n = screen.state.started.train_size
+        assert n % 5 == 1, f"the tiny session's training split ({n}) no longer leaves one sample over"
+        await wait_for(
+            pilot,
+            lambda: any(n.title == "Before you train" for n in app._notifications),
+            what="the warning before training",
+        )
+        assert any("training.drop_last" in n.message for n in app._notifications)

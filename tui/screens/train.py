@@ -166,6 +166,8 @@ class TrainScreen(PaneActions, Screen):
         started = controller.started()
         self.state = RunState(started)
         self.query_one(RunView).configure(controller.dataset, started)
+        for warning in started.warnings:  # a setup that trains, but not as meant (batchnorm on one sample, memory)
+            self.app.notify(warning, title="Before you train", severity="warning", timeout=15)
         self._dirty = True
         if self._start_when_ready:
             self._start_when_ready = False
