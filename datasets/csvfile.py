@@ -2,6 +2,11 @@
 
 Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row is row 2.
 Errors name the file as written in the session, the row and the column.
+
+A ``train:`` path may point anywhere the user can read, so nothing of a file's text appears in a message
+until it has parsed as a CSV table (a header of two or more names, every row as wide): before that,
+errors say what is wrong with counts and row numbers only, so pointing at /etc/shadow shows none of it.
+Only regular files are read (never a FIFO or /dev/zero), at most ``MAX_BYTES`` of them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,15 @@ import numpy as np
 from .assembly import LoadContext, Prepared, finish
 from .dataset import Dataset
 from .errors import DataError
+from .formats import NotRegularFile, TooLarge, read_regular
+
+MAX_BYTES = 2 << 30  # 2 GiB: a CSV is read whole into memory; beyond this it is not a table to train on here
+_SHOWN = 40  # characters of a cell quoted in a message, at most
+
+
+def _quoted(cell: object) -> str:
+    text = str(cell)
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
 
 
 @dataclass
@@ -50,7 +64,7 @@ class Table:
             except ValueError:
                 ok = False
             if not ok:
-                raise DataError(self.where(i, columns[j]) + f": expected a number, got {str(block[i, j])!r}")
+                raise DataError(self.where(i, columns[j]) + f": expected a number, got {_quoted(block[i, j])}")
         # float() and NumPy's conversion agree on every cell, so a bad block has a bad cell; should they ever differ:
         raise DataError(f"{self.name}: columns {', '.join(map(repr, columns))}: expected numbers")
 
@@ -58,21 +72,52 @@ class Table:
         return f"{self.name}: row {self.rows[index]}, column {column!r}"
 
 
+def _read_text(path: Path, written: str) -> str:
+    try:
+        data = read_regular(path, MAX_BYTES)
+        return data.decode("utf-8-sig")  # -sig: spreadsheets often prepend a byte-order mark
+    except NotRegularFile as error:
+        raise DataError(f"{written}: {path} is {error}; expected a CSV file") from None
+    except TooLarge as error:
+        raise DataError(
+            f"{written}: {path} is {error.size / 2**30:.1f} GiB; CSV files are read whole, up to {MAX_BYTES >> 30} GiB"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{written}: {path} is not UTF-8 text (byte {error.start}); expected a CSV file") from None
+    except OSError as error:
+        raise DataError(f"{written}: cannot read {path} ({error.strerror or error})") from None
+
+
+def _records(text: str, written: str) -> list[tuple[int, list[str]]]:
+    """(row number, fields) of every non-blank row; a csv.Error names the row, never its text."""
+    records, number = [], 0
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text)), 1):  # number: the row a csv.Error stops at
+            if "".join(row).strip():
+                records.append((number, row))
+    except csv.Error as error:
+        if "field limit" in str(error):
+            raise DataError(
+                f"{written}: row {number + 1}: a value longer than {csv.field_size_limit():,} characters; "
+                "expected a CSV file of numbers and labels"
+            ) from None
+        raise DataError(f"{written}: row {number + 1}: not readable as CSV ({error})") from None
+    return records
+
+
 def read_table(base_dir: Path, written: str) -> Table:
     """Read ``written`` (relative to ``base_dir`` unless absolute) into a Table of stripped strings."""
     path = Path(written).expanduser()
     path = path if path.is_absolute() else Path(base_dir) / path
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: spreadsheets often prepend a byte-order mark
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{written}: cannot read {path} ({getattr(error, 'strerror', None) or error})") from None
-    records = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text)), 1) if "".join(row).strip()]
+    records = _records(_read_text(path, written), written)
     if not records:
         raise DataError(f"{written}: the file is empty; expected a header row of column names")
-    header = [name.strip() for name in records[0][1]]
-    repeated = sorted({name for name in header if header.count(name) > 1 or not name})
-    if repeated:
-        raise DataError(f"{written}: row {records[0][0]}: column names must be unique and non-empty, got {repeated}")
+    header_row, header = records[0][0], [name.strip() for name in records[0][1]]
+    if len(header) < 2:
+        raise DataError(
+            f"{written}: row {header_row}: expected a CSV header of two or more comma-separated column names "
+            f"(features and a target), got {len(header)} field"
+        )
     body = records[1:]
     if not body:
         raise DataError(f"{written}: no data rows below the header")
@@ -81,8 +126,24 @@ def read_table(base_dir: Path, written: str) -> Table:
     if wrong.size:
         number, row = body[wrong[0]]
         raise DataError(f"{written}: row {number}: expected {len(header)} values like the header, got {len(row)}")
+    # From here on the file is a CSV table with a header: its column names (and cells) may appear in messages.
+    repeated = sorted({name for name in header if header.count(name) > 1 or not name})
+    if repeated:
+        raise DataError(f"{written}: row {header_row}: column names must be unique and non-empty, got {repeated}")
     cells = np.char.strip(np.array([row for _, row in body], dtype=str))
     return Table(written, header, cells, np.array([number for number, _ in body]))
+
+
+def _check_range(table: Table, values: np.ndarray, columns: list[str], dtype: str) -> None:
+    """Refuse a value that is finite in float64 but would become infinite in ``dtype`` (1e39 in float32)."""
+    largest = float(np.finfo(np.dtype(dtype)).max)
+    too_big = np.abs(values) > largest
+    if too_big.any():
+        i, j = np.argwhere(too_big)[0]
+        raise DataError(
+            f"{table.where(i, columns[j])}: {values[i, j]:g} is beyond the range of {dtype} (+-{largest:.3g}); "
+            "rescale the column, or set dtype: float64 in the session"
+        )
 
 
 def _require_columns(table: Table, columns: list[str], option: str) -> None:
@@ -125,7 +186,7 @@ def _class_ids(train: Table, val: Table | None, target: str) -> tuple[dict[str, 
         unseen = np.flatnonzero(classes[found] != split_keys[split])
         if unseen.size:
             label = str(labels[split][unseen[0]])
-            raise DataError(f"{table.where(unseen[0], target)}: class {label!r} does not appear in {train.name}")
+            raise DataError(f"{table.where(unseen[0], target)}: class {_quoted(label)} does not appear in {train.name}")
         ids[split] = found.astype(np.int64)
     names = [f"{c:g}" if numeric else str(c) for c in classes]
     return ids, names
@@ -168,6 +229,9 @@ def load_csv(name: str, options: dict, ctx: LoadContext) -> Dataset:
     shape = options["shape"]
     columns = _feature_columns(train, val, targets, shape)
     x_train, x_val = train.numbers(columns), val.numbers(columns) if val else None
+    _check_range(train, x_train, columns, ctx.dtype)
+    if val is not None and x_val is not None:
+        _check_range(val, x_val, columns, ctx.dtype)
     if shape is not None:
         x_train = x_train.reshape(len(x_train), *shape)
         x_val = None if x_val is None else x_val.reshape(len(x_val), *shape)
@@ -177,6 +241,9 @@ def load_csv(name: str, options: dict, ctx: LoadContext) -> Dataset:
         y_train, y_val = ids["train"], ids.get("val")
     else:
         y_train, y_val = train.numbers(targets), val.numbers(targets) if val else None
+        _check_range(train, y_train, targets, ctx.dtype)
+        if val is not None and y_val is not None:
+            _check_range(val, y_val, targets, ctx.dtype)
     prepared = Prepared(
         name=name,
         task=options["task"],

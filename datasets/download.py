@@ -3,15 +3,19 @@
 Cache: ``$DL_LAB_CACHE`` if set, else ``$XDG_CACHE_HOME/dl-lab``, else ``~/.cache/dl-lab``; each dataset
 gets a folder there. ``$DL_LAB_MIRROR`` replaces the built-in mirrors with ``<mirror>/<dataset>/<file>``.
 A download goes to a temporary file beside its destination and is renamed into place only once its
-sha256 matches, so the cache never holds a partial or corrupt file.
+sha256 matches, so the cache never holds a partial or corrupt file; the temporary ``.part`` file is
+removed on every error, Ctrl-C and SIGTERM included. Each read waits at most ``TIMEOUT_S``, and a whole
+file at most ``$DL_LAB_DOWNLOAD_TIMEOUT`` seconds (default 600), so a trickling mirror cannot hang a load.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,7 +59,8 @@ MIRRORS: dict[str, tuple[str, ...]] = {
     "cifar10": ("https://www.cs.toronto.edu/~kriz/",),
 }
 
-TIMEOUT_S = 30
+TIMEOUT_S = 30  # one read (or the connection)
+DEADLINE_S = 600.0  # one file from one mirror, unless $DL_LAB_DOWNLOAD_TIMEOUT says otherwise
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -112,11 +117,32 @@ def stderr_bar(label: str) -> Progress:
     return draw
 
 
-def _stream(response, handle, progress: Progress | None) -> str:
-    """Copy the response body to ``handle``; returns its sha256. Ends with ``progress(done, done)``."""
+def download_deadline() -> float:
+    """Seconds one file may take: ``$DL_LAB_DOWNLOAD_TIMEOUT``, else DEADLINE_S."""
+    text = os.environ.get("DL_LAB_DOWNLOAD_TIMEOUT", "").strip()
+    if not text:
+        return DEADLINE_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise DataError(f"DL_LAB_DOWNLOAD_TIMEOUT: expected a number of seconds above 0, got {text!r}")
+    return seconds
+
+
+def _stream(response, handle, progress: Progress | None, deadline: float | None = None) -> str:
+    """Copy the response body to ``handle``; returns its sha256. Ends with ``progress(done, done)``.
+
+    ``deadline`` (a time.monotonic() value): past it, TimeoutError. Blocks are read with ``read1`` (what
+    has arrived, up to 64 KiB) so a trickling server cannot keep one read going past the deadline.
+    """
     total = int(response.headers.get("Content-Length") or 0) or None
     digest, done = hashlib.sha256(), 0
-    while block := response.read(1 << 16):
+    read = getattr(response, "read1", response.read)
+    while block := read(1 << 16):
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"not complete after {download_deadline():g} s (DL_LAB_DOWNLOAD_TIMEOUT)")
         handle.write(block)
         digest.update(block)
         done += len(block)
@@ -144,12 +170,36 @@ def atomic_file(destination: Path) -> Iterator[BinaryIO]:
         raise
 
 
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises SystemExit(143) instead of killing at once, so ``finally``
+    blocks (removing a ``.part`` file) run. Only in the main thread, and only over the default action."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum, frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _download(url: str, destination: Path, expected: str, progress: Progress | None) -> None:
     """Fetch ``url`` to ``destination``; a checksum mismatch raises and keeps nothing."""
     import urllib.request  # deferred: it pulls in http, email and ssl, which plain imports do not need
 
-    with atomic_file(destination) as handle, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-        got = _stream(response, handle, progress)
+    seconds = download_deadline()
+    deadline = time.monotonic() + seconds
+    with (
+        _sigterm_raises(),
+        atomic_file(destination) as handle,
+        urllib.request.urlopen(url, timeout=min(TIMEOUT_S, seconds)) as response,
+    ):
+        got = _stream(response, handle, progress, deadline)
         if got != expected:
             raise DataError(
                 f"{destination.parent.name}: checksum mismatch for {url}: expected sha256 {expected}, "

@@ -2,11 +2,14 @@
 
 Both read bytes straight into NumPy. The tarball's members are read in memory by name and never
 extracted, so a crafted archive cannot write outside the cache (no path traversal, no pickle).
+``read_regular`` reads a user's file (a CSV, a session) only if it is a regular file of bounded size.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import tarfile
 from pathlib import Path, PurePosixPath
 
@@ -15,6 +18,52 @@ import numpy as np
 from .errors import DataError
 
 _IDX_UBYTE = 0x08
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class NotRegularFile(OSError):
+    """A path that names a folder, a FIFO, a device or a socket: never read (it may block or never end)."""
+
+
+class TooLarge(OSError):
+    """A file over the size limit it is read with; ``size`` is its size (or the limit + 1 if it grew)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Raises NotRegularFile (message: "not a regular file (a FIFO)"), TooLarge, or the OSError of opening.
+    The file is opened non-blocking and checked with fstat on the open descriptor: a FIFO is refused
+    without waiting for a writer, and a file swapped after a check is still the file that was checked.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+            raise NotRegularFile(f"not a regular file ({kind})")
+        if info.st_size > limit:
+            raise TooLarge(info.st_size)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as handle:
+        data = handle.read(limit + 1)  # bounded even if the file grows while it is read
+    if len(data) > limit:
+        raise TooLarge(len(data))
+    return data
+
+
 CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blue pixel bytes
 CIFAR_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 CIFAR_TEST = "test_batch.bin"

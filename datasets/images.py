@@ -2,11 +2,15 @@
 
 Downloaded sets are decoded once into ``decoded.npz`` beside their raw files in the cache (uint8,
 loaded with ``allow_pickle=False``), so a later load reads one uncompressed file instead of gunzipping.
+The cache is not trusted: it records the sha256 of the raw files it was decoded from, and every array's
+header (dtype, shape, count) is checked before the array is read, labels after; a cache that fails a
+check is rebuilt from the verified raw files, with a note on stderr.
 """
 
 from __future__ import annotations
 
 import gzip
+import sys
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -44,6 +48,92 @@ _IDX = {
 }
 DECODED = "decoded.npz"
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
+_SOURCES = "sha256"  # decoded.npz's record of the raw files it came from
+IMAGE_SHAPE = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+COUNTS = {  # (train, test) images of the official files; no other copy may hold more
+    "mnist": (60000, 10000),
+    "fashion_mnist": (60000, 10000),
+    "cifar10": (50000, 10000),
+}
+_OFFICIAL = {name: dict(files) for name, files in SHA256.items()}  # before any override (tests, other copies)
+
+
+class _BadCache(ValueError):
+    """decoded.npz fails a check; the message says which."""
+
+
+class _OldCache(_BadCache):
+    """decoded.npz as dl-lab wrote it before it recorded its sources: rebuilt without a note."""
+
+
+def _expected(name: str, key: str) -> tuple[np.dtype, tuple[int, ...], int, bool]:
+    """(dtype, shape after the count, largest count, whether the count must equal it) of one array."""
+    limit = COUNTS[name][0 if key.endswith("train") else 1]
+    official = SHA256[name] == _OFFICIAL.get(name)
+    if key.startswith("x"):
+        return np.dtype(np.uint8), IMAGE_SHAPE[name], limit, official
+    return np.dtype(np.int64), (), limit, official
+
+
+def check_arrays(name: str, arrays: dict[str, np.ndarray], where: str) -> None:
+    """Raise DataError unless ``arrays`` are a well-formed copy of ``name``: dtypes, shapes, counts, labels."""
+    try:
+        _check_shapes(name, {key: (arrays[key].dtype, arrays[key].shape) for key in _KEYS})
+        _check_labels(arrays)
+    except _BadCache as error:
+        raise DataError(f"{where}: {error}") from None
+
+
+def _check_shapes(name: str, headers: dict[str, tuple[np.dtype, tuple[int, ...]]]) -> None:
+    for split in ("train", "test"):
+        counts = []
+        for key in (f"x_{split}", f"y_{split}"):
+            dtype, shape = headers[key]
+            want_dtype, want_shape, limit, exact = _expected(name, key)
+            if dtype != want_dtype or tuple(shape[1:]) != want_shape or len(shape) != 1 + len(want_shape):
+                raise _BadCache(f"{key} is {dtype} {tuple(shape)}, expected {want_dtype} (N, {want_shape})")
+            if shape[0] > limit or (exact and shape[0] != limit) or shape[0] == 0:
+                raise _BadCache(f"{key} holds {shape[0]} items, expected {'' if exact else 'at most '}{limit}")
+            counts.append(shape[0])
+        if counts[0] != counts[1]:
+            raise _BadCache(f"{counts[0]} {split} images for {counts[1]} labels")
+
+
+def _check_labels(arrays: dict[str, np.ndarray]) -> None:
+    for key in ("y_train", "y_test"):
+        labels = arrays[key]
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise _BadCache(f"{key} holds label {labels.min() if labels.min() < 0 else labels.max()}, expected 0..9")
+
+
+def _read_decoded(name: str, path: Path) -> dict[str, np.ndarray]:
+    """decoded.npz's arrays, each header checked before its array is read (no allocation a header dictates)."""
+    with zipfile.ZipFile(path) as archive:
+        members = set(archive.namelist())
+        wanted = {f"{key}.npy" for key in (*_KEYS, _SOURCES)}
+        if members == wanted - {f"{_SOURCES}.npy"}:
+            raise _OldCache("written by an earlier version")
+        if members != wanted:
+            raise _BadCache(f"holds {sorted(members)}, expected {sorted(wanted)}")
+        headers = {}
+        for key in _KEYS:
+            with archive.open(f"{key}.npy") as handle:
+                version = np.lib.format.read_magic(handle)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+                else:
+                    raise _BadCache(f"{key}: .npy format version {version}")
+            headers[key] = (dtype, shape)
+    _check_shapes(name, headers)
+    with np.load(path, allow_pickle=False) as stored:
+        sources = stored[_SOURCES]
+        if sources.dtype.kind != "U" or sources.tolist() != list(SHA256[name].values()):
+            raise _BadCache("was decoded from other files than the ones the cache holds now")
+        arrays = {key: stored[key] for key in _KEYS}
+    _check_labels(arrays)
+    return arrays
 
 
 def read_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -73,13 +163,17 @@ def downloaded_arrays(name: str, progress=None) -> dict[str, np.ndarray]:
     decoded = cache_dir() / name / DECODED
     if decoded.exists():
         try:
-            with np.load(decoded, allow_pickle=False) as stored:
-                return {key: stored[key] for key in _KEYS}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            decoded.unlink(missing_ok=True)  # damaged: rebuild it from the verified raw files
-    arrays = _decode(name, download(name, progress))
+            return _read_decoded(name, decoded)
+        except (_BadCache, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            if progress is not False and not isinstance(error, _OldCache):
+                sys.stderr.write(f"{name}: {decoded} is not a valid cache ({error}); rebuilding it\n")
+            decoded.unlink(missing_ok=True)  # damaged or crafted: rebuild it from the verified raw files
+    folder = download(name, progress)
+    arrays = _decode(name, folder)
+    check_arrays(name, arrays, str(folder))
+    sources = np.array(list(SHA256[name].values()))
     with atomic_file(decoded) as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stubs: **kwds might hold allow_pickle (bool)
+        np.savez(handle, **arrays, **{_SOURCES: sources})  # type: ignore[arg-type]  # numpy's stubs: **kwds might hold allow_pickle (bool)
     return arrays
 
 

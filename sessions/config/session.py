@@ -14,10 +14,12 @@ from dl_lab.core.errors import DLLabError
 from dl_lab.datasets import DataError
 from dl_lab.sessions.config.schema import validate
 from dl_lab.sessions.config.typed import SessionConfig
-from dl_lab.sessions.config.yamlio import dump_yaml, line_of, parse_yaml, read_yaml_file
+from dl_lab.sessions.config.yamlio import dump_yaml, line_of, load_value, parse_yaml, read_yaml_file
 from dl_lab.sessions.errors import SessionError
 
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+# String options where an unquoted number is still meant as text (name: 1e3, train: 2024): kept as written.
+TEXT_PATHS = ("name", "data.train", "data.val", "data.target")
 
 
 @dataclass
@@ -80,9 +82,11 @@ def apply_overrides(raw: dict, overrides) -> dict:
         path, text = item.split("=", 1)
         parts = parse_path(path.strip())
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_value(text, f"--set {item}") if text.strip() else None
         except yaml.YAMLError:
             value = text
+        if path.strip() in TEXT_PATHS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = text.strip()  # --set name=1e3: a name, as in a file
         node = raw
         for here, nxt in itertools.pairwise(parts):
             node = _child(node, here, nxt, path)
@@ -139,7 +143,7 @@ def session_from_dict(raw, *, base_dir=".", source=None, lines=None, overrides=(
 def load_session(path, overrides=()) -> Session:
     """Read, override and validate a session file."""
     path = Path(path)
-    raw, lines = read_yaml_file(path)
+    raw, lines = read_yaml_file(path, TEXT_PATHS)
     if raw is None:
         raise SessionError(f"{path}: the session file is empty")
     raw = apply_overrides(raw, overrides) if isinstance(raw, dict) else raw  # not a mapping: validate says so
@@ -147,5 +151,5 @@ def load_session(path, overrides=()) -> Session:
 
 
 def session_from_text(text: str, source: str = "<session>", base_dir=".") -> Session:
-    raw, lines = parse_yaml(text, source)
+    raw, lines = parse_yaml(text, source, TEXT_PATHS)
     return session_from_dict(raw, base_dir=base_dir, source=source, lines=lines)

@@ -20,6 +20,8 @@ from textual.widgets import Input, Label, Select, Static, Switch
 from dl_lab.core.errors import ConfigError, DLLabError
 from dl_lab.core.initializers import INITIALIZER_NAMES, parse_initializer
 from dl_lab.core.spec import Option
+from dl_lab.sessions.config.yamlio import load_value
+from dl_lab.sessions.errors import SessionError
 
 Check = Callable[[str, object], object]
 
@@ -53,8 +55,8 @@ def parse_text(option: Option, text: str):
     if option.kind == "str":
         return text
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_value(text, "the field")  # as a session file reads it: 1e-3 is a number, no aliases
+    except (yaml.YAMLError, SessionError):
         return text
 
 
