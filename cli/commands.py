@@ -41,20 +41,35 @@ def resolve_session(name_or_path: str | None, overrides=()):
     raise SessionError(f"{name_or_path}: no such session file or preset (presets: {', '.join(PRESETS)})")
 
 
-def run(session, out, epochs, backend, quiet, as_json, resume, overrides) -> int:
-    from .runner import prepare, report, train
+def run(session, out, epochs, backend, quiet, as_json, resume, overrides, force=False) -> int:
+    from .runner import EXIT_HANGUP, EXIT_INTERRUPTED, prepare, report, train
 
     if resume is not None and (session is not None or overrides or epochs is not None):
         raise SessionError(
             "run --resume: the run continues with its recorded session; give no session, --set or --epochs with it"
         )
+    if resume is not None and (out is not None or force):
+        raise SessionError("run --resume: the run continues in its own folder; give no --out or --force with it")
     overrides = list(overrides) + ([f"training.epochs={epochs}"] if epochs is not None else [])
-    spec = None if resume is not None else resolve_session(session, overrides)
-    trainer, run_dir = prepare(spec, resume, out, backend)
-    if not quiet and not as_json:
-        console(stderr=True).print(f"dl-lab: training {trainer.config.name} -> {run_dir}", soft_wrap=True)
-    status, last = train(trainer, run_dir, resume=resume is not None, quiet=quiet or as_json)
-    report(run_dir, status, last, quiet=quiet, as_json=as_json)
+    lock = None
+    try:
+        spec = None if resume is not None else resolve_session(session, overrides)
+        trainer, run_dir, lock = prepare(spec, resume, out, backend, force)
+        if not quiet and not as_json:
+            console(stderr=True).print(f"dl-lab: training {trainer.config.name} -> {run_dir}", soft_wrap=True)
+        status, last = train(trainer, run_dir, resume=resume is not None, quiet=quiet or as_json, lock=lock)
+    except KeyboardInterrupt:  # Ctrl-C while the data loads, or a second one before the stop was under way
+        print("dl-lab: interrupted; nothing more was recorded", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if lock is not None:
+            lock.release()
+    try:
+        report(run_dir, status, last, quiet=quiet, as_json=as_json)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError) or status != EXIT_HANGUP:
+            raise
+        # the terminal hung up (SIGHUP) and cannot be written to: the run is recorded; its status says the rest
     return status
 
 
@@ -76,9 +91,10 @@ def new(preset: str, out: Path | None, list_: bool, force: bool) -> None:
 
 
 def validate(name: str, overrides) -> None:
-    from dl_lab.core import Sequential, get_loss
+    from dl_lab.core import Sequential, get_loss, make_optimizer
     from dl_lab.core.errors import DLLabError
     from dl_lab.datasets.probe import input_shape
+    from dl_lab.sessions.training.build import memory_budget
 
     session = resolve_session(name, overrides)
     config = session.config
@@ -91,11 +107,16 @@ def validate(name: str, overrides) -> None:
             seed=config.seed,
             init=config.init,
             loss=get_loss(config.loss),
+            memory=memory_budget(config, make_optimizer(config.optimizer.to_spec())),
         )
     except DLLabError as exc:
         raise session.located(exc) from None
     con = console()
     con.print(model_table(model, title=f"{config.name}: {config.data.dataset} -> {config.loss}"))
+    if model.memory is not None:
+        con.print(model.memory.line(), soft_wrap=True)
+        for warning in model.memory.warnings:
+            con.print(f"[yellow]warning[/]: {warning}", soft_wrap=True)
     con.print(f"[green]ok[/]: {session.source or name} is a valid session")
 
 
@@ -141,7 +162,7 @@ def runs(root: Path | None, sort: str) -> None:
                 f"--dir {root}: this is a run directory; list its folder with: dl-lab runs --dir {root.parent}"
             )
     where = root if root is not None else runs_root()
-    found = list_runs(where)
+    found = list_runs(where, include_damaged=True)  # a damaged run is listed as such, never breaks the list
     con = console()
     if not found:
         con.print(f"no runs in {where} (record one with: dl-lab run spiral)", soft_wrap=True)
@@ -185,8 +206,24 @@ def replay(run_dir: Path, headless: bool) -> None:
         con.print(Text.from_ansi(chart), no_wrap=True, crop=False)
 
 
+def open_runs(run_dirs: list[Path]) -> list:
+    """Every run of ``run_dirs``; one RunDirError naming each one that cannot be read (and its file), if any."""
+    runs_, errors = [], []
+    for p in run_dirs:
+        try:
+            runs_.append(open_run(p))
+        except RunDirError as exc:
+            errors.append(str(exc))
+    if len(errors) == 1 and len(run_dirs) == 1:
+        raise RunDirError(errors[0])
+    if errors:
+        which = "1 run" if len(errors) == 1 else f"{len(errors)} runs"
+        raise RunDirError(f"{which} of {len(run_dirs)} cannot be read: {'; '.join(errors)}")
+    return runs_
+
+
 def compare(run_dirs: list[Path], metric: str) -> None:
-    runs_ = [open_run(p) for p in run_dirs]
+    runs_ = open_runs(run_dirs)
     # Each run by its id (the folder's name), whole; by its path when two folders share a name.
     ids = [r.path.name for r in runs_]
     labels = ids if len(set(ids)) == len(ids) else [str(r.path) for r in runs_]
@@ -195,14 +232,18 @@ def compare(run_dirs: list[Path], metric: str) -> None:
         eps = r.epochs()
         if eps and metric not in eps[-1]:
             raise RunDirError(f"{r.path}: no metric {metric!r} in its epochs (try val_loss, val_acc, train_loss)")
-        series[label] = ([e["epoch"] for e in eps], [e.get(metric) for e in eps])
+        values = [e.get(metric) for e in eps]
+        if any(not (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) for v in values):
+            raise RunDirError(f"{r.path}: {metric!r} is not a number in its epochs (try val_loss, val_acc, train_loss)")
+        series[label] = ([e["epoch"] for e in eps], values)
     con = console()
     chart = curves(series, f"{metric} by run", metric, width=min(con.width, 110) - 1, height=20)
     con.print(Text.from_ansi(chart), no_wrap=True)
     rows = []
     for r, label in zip(runs_, labels, strict=True):
         f = r.final()
-        opt = r.session.get("optimizer", {})
+        opt = r.session.get("optimizer") or {}
+        opt = {"name": opt} if isinstance(opt, str) else opt  # `optimizer: adam` names it alone
         rows.append(
             [
                 label,
@@ -229,12 +270,14 @@ def _scalar(value) -> bool:
     return value is None or isinstance(value, (int, float, str))
 
 
-def export(run_dirs: list[Path], out: Path) -> None:
+def export(run_dirs: list[Path], out: Path, force: bool = False) -> None:
     """One CSV row per epoch of each run: its scalar metrics. Per-class values (the confusion matrix, precision
-    and recall per class, sample predictions) stay in metrics.jsonl; a column no run has a value for is left out."""
+    and recall per class, sample predictions) stay in metrics.jsonl; a column no run has a value for is left out.
+    An existing file is replaced only with ``force``, and never a file inside a run's folder."""
+    if str(out) != "-":
+        _check_csv_out(out, run_dirs, force)
     rows, keys = [], ["run", "name"]
-    for p in run_dirs:
-        r = open_run(p)
+    for p, r in zip(run_dirs, open_runs(run_dirs), strict=True):  # every run read before any file is written
         for e in r.epochs():
             row = {"run": str(p), "name": r.name}
             row.update({k: v for k, v in e.items() if k != "event" and _scalar(v)})
@@ -246,15 +289,31 @@ def export(run_dirs: list[Path], out: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
         return
+    from dl_lab.sessions.runs.files import replacing
+
     try:
-        with open(out, "w", newline="", encoding="utf-8") as f:
+        with replacing(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csvlib.DictWriter(f, fieldnames=keys, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-    except OSError as exc:
-        reason = "no such folder" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc)).lower()
+    except RunDirError as exc:
+        reason = str(exc).rsplit(": ", 1)[-1].lower()
+        reason = "no such folder" if not out.parent.is_dir() else reason
         raise RunDirError(f"--csv {out}: cannot write the file ({reason})") from None
     console().print(f"wrote {len(rows)} epoch rows of {len(run_dirs)} runs to {out}", soft_wrap=True)
+
+
+def _check_csv_out(out: Path, run_dirs: list[Path], force: bool) -> None:
+    folder = out.resolve().parent
+    in_run = (folder / "session.yaml").exists() or any(
+        folder == Path(p).resolve() or Path(p).resolve() in folder.parents for p in run_dirs
+    )
+    if in_run:
+        raise RunDirError(f"--csv {out}: inside a run's folder; a run's files are never written over, choose another")
+    if out.is_dir():
+        raise RunDirError(f"--csv {out}: cannot write the file (is a directory)")
+    if (out.exists() or out.is_symlink()) and not force:
+        raise RunDirError(f"--csv {out}: already exists (use --force to replace it)")
 
 
 def datasets() -> None:

@@ -135,10 +135,13 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, table or curves")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the run's summary as JSON")] = False,
     resume: Annotated[Path | None, typer.Option(metavar="RUN_DIR", help="continue a run stopped with Ctrl-C")] = None,
+    force: Annotated[
+        bool, typer.Option(help="with --out: replace the run recorded there (never a folder of other files)")
+    ] = False,
     overrides: SetOpt = None,
 ):
     """Train a session headless and record the run."""
-    raise typer.Exit(commands.run(session, out, epochs, backend, quiet, json_out, resume, overrides or []))
+    raise typer.Exit(commands.run(session, out, epochs, backend, quiet, json_out, resume, overrides or [], force))
 
 
 @command()
@@ -216,9 +219,10 @@ def compare(
 def export(
     run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="run directories")],
     csv: Annotated[Path, typer.Option("--csv", metavar="FILE", help="CSV file to write; - for stdout")] = DEFAULT_CSV,
+    force: Annotated[bool, typer.Option(help="replace an existing CSV file")] = False,
 ):
     """Write the epoch metrics of many runs into one CSV file."""
-    commands.export(run_dirs, csv)
+    commands.export(run_dirs, csv, force)
 
 
 @command()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
-from contextlib import contextmanager
+import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from dl_lab.sessions import (
     EpochEnded,
     RunCancelled,
+    RunDirError,
     RunEnded,
     RunFailed,
     RunStarted,
@@ -23,35 +28,99 @@ from dl_lab.sessions import (
     open_run,
     session_from_dict,
 )
+from dl_lab.sessions.runs.directory import LOCK_FILE, RunLock, is_locked
+from dl_lab.sessions.runs.files import RESUME_DIR, settle_resume
 from dl_lab.sessions.training.loop import run_recorded
 
 from .render import console, run_curves, summary_table
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_HANGUP, EXIT_TERMINATED = 129, 143
+# Signals that stop a run as Ctrl-C does (checkpoint, end record), and exit with 128 + the signal's number, as
+# the shell reports a process a signal ended: 130 Ctrl-C, 143 SIGTERM (kill, systemd, a batch queue), 129 SIGHUP
+# (the terminal closed).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+SAVE_DELAY_ENV = "DL_LAB_TEST_SAVE_DELAY"  # seconds added to a stopped run's checkpoint save; only tests set it
+START_DELAY_ENV = "DL_LAB_TEST_START_DELAY"  # seconds added before the data loads; only tests set it
+# What a run folder holds (directory.py, files.py): `--out DIR --force` replaces a folder holding nothing else.
+RUN_ENTRIES = frozenset(
+    {"session.yaml", "metrics.jsonl", "summary.json", "checkpoints", LOCK_FILE}
+    | {RESUME_DIR + tail for tail in ("", ".new", ".old")}
+)
 
 
 class StopFlag:
-    """Set by the first Ctrl-C (the run stops after the current batch and saves); a second one aborts."""
+    """Set by the first Ctrl-C, SIGTERM or SIGHUP: the run stops after the current batch and saves. Later
+    signals are ignored (with a line saying so) until the checkpoint is saved."""
 
     def __init__(self):
         self.set = False
+        self.signum: int | None = None
+        self.stopping = False  # the trainer has seen the flag: it records the stop and saves the checkpoint
+        self.saving = False
 
     def __call__(self) -> bool:
+        if self.set:
+            self.stopping = True
         return self.set
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+    @contextmanager
+    def save(self):
+        """Around the save of a stopped run's checkpoint (the recorder's): signals wait until it is done."""
+        self.saving = True
+        try:
+            _test_delay(SAVE_DELAY_ENV, "saving")
+            yield
+        finally:
+            self.saving = False
+
+
+def _test_delay(env: str, what: str) -> None:
+    delay = float(os.environ.get(env) or 0)
+    if delay > 0:
+        _say(f"dl-lab: test delay: {what} for {delay:g} s")
+        time.sleep(delay)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _say(line: str) -> None:
+    """A line on stderr from a signal handler: a plain write, which never waits on Rich's lock."""
+    with suppress(OSError):  # the terminal is gone (SIGHUP)
+        os.write(2, (line + "\n").encode())
 
 
 @contextmanager
-def sigint_sets(flag: StopFlag):
+def stop_signals_set(flag: StopFlag):
     def handler(signum, frame):
+        # A second signal never aborts: a double-tapped Ctrl-C would otherwise lose the checkpoint of the stop the
+        # first one asked for (the batch under way and the save take a moment on a large model).
+        if flag.saving:
+            _say("dl-lab: saving the checkpoint, one moment")
+            return
         if flag.set:
-            raise KeyboardInterrupt
-        flag.set = True
+            _say("dl-lab: stopping after this batch and saving the checkpoint, one moment")
+            return
+        flag.set, flag.signum = True, signum
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+sigint_sets = stop_signals_set  # the name it had when only Ctrl-C stopped a run
 
 
 def _progress(quiet: bool):
@@ -71,19 +140,91 @@ def _progress(quiet: bool):
     )
 
 
-def prepare(session, resume_dir: Path | None, out: Path | None, backend: str | None):
-    """The trainer and its run directory: a new one, or a stopped one restored for resuming."""
+def check_out(out: Path, session, force: bool, *, holding_lock: bool = False) -> None:
+    """Refuses an --out that is a file, or a folder holding anything but a dl-lab run (never written over, even
+    with --force: `dl-lab run exp/session.yaml --out exp`), or a run without --force."""
+    if not out.exists():
+        if out.is_symlink():
+            raise RunDirError(f"--out {out}: a link to nothing; choose another --out")
+        return
+    if not out.is_dir():
+        raise RunDirError(f"--out {out}: not a folder; choose another --out")
+    if not holding_lock and is_locked(out):
+        RunLock(out).release()  # raises the error naming the process that writes there
+    try:
+        entries = {p.name for p in out.iterdir()} - {LOCK_FILE}
+    except OSError as exc:
+        raise RunDirError(f"--out {out}: cannot read the folder ({(exc.strerror or str(exc)).lower()})") from None
+    if not entries:
+        return
+    source = getattr(session, "source", None)
+    holds_source = (
+        source is not None and Path(str(source)).is_file() and Path(str(source)).resolve().parent == out.resolve()
+    )
+    is_run = entries <= RUN_ENTRIES and "session.yaml" in entries and bool({"summary.json", "metrics.jsonl"} & entries)
+    if not is_run or holds_source:
+        what = "the session file being run" if holds_source else "files that are not a dl-lab run's"
+        raise RunDirError(f"--out {out}: the folder holds {what}; choose another --out (an empty or new folder)")
+    if not force:
+        raise RunDirError(
+            f"--out {out}: already holds a run; choose another --out, or --resume it, or --force to replace it"
+        )
+
+
+def claim_out(out: Path, session, force: bool) -> RunLock:
+    """Creates --out (or takes an empty or replaceable one) and holds its lock; the checks run again under the
+    lock, since another process may have written there meanwhile."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RunDirError(f"--out {out}: not a folder; choose another --out") from None
+    except OSError as exc:
+        raise RunDirError(f"--out {out}: cannot create the folder ({(exc.strerror or str(exc)).lower()})") from None
+    lock = RunLock(out)
+    try:
+        check_out(out, session, force, holding_lock=True)
+        for name in RUN_ENTRIES - {LOCK_FILE}:  # --force on a run: its files go, the folder and lock stay
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+    except OSError as exc:
+        lock.release()
+        raise RunDirError(f"--out {out}: cannot replace the run ({(exc.strerror or str(exc)).lower()})") from None
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def prepare(session, resume_dir: Path | None, out: Path | None, backend: str | None, force: bool = False):
+    """The trainer, its run directory and the directory's lock (held by this process for the run): a new
+    directory, or a stopped one restored for resuming."""
     if resume_dir is not None:
+        resume_dir = Path(resume_dir)
         run = open_run(resume_dir, with_records=False)
-        session = session_from_dict(run.session, base_dir=Path(resume_dir), source=Path(resume_dir) / "session.yaml")
-        trainer = Trainer(session, backend=backend)
-        load_resume(trainer, resume_dir)
-        return trainer, Path(resume_dir)
+        lock = RunLock(resume_dir)
+        try:
+            settle_resume(resume_dir)  # a save a crash interrupted: the last complete resume state
+            session = session_from_dict(run.session, base_dir=resume_dir, source=resume_dir / "session.yaml")
+            trainer = Trainer(session, backend=backend)
+            load_resume(trainer, resume_dir)
+        except BaseException:
+            lock.release()
+            raise
+        return trainer, resume_dir, lock
+    if out is not None:
+        check_out(Path(out), session, force)  # before the data loads: a mistake is told at once
+    _test_delay(START_DELAY_ENV, "starting")
     trainer = Trainer(session, backend=backend)
-    return trainer, Path(out) if out else new_run_dir(session.name)
+    if out is not None:
+        return trainer, Path(out), claim_out(Path(out), session, force)
+    run_dir = new_run_dir(session.name)
+    return trainer, run_dir, RunLock(run_dir)
 
 
-def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool) -> tuple[int, object]:
+def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool, lock: RunLock | None = None):
     """Drive the trainer to its end, recording and drawing progress; returns (exit status, last event)."""
     flag = StopFlag()
     bar = _progress(quiet)
@@ -94,18 +235,18 @@ def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool) -> tupl
         if bar:
             task = _update_bar(bar, task, event, trainer)
 
-    with sigint_sets(flag):
+    with stop_signals_set(flag):
         if bar:
             bar.start()
         try:
-            last = run_recorded(trainer, run_dir, flag, show, resume=resume)
+            last = run_recorded(trainer, run_dir, flag, show, resume=resume, lock=lock, saving=flag.save)
         finally:
             if bar:
                 bar.stop()
     if isinstance(last, RunFailed):
         return EXIT_FAILED, last
     if isinstance(last, RunCancelled):
-        return EXIT_INTERRUPTED, last
+        return flag.exit_status, last
     return EXIT_OK, last
 
 
@@ -140,6 +281,8 @@ def report(run_dir: Path, status: int, last, *, quiet: bool, as_json: bool) -> N
         print(json.dumps({"run_dir": str(run_dir), **run.summary}, indent=1, default=str))
         return
     err = console(stderr=True)
+    for warning in (run.summary.get("started") or {}).get("warnings") or []:
+        err.print(f"[bold yellow]dl-lab: warning:[/] {escape(warning)}")
     if isinstance(last, RunFailed):
         err.print(f"[bold red]dl-lab: the run failed:[/] {last.message}")
         err.print(f"  likely cause: {last.cause}")
@@ -147,8 +290,9 @@ def report(run_dir: Path, status: int, last, *, quiet: bool, as_json: bool) -> N
             err.print(f"  try: {tip}")
     elif isinstance(last, RunCancelled):
         # "stopped": the word `dl-lab runs` and the app use for this state (summary.json records "cancelled")
+        by = "" if status == EXIT_INTERRUPTED else f" by {_signal_name(status - 128)}"
         err.print(
-            f"dl-lab: stopped at epoch {last.epoch}, step {last.step}; checkpoint saved to "
+            f"dl-lab: stopped{by} at epoch {last.epoch}, step {last.step}; checkpoint saved to "
             f"{run_dir / 'checkpoints' / 'last.npz'}",
             soft_wrap=True,
         )

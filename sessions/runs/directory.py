@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import socket
+import stat
 import time
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from dl_lab.sessions.errors import RunDirError
-from dl_lab.sessions.events import from_record
+from dl_lab.sessions.events import EVENT_TYPES, EpochEnded, RunStarted, from_record
 
 RUNS_ENV = "DL_LAB_RUNS"
 
@@ -25,6 +29,7 @@ STATE_WORDS = {
     "cancelled": "stopped",  # stopped on request, a checkpoint saved: `dl-lab run --resume` continues it
     "failed": "failed",
 }
+DAMAGED = "damaged"  # a run list's state for a run whose files cannot be read; what is wrong follows it
 NO_END = "no end record"  # the recording process is gone and never wrote how the run ended (kill -9, a crash)
 # A run that says "running" with no end record, whose recording process cannot be asked (another machine, or a
 # run recorded before processes were noted), counts as dead once its files are this old: a live run writes a
@@ -38,50 +43,296 @@ def runs_root() -> Path:
     return Path(os.environ.get(RUNS_ENV, "runs"))
 
 
+NAME_MAX = 80  # characters of a session's name in its run folder's name (a filesystem allows 255 bytes)
+LOCK_FILE = ".lock"  # held (flock) by the one process writing a run: RUN_DIR/.lock
+
+
 def new_run_dir(name: str, root: Path | None = None) -> Path:
-    """runs/<name>-<timestamp>, made unique with a counter when two runs start in the same second."""
+    """Creates runs/<name>-<timestamp> and returns it, made unique with a counter when two runs start in the
+    same second (the folder is made with os.mkdir, so two processes never get the same one). The name is cut
+    to NAME_MAX characters. RunDirError when the folder cannot be made (a read-only $DL_LAB_RUNS)."""
     root = Path(root) if root else runs_root()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "run"
-    path = root / f"{safe}-{stamp}"
-    n = 2
-    while path.exists():
-        path = root / f"{safe}-{stamp}-{n}"
-        n += 1
-    return path
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:NAME_MAX] or "run"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"{root}: cannot create the runs folder ({_reason(exc)})") from None
+    if not root.is_dir():
+        raise RunDirError(f"{root}: not a folder (set {RUNS_ENV} to a folder for runs)")
+    path, n = root / f"{safe}-{stamp}", 2
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path = root / f"{safe}-{stamp}-{n}"
+            n += 1
+        except OSError as exc:
+            raise RunDirError(f"{path}: cannot create the run folder ({_reason(exc)})") from None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+class RunLock:
+    """The exclusive lock of a run folder (flock on RUN_DIR/.lock), held by the process writing the run.
+
+    ``RunLock(run_dir)`` takes it or raises RunDirError naming the process that holds it; ``release()`` (or
+    the process ending, however it ends) gives it back. Where flock is missing (Windows), it locks nothing."""
+
+    def __init__(self, run_dir) -> None:
+        self.path = Path(run_dir) / LOCK_FILE
+        self.fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:
+            return
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise RunDirError(f"{self.path.parent}: cannot write the run ({_reason(exc)})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _read_pid(fd)
+                os.close(fd)
+                who = f" (pid {holder})" if holder else ""
+                raise RunDirError(
+                    f"{self.path.parent} is being written by another dl-lab process{who}; wait for it to end, "
+                    "or choose another --out"
+                ) from None
+            try:  # the holder before us may have removed the file after we opened it: lock the one in place
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # while still held: nobody can lock this file in between
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else None
+    except OSError:
+        return None
+
+
+def is_locked(run_dir) -> bool:
+    """Whether a live process holds RUN_DIR's lock (is writing the run now). Asks without waiting."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing gives back a shared lock just taken
+    return False
+
+
+class DamagedRun(RunDirError):
+    """A file of a run directory that cannot be read as what it should be: ``str()`` names the file (and line)
+    and says what is wrong; ``brief`` says it in a few words for a run list's status column."""
+
+    def __init__(self, path: Path, reason: str, line: int | None = None):
+        self.path, self.reason, self.line = Path(path), reason, line
+        super().__init__(f"{path}{f':{line}' if line else ''}: {reason}")
+
+    @property
+    def brief(self) -> str:
+        where = f"{self.path.name} line {self.line}" if self.line else self.path.name
+        return f"{where}: {self.reason.split(' (')[0].split(', expected')[0]}"
+
+
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
+
+
+def read_regular_file(path: Path) -> bytes | None:
+    """The bytes of ``path``, None when it does not exist; DamagedRun when it is not a regular file (a folder, a
+    FIFO, a device: never opened, so that nothing blocks) or cannot be read."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode  # stat never blocks, even on a FIFO
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise DamagedRun(path, f"cannot be read ({(exc.strerror or str(exc)).lower()})") from None
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "a device or special file")
+        raise DamagedRun(path, f"is {kind}, not a file")
+    try:  # O_NONBLOCK: a FIFO put there since the stat still cannot block the open
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise DamagedRun(path, "is not a regular file")
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise DamagedRun(path, f"cannot be read ({(exc.strerror or str(exc)).lower()})") from None
+
+
+def _type_name(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _matches(value, tp) -> bool:
+    """Whether a JSON value fits an annotation of the events (int, float, str, lists, mappings, unions)."""
+    origin = typing.get_origin(tp)
+    if tp is typing.Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if tp is list or origin is list:
+        return isinstance(value, list)
+    if tp is dict or origin is dict or typing.is_typeddict(tp):
+        return isinstance(value, dict)
+    return True
+
+
+def _expected(tp) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true/false", type(None): "null"}
+    alternatives = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    words = []
+    for alt in alternatives:
+        origin = typing.get_origin(alt)
+        if alt in names:
+            words.append(names[alt])
+        elif alt is list or origin is list:
+            words.append("a list")
+        elif alt is dict or origin is dict or typing.is_typeddict(alt):
+            words.append("a mapping")
+    return " or ".join(words) or "something else"
+
+
+_FIELD_TYPES: dict[type, dict[str, object]] = {}
+
+
+def _field_types(cls) -> dict[str, object]:
+    """The fields an event is made from, with their resolved annotations (cached)."""
+    if cls not in _FIELD_TYPES:
+        hints = typing.get_type_hints(cls)
+        _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in fields(cls) if f.init}
+    return _FIELD_TYPES[cls]
+
+
+def _check_fields(data: dict, types_: dict[str, object], prefix: str = "") -> str | None:
+    """What is wrong with ``data``'s values for ``types_`` (keys it lacks or does not know are left alone)."""
+    for key, tp in types_.items():
+        if key in data and not _matches(data[key], tp):
+            return f"'{prefix}{key}' is {_type_name(data[key])}, expected {_expected(tp)}"
+    return None
+
+
+def _check_record(record: dict) -> str | None:
+    """What is wrong with a metrics.jsonl record: an event it names whose values have the wrong types."""
+    kind = record.get("event")
+    if kind == "end" and record.get("status") in ("failed", "cancelled"):
+        kind = record["status"]
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None or cls is RunStarted:
+        return None  # a line of a kind this version does not know: left to newer readers
+    if cls is EpochEnded and "epoch" not in record:
+        return "an epoch line with no 'epoch'"
+    return _check_fields(record, _field_types(cls))
 
 
 def read_records(path: Path) -> list[dict]:
-    """metrics.jsonl as dicts; a last line cut short by a crash is skipped, a bad line elsewhere is an error."""
+    """metrics.jsonl as dicts; a last line cut short by a crash (or still being written) is skipped, a bad line
+    elsewhere is an error: not UTF-8, not JSON, not a JSON object, or an event whose values have the wrong types."""
+    data = read_regular_file(path)
+    if data is None:
+        raise RunDirError(f"{path}: no such file (is this a dl-lab run directory?)")
     records = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise RunDirError(f"{path}: no such file (is this a dl-lab run directory?)") from None
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
+    lines = data.splitlines()
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            if n == len(lines):
+                break  # the line being written when the run stopped (cut inside a character)
+            raise DamagedRun(path, "not UTF-8 text", n) from None
         except json.JSONDecodeError:
             if n == len(lines):
                 break  # the line being written when the run stopped
-            raise RunDirError(f"{path}:{n}: not a JSON line") from None
+            raise DamagedRun(path, "not a JSON line", n) from None
+        if not isinstance(record, dict):
+            raise DamagedRun(path, f"not a JSON object (a record), got {_type_name(record)}", n)
+        problem = _check_record(record)
+        if problem:
+            raise DamagedRun(path, problem, n)
+        records.append(record)
     return records
 
 
 @dataclass
 class Run:
-    """A recorded run: its directory, session, summary and events (in order)."""
+    """A recorded run: its directory, session, summary and events (in order).
+
+    ``damage`` says, in a few words, what is wrong with a run whose files cannot be read (list_runs with
+    ``include_damaged``): such a run has no session, summary or records, and reads as DAMAGED in run lists."""
 
     path: Path
     session: dict
     summary: dict
     records: list = field(default_factory=list)
+    damage: str | None = None
 
     @property
     def name(self) -> str:
-        return self.summary.get("name") or self.session.get("name") or self.path.name
+        return str(self.summary.get("name") or self.session.get("name") or self.path.name)
 
     @property
     def status(self) -> str:
@@ -94,8 +345,13 @@ class Run:
 
         A run is still ``running`` only while it has no end record and its recording process is alive: the
         process noted in summary.json when it is on this machine, otherwise files written in the last
-        STALE_AFTER_S seconds. Otherwise it ended without saying how (killed, crashed): NO_END.
+        STALE_AFTER_S seconds. Otherwise it ended without saying how (killed, crashed): NO_END. A run whose files
+        cannot be read: "damaged: " and what is wrong.
         """
+        if self.damage:
+            return f"{DAMAGED}: {self.damage}"
+        if is_locked(self.path):
+            return "running"  # a dl-lab process holds the run's lock: it is writing it now (a resume, say)
         end = next((r for r in reversed(self.records) if r.get("event") == "end"), None)
         status = self.status
         if status in ("running", "unknown") and end is not None:
@@ -122,7 +378,9 @@ class Run:
     def started_at(self) -> dt.datetime | None:
         """When the run started (local time): summary.json's ``started_at``, else the time in the folder's name
         (runs/NAME-YYYYmmdd-HHMMSS), else summary.json's last update less the wall time. Never a file's
-        modification time, which a copy of the folder changes."""
+        modification time, which a copy of the folder changes. None for a damaged run."""
+        if self.damage:
+            return None
         recorded = self.summary.get("started_at")
         if isinstance(recorded, str):
             try:
@@ -187,31 +445,109 @@ class Run:
 
 
 def open_run(path, with_records: bool = True) -> Run:
+    """The run recorded in ``path``; RunDirError (a DamagedRun for a damaged file) naming the file and what is
+    wrong when it is not a readable run. No file that is not a regular one is opened (a FIFO would block)."""
     import yaml
+
+    from dl_lab.sessions.config.session import TEXT_PATHS
+    from dl_lab.sessions.config.yamlio import parse_yaml
+    from dl_lab.sessions.errors import SessionError
 
     path = Path(path)
     if not path.exists():
         raise RunDirError(f"{path}: no such run directory")
-    if not (path / "session.yaml").exists():
+    if not os.path.lexists(path / "session.yaml"):
         raise RunDirError(f"{path}: not a dl-lab run directory (no session.yaml)")
+    session_file = path / "session.yaml"
+    data = read_regular_file(session_file)
+    if data is None:  # a link to nowhere
+        raise DamagedRun(session_file, "a link to a file that does not exist")
     try:
-        session = yaml.safe_load((path / "session.yaml").read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        raise RunDirError(f"{path / 'session.yaml'}: not readable as YAML ({_first_line(exc)})") from None
+        session = (
+            parse_yaml(data.decode("utf-8"), str(session_file), TEXT_PATHS)[0] or {}
+        )  # no aliases, no deep nesting
+    except SessionError as exc:  # "FILE:LINE: PROBLEM" or "FILE: PROBLEM"
+        line, _, detail = str(exc).removeprefix(str(session_file)).lstrip(":").partition(": ")
+        detail = detail.removeprefix("not valid YAML (").removesuffix(")") if line.isdigit() else str(exc)
+        where = f"line {line}: " if line.isdigit() else ""
+        raise DamagedRun(session_file, f"not readable as YAML ({where}{detail})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DamagedRun(session_file, f"not readable as YAML ({_first_line(exc)})") from None
     if not isinstance(session, dict):
-        raise RunDirError(f"{path / 'session.yaml'}: expected a session (a mapping), got {type(session).__name__}")
-    summary = read_summary(path)
-    records = read_records(path / "metrics.jsonl") if with_records and (path / "metrics.jsonl").exists() else []
+        raise DamagedRun(session_file, f"expected a session (a mapping), got {type(session).__name__}")
+    problem = _check_fields(session, _SESSION_READ)
+    if problem:
+        raise DamagedRun(session_file, problem)
+    summary = _load_summary(path)
+    records = read_records(path / "metrics.jsonl") if with_records and os.path.lexists(path / "metrics.jsonl") else []
     return Run(path, session, summary, records)
 
 
-def read_summary(run_dir: Path) -> dict:
-    """A run's summary.json, or {} when it is missing or unreadable (a run killed before writing it)."""
-    try:
-        summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # ValueError: bad JSON or bad UTF-8
+# The parts of session.yaml that run lists read before any session is built from it.
+_SESSION_READ: dict[str, object] = {
+    "name": str | int | float | None,
+    "data": dict | None,
+    "optimizer": dict | str | None,
+}
+
+# What summary.json holds (the recorder writes it): each key's type; "final" and "started" are events' fields.
+_SUMMARY_TYPES: dict[str, object] = {
+    "name": str | None,
+    "status": str,
+    "final": dict | None,
+    "epochs_done": int,
+    "steps": int,
+    "wall_time": float,
+    "train_time": float,
+    "train_samples_per_s": float,
+    "failure": dict,
+    "message": str,
+    "backend": str,
+    "dtype": str,
+    "param_count": int,
+    "dataset": dict | str | None,
+    "started": dict | None,
+    "started_at": str | None,
+    "updated": str | None,
+    "process": dict | None,
+    "versions": dict,
+}
+_PROCESS_TYPES: dict[str, object] = {"pid": int | None, "host": str | None}
+
+
+def _load_summary(run_dir: Path) -> dict:
+    """summary.json checked: {} when there is none (a run killed before writing it), else DamagedRun when it is not
+    a JSON object with the types the recorder writes."""
+    path = Path(run_dir) / "summary.json"
+    data = read_regular_file(path)
+    if data is None:
         return {}
-    return summary if isinstance(summary, dict) else {}
+    try:
+        summary = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DamagedRun(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise DamagedRun(path, f"not JSON ({exc})") from None
+    if not isinstance(summary, dict):
+        raise DamagedRun(path, f"expected a JSON object, got {_type_name(summary)}")
+    problem = (
+        _check_fields(summary, _SUMMARY_TYPES)
+        or _check_fields(summary.get("final") or {}, _field_types(EpochEnded), "final.")
+        or _check_fields(summary.get("started") or {}, _field_types(RunStarted), "started.")
+        or _check_fields(summary.get("process") or {}, _PROCESS_TYPES, "process.")
+    )
+    if problem:
+        raise DamagedRun(path, problem)
+    return summary
+
+
+def read_summary(run_dir: Path) -> dict:
+    """A run's summary.json, or {} when it is missing or unreadable (a run killed before writing it; a damaged
+    file: open_run says what is wrong with it)."""
+    try:
+        return _load_summary(run_dir)
+    except RunDirError:
+        return {}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -219,17 +555,22 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(text[:1] + [line.strip() for line in text[1:3]]) if text else type(exc).__name__
 
 
-def list_runs(root: Path | None = None) -> list[Run]:
-    """Every run directory directly under ``root`` (the most recently started first), with its records."""
+def list_runs(root: Path | None = None, include_damaged: bool = False) -> list[Run]:
+    """Every run directory directly under ``root`` (the most recently started first), with its records.
+
+    A folder with a session.yaml whose files cannot be read is left out, or with ``include_damaged`` listed as
+    a Run whose ``damage`` says what is wrong (run lists show it as damaged); it never stops the listing."""
     root = Path(root) if root else runs_root()
     if not root.is_dir():
         return []
     runs = []
     for child in root.iterdir():
-        if (child / "session.yaml").exists():
+        if os.path.lexists(child / "session.yaml"):
             try:
                 runs.append(open_run(child))
-            except RunDirError:
-                continue
+            except RunDirError as exc:
+                if include_damaged:
+                    brief = exc.brief if isinstance(exc, DamagedRun) else str(exc).removeprefix(f"{child}: ")
+                    runs.append(Run(child, {}, {}, [], damage=brief))
     runs.sort(key=lambda r: (r.started_ts() or 0.0, r.path.name), reverse=True)
     return runs

@@ -6,20 +6,23 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import socket
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from dl_lab.core.backend import import_cupy
 from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, to_record
-from dl_lab.sessions.runs.directory import read_summary
+from dl_lab.sessions.runs import files
+from dl_lab.sessions.runs.directory import RunLock, read_summary
+from dl_lab.sessions.runs.files import RESUME_DIR, RunWriteError, write_error
 from dl_lab.sessions.runs.resume import save_resume
 
-RESUME_DIR = "resume"
+__all__ = ["RESUME_DIR", "Recorder", "RunWriteError", "dumps", "versions"]
 
 
 def versions(backend: str) -> dict:
@@ -50,18 +53,53 @@ def dumps(record: dict) -> str:
 class Recorder:
     """Consumes a trainer's events and keeps its run directory up to date.
 
-    metrics.jsonl is appended and flushed line by line, so a crash loses at most the line being written.
-    ``resume=True`` continues a stopped run (Ctrl-C, the app's stop key) in the same directory.
+    metrics.jsonl is appended and flushed line by line, so a crash loses at most the line being written; every
+    other file is written to a temporary file and renamed (files.py), so a crash, a kill or a full disk never
+    truncates one. ``resume=True`` continues a stopped run (Ctrl-C, the app's stop key, or a run killed after a
+    periodic checkpoint) in the same directory. The recorder holds the folder's lock (``lock``, else its own)
+    for the life of the run: one writer per run folder. ``saving`` wraps the save of a stopped run's
+    checkpoint (`dl-lab run` ignores a second Ctrl-C inside it). A file that cannot be written raises
+    RunWriteError naming it.
     """
 
-    def __init__(self, run_dir, trainer, *, resume: bool = False):
+    def __init__(
+        self,
+        run_dir,
+        trainer,
+        *,
+        resume: bool = False,
+        lock: RunLock | None = None,
+        saving: Callable[[], AbstractContextManager] = nullcontext,
+    ):
         self.dir = Path(run_dir)
         self.trainer = trainer
-        (self.dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        self.saving = saving
+        self.wrote_resume = False
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, self.dir) from None
+        self.lock, self._own_lock = (lock, False) if lock is not None else (RunLock(self.dir), True)
+        try:
+            self._open(resume)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, resume: bool) -> None:
+        try:
+            (self.dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, self.dir / "checkpoints") from None
         if not resume:
-            (self.dir / "session.yaml").write_text(trainer.session.to_yaml(), encoding="utf-8")
-            trainer.model.save(self.dir / "checkpoints" / "initial.npz")
-        self.metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            files.write_text(self.dir / "session.yaml", self.trainer.session.to_yaml())
+            files.save_model(self.trainer.model, self.dir / "checkpoints" / "initial.npz")
+        else:
+            self._drop_records_after(self.trainer.progress.step)
+        try:
+            self.metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        except OSError as exc:
+            raise write_error(exc, self.dir / "metrics.jsonl") from None
         # When the run first started (a resumed run keeps it), and which process records it: run lists tell a
         # live run from one whose process died without an end record by asking whether that process exists.
         self.started_at = (read_summary(self.dir).get("started_at") if resume else None) or (
@@ -72,26 +110,96 @@ class Recorder:
         self.status = "running"
         self.summary: dict = {}
 
+    def _drop_records_after(self, step: int) -> None:
+        """A run killed after a periodic checkpoint recorded steps it now trains again: its metrics lines after
+        the checkpoint (and a line cut short) go, so that the record reads as one run."""
+        path = self.dir / "metrics.jsonl"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise write_error(exc, path) from None
+        keep = 0
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                break
+            if not line.endswith("\n") or _step_of(record) > step:
+                break
+            keep += 1
+        if keep < len(lines):
+            files.write_text(path, "".join(lines[:keep]))
+
     def record(self, event) -> None:
+        try:
+            self._record(event)
+        except RunWriteError as exc:
+            self._give_up(exc)
+            raise
+
+    def _give_up(self, exc: RunWriteError) -> None:
+        """A file could not be written: summary.json says so if it still can (a smaller file may fit)."""
+        data = {"message": str(exc), "cause": "the run's folder cannot be written (a full disk?)", "advice": []}
+        try:
+            self._finish("failed", data)
+        except Exception:  # the disk is full: what was saved stays as it was
+            self.status = "failed"
+
+    def _record(self, event) -> None:
         if isinstance(event, RunStarted):
             self.started = asdict(event)
             self._write_summary({"status": "running"})
             return
-        self.metrics.write(dumps(to_record(event)) + "\n")
-        self.metrics.flush()
+        try:
+            self.metrics.write(dumps(to_record(event)) + "\n")
+            self.metrics.flush()
+        except OSError as exc:
+            raise write_error(exc, self.dir / "metrics.jsonl") from None
         every = self.trainer.config.training.checkpoint_every
+        checkpoints = self.dir / "checkpoints"
         if isinstance(event, EpochEnded) and every and event.epoch % every == 0:
-            self.trainer.model.save(self.dir / "checkpoints" / f"epoch-{event.epoch}.npz")
+            files.save_model(self.trainer.model, checkpoints / f"epoch-{event.epoch}.npz")
+            self._save_resume(last=False, progress=self._progress_after(event))  # kill -9 resumes from here
         elif isinstance(event, RunEnded):
-            self.trainer.model.save(self.dir / "checkpoints" / "final.npz")
-            shutil.rmtree(self.dir / RESUME_DIR, ignore_errors=True)
+            files.save_model(self.trainer.model, checkpoints / "final.npz")
+            files.remove_resume(self.dir)
             self._finish(event.status, asdict(event))
         elif isinstance(event, RunCancelled):
-            self.trainer.model.save(self.dir / "checkpoints" / "last.npz")
-            save_resume(self.trainer, self.dir / RESUME_DIR)
-            self._finish("cancelled", asdict(event))
+            with self.saving():
+                self._save_resume(last=True)
+                self._finish("cancelled", asdict(event))
         elif isinstance(event, RunFailed):
             self._finish("failed", asdict(event))
+
+    def _progress_after(self, event: EpochEnded):
+        """The progress a resumed run starts from after ``event``: the trainer updates early stopping's counts
+        and the wall time only after the recorder has seen the epoch, so the saved copy does so first."""
+        trainer, current = self.trainer, self.trainer.progress
+        ahead = replace(current, totals=dict(current.totals), wall_time=event.time)
+        trainer.progress = ahead
+        try:
+            trainer._should_stop_early(event)
+        finally:
+            trainer.progress = current
+        return ahead
+
+    def _save_resume(self, *, last: bool, progress=None) -> None:
+        """The weights, optimizer state and progress, as one unit (files.save_resume_state); ``last`` makes
+        checkpoints/last.npz those weights, as a stopped run's contract says."""
+        trainer = self.trainer
+
+        def write_state(folder: Path) -> None:
+            current = trainer.progress
+            trainer.progress = progress or current
+            try:
+                save_resume(trainer, folder)
+            finally:
+                trainer.progress = current
+
+        files.save_resume_state(self.dir, trainer.model, write_state, last=last)
+        self.wrote_resume = True
 
     def _finish(self, status: str, data: dict) -> None:
         self.status = status
@@ -126,15 +234,27 @@ class Recorder:
             "process": self.process,
             "versions": versions(model.backend.name),
         }
-        tmp = self.dir / "summary.json.tmp"
-        tmp.write_text(json.dumps(self.summary, indent=1, default=_json_default), encoding="utf-8")
-        tmp.replace(self.dir / "summary.json")
+        files.write_text(self.dir / "summary.json", json.dumps(self.summary, indent=1, default=_json_default))
 
     def close(self) -> None:
-        self.metrics.close()
+        try:
+            self.metrics.close()
+        except OSError:
+            pass  # a full disk: every line was flushed as it was written, or its write already said so
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._own_lock:
+            self.lock.release()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _step_of(record) -> int:
+    step = record.get("step", record.get("steps", 0)) if isinstance(record, dict) else 0
+    return step if isinstance(step, int) else 0

@@ -64,7 +64,9 @@ class ProcessController:
         self.session = session
         self.on_event = on_event
         self.dataset = dataset if dataset is not None else load_dataset(session, progress=False)
-        self.run_dir = Path(run_dir) if run_dir else (new_run_dir(session.name) if record else None)
+        # the run's folder is made when the run starts (a controller prepared and dropped leaves none behind)
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.record = record
         self.state = "idle"
         self.error: BaseException | None = None
         self._lock = threading.Lock()  # state changes (UI thread, reader thread) and command sends
@@ -124,6 +126,8 @@ class ProcessController:
         with self._lock:
             if self.state != "idle":
                 return
+            if self.run_dir is None and self.record:
+                self.run_dir = new_run_dir(self.session.name)
             self.state = "paused" if paused else "running"
             self._reader = threading.Thread(target=self._read, name="dl-lab-training-events", daemon=True)
             self._reader.start()

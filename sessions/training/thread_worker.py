@@ -36,7 +36,9 @@ class TrainingController:
         self.session = session
         self.on_event = on_event
         self.trainer = Trainer(session, dataset=dataset)
-        self.run_dir = Path(run_dir) if run_dir else (new_run_dir(session.name) if record else None)
+        # the run's folder is made when the run starts (a controller prepared and dropped leaves none behind)
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.record = record
         self.step_interval = step_interval
         self.state = "idle"
         self._go = threading.Event()
@@ -64,6 +66,8 @@ class TrainingController:
     def start(self, paused: bool = False) -> None:
         if self._thread is not None:
             return
+        if self.run_dir is None and self.record:
+            self.run_dir = new_run_dir(self.session.name)
         self.state = "paused" if paused else "running"
         if not paused:
             self._go.set()

@@ -76,7 +76,7 @@ class RunsScreen(Screen, inherit_bindings=False):
 
     # --- the table -------------------------------------------------------------------------------
     def action_reload(self) -> None:
-        self.runs = list_runs(self.app.runs_root)
+        self.runs = list_runs(self.app.runs_root, include_damaged=True)  # a damaged run: a row saying so
         self._fill()
 
     def _sorted(self) -> list[Run]:
