@@ -137,21 +137,28 @@ def gradcheck(name: str, batch: int, overrides) -> int:
         ok = err < 1e-6
         worst = max(worst, err)
         table.add_row(key, f"{err:.2e}", "[green]ok[/]" if ok else "[red]MISMATCH[/]")
-    console().print(table)
-    return 0 if worst < 1e-6 else 1
+    con = console()
+    con.print(table)
+    ok = all(err < 1e-6 for err in errors.values())  # a NaN error is no match either
+    con.print(
+        f"gradcheck: {len(errors)} tensors, worst relative error {worst:.2e}: "
+        + ("[green]ok[/]" if ok else "[red]FAILED[/]"),
+        soft_wrap=True,
+    )
+    return 0 if ok else 1
 
 
 # The columns of `dl-lab runs`, in its order (dl_lab.sessions.runs.table declares them), and which to leave out
 # first when a terminal is too narrow for all of them.
 RUNS_COLUMNS = table_columns(
-    "run", "status", "epochs", "train loss", "val loss", "val acc/R²", "samples/s", "dataset", "date"
-)
-RUNS_DROP_ORDER = ("samples/s", "date", "dataset", "train loss", "epochs")
+    "run", "status", "epochs", "train loss", "val loss", "val acc/R²", "samples/s", "dataset", "model", "optimizer",
+    "date",
+)  # fmt: skip  # one row of labels reads as the table's header
+RUNS_DROP_ORDER = ("samples/s", "date", "optimizer", "model", "dataset", "train loss", "epochs")
 
 
-def runs(root: Path | None, sort: str) -> None:
-    if sort not in SORT_KEYS:
-        raise SessionError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got {sort!r}")
+def _check_root(root: Path | None, command: str = "runs") -> Path:
+    """The folder of runs a command reads: ``--dir`` checked, else runs_root()."""
     if root is not None:
         if not root.exists():
             raise RunDirError(f"--dir {root}: no such folder")
@@ -159,9 +166,29 @@ def runs(root: Path | None, sort: str) -> None:
             raise RunDirError(f"--dir {root}: not a folder")
         if (root / "session.yaml").exists():
             raise RunDirError(
-                f"--dir {root}: this is a run directory; list its folder with: dl-lab runs --dir {root.parent}"
+                f"--dir {root}: this is a run directory; list its folder with: dl-lab {command} --dir {root.parent}"
             )
-    where = root if root is not None else runs_root()
+    return root if root is not None else runs_root()
+
+
+def runs_or_all(run_dirs: list[Path] | None, root: Path | None) -> list[Path]:
+    """The run directories named, or with none named every readable run under ``--dir`` (default: the runs
+    folder), the oldest first. RunDirError when there is none."""
+    if run_dirs:
+        if root is not None:
+            raise SessionError("--dir: give run directories or --dir, not both")
+        return list(run_dirs)
+    where = _check_root(root)
+    found = [r.path for r in reversed(list_runs(where))]  # damaged runs left out; the oldest first
+    if not found:
+        raise RunDirError(f"no runs in {where} (name run directories, or choose a folder with --dir)")
+    return found
+
+
+def runs(root: Path | None, sort: str) -> None:
+    if sort not in SORT_KEYS:
+        raise SessionError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got {sort!r}")
+    where = _check_root(root)
     found = list_runs(where, include_damaged=True)  # a damaged run is listed as such, never breaks the list
     con = console()
     if not found:
@@ -198,7 +225,7 @@ def replay(run_dir: Path, headless: bool) -> None:
             return
     con = console()
     con.print(f"run: {run_dir}", soft_wrap=True)  # one line, whatever the width: paths are copied
-    con.print(summary_table(run.final(), run.summary, title=run.name))
+    con.print(summary_table(run.final(), run.summary, title=run.name, state=run.state))
     events = run.records
     snaps = sum(1 for r in events if r.get("event") == "snapshot")
     con.print(f"{len(run.epochs())} epochs, {snaps} snapshots recorded")

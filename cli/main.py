@@ -34,6 +34,8 @@ class Command(TyperCommand):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.short_help and self.help:  # the command list shows the help's first line whole, never cut
+            self.short_help = self.help.strip().splitlines()[0]  # with "..." at 45 characters as Click does
         for param in self.params:
             if type(param) is TyperArgument and param.metavar:
                 param.__class__ = _Argument
@@ -44,7 +46,7 @@ app = typer.Typer(
     no_args_is_help=False,
     rich_markup_mode=None,
     help="dl-lab: build, train and watch neural networks in the terminal.",
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 200},  # as wide as the terminal
 )
 
 SetOpt = Annotated[
@@ -52,6 +54,9 @@ SetOpt = Annotated[
     typer.Option(
         "--set", "-s", metavar="KEY=VALUE", help="override a session value, e.g. optimizer.lr=0.03 (repeatable)"
     ),
+]
+RootOpt = Annotated[
+    Path | None, typer.Option("--dir", metavar="DIR", help="folder of runs (default ./runs or $DL_LAB_RUNS)")
 ]
 SessionArg = typer.Argument(metavar="SESSION", help="session file or preset")
 DEFAULT_CSV = Path("metrics.csv")
@@ -179,9 +184,7 @@ def gradcheck(
 @command()
 @reports_errors
 def runs(
-    root: Annotated[
-        Path | None, typer.Option("--dir", metavar="DIR", help="folder of runs (default ./runs or $DL_LAB_RUNS)")
-    ] = None,
+    root: RootOpt = None,
     sort: Annotated[
         str,
         typer.Option(
@@ -207,22 +210,29 @@ def replay(
 @command()
 @reports_errors
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="run directories to overlay")],
+    run_dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="RUN_DIR...", help="run directories to overlay (default: every run under --dir)"),
+    ] = None,
     metric: Annotated[str, typer.Option(metavar="NAME", help="epoch metric to overlay")] = "val_loss",
+    root: RootOpt = None,
 ):
     """Overlay several runs' curves (an optimizer race, say) and compare their final metrics."""
-    commands.compare(run_dirs, metric)
+    commands.compare(commands.runs_or_all(run_dirs, root), metric)
 
 
 @command()
 @reports_errors
 def export(
-    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="run directories")],
+    run_dirs: Annotated[
+        list[Path] | None, typer.Argument(metavar="RUN_DIR...", help="run directories (default: every run under --dir)")
+    ] = None,
     csv: Annotated[Path, typer.Option("--csv", metavar="FILE", help="CSV file to write; - for stdout")] = DEFAULT_CSV,
     force: Annotated[bool, typer.Option(help="replace an existing CSV file")] = False,
+    root: RootOpt = None,
 ):
     """Write the epoch metrics of many runs into one CSV file."""
-    commands.export(run_dirs, csv, force)
+    commands.export(commands.runs_or_all(run_dirs, root), csv, force)
 
 
 @command()

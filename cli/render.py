@@ -10,6 +10,7 @@ from rich.table import Table
 
 from dl_lab.sessions.formatting import count, human
 from dl_lab.sessions.formatting import fixed as fmt  # numbers as the app writes them too
+from dl_lab.sessions.runs.directory import STATE_WORDS
 
 
 def model_table(model, title: str = "model") -> Table:
@@ -32,11 +33,14 @@ def model_table(model, title: str = "model") -> Table:
     return table
 
 
-def summary_table(final: dict, summary: dict, title: str = "result") -> Table:
+def summary_table(final: dict, summary: dict, title: str = "result", state: str | None = None) -> Table:
+    """A run's result; its status in the words run lists use (``state``: Run.state, else summary.json's word
+    through STATE_WORDS: "stopped", never the recorded "cancelled")."""
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("status", str(summary.get("status", "-")))
+    status = summary.get("status")
+    table.add_row("status", state or (STATE_WORDS.get(status, status) if isinstance(status, str) else "-"))
     table.add_row("epochs", str(summary.get("epochs_done", final.get("epoch", "-"))))
     for key in ("train_loss", "val_loss", "train_acc", "val_acc", "train_mae", "val_mae", "train_r2", "val_r2"):
         if final.get(key) is not None:
@@ -55,14 +59,33 @@ def curves(series: dict[str, tuple[list, list]], title: str, ylabel: str, width:
     plt.clf()
     plt.plotsize(width, height)
     plt.theme("clear")
+    epochs: set[int] = set()
     for label, (xs, ys) in series.items():
         pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None and math.isfinite(y)]
         if pts:
             plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label, marker="braille")
+            epochs.update(int(p[0]) for p in pts)
+    if epochs:
+        plt.xticks(epoch_ticks(min(epochs), max(epochs), max(2, width // 12)))
     plt.title(title)
     plt.xlabel("epoch")
     plt.ylabel(ylabel)
     return plt.build()
+
+
+def epoch_ticks(first: int, last: int, most: int = 6) -> list[int]:
+    """Whole epoch numbers for a chart's x axis: at most ``most`` of them, evenly spaced, ``first`` and
+    ``last`` among them (epochs are counted, never 15.8)."""
+    if last <= first:
+        return [first]
+    step = max(1, math.ceil((last - first) / max(1, most - 1)))
+    ticks = list(range(first, last + 1, step))
+    if ticks[-1] != last:
+        if last - ticks[-1] < step / 2 and len(ticks) > 1:
+            ticks[-1] = last  # too close to the one before: replace it
+        else:
+            ticks.append(last)
+    return ticks
 
 
 def run_curves(epochs: list[dict], width: int = 80) -> list[str]:

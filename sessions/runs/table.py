@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from dl_lab.sessions.config.naming import model_text, optimizer_text
 from dl_lab.sessions.formatting import MISSING, count, fixed, minute, significant
 from dl_lab.sessions.runs.directory import Run
 
@@ -47,6 +48,22 @@ def _quality(run: Run) -> float | None:
 def _dataset(run: Run) -> str | None:
     name = run.session.get("data", {}).get("dataset")
     return None if name is None else str(name)
+
+
+def _model(run: Run) -> str | None:
+    return model_text(run.session.get("model"))  # "mlp, 3 layers": sorts by family, then size
+
+
+def _model_text(value, run: Run, compact: bool) -> str:
+    return model_text(run.session.get("model"), compact) or MISSING
+
+
+def _optimizer(run: Run) -> str | None:
+    return optimizer_text(run.session.get("optimizer"))  # as `dl-lab compare` writes it: "adam lr=0.01"
+
+
+def _optimizer_text(value, run: Run, compact: bool) -> str:
+    return optimizer_text(run.session.get("optimizer"), compact) or MISSING
 
 
 def _plain(value, run: Run, compact: bool) -> str:
@@ -90,6 +107,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("val mae", _final("val_mae"), False, _metric, "val_mae", numeric=True),
     Column("samples/s", Run.samples_per_s, True, _rate, "samples_per_s", numeric=True),
     Column("dataset", _dataset, False, _plain),
+    Column("model", _model, False, _model_text),
+    Column("optimizer", _optimizer, False, _optimizer_text),
 )
 BY_LABEL: dict[str, Column] = {c.label: c for c in COLUMNS}
 # `dl-lab runs --sort KEY`: every column's sort key and its aliases, in COLUMNS order.

@@ -196,7 +196,7 @@ def test_runs_in_a_pipe_prints_every_value_whole_whatever_the_width(cli, tmp_pat
     listing = cli("runs")
     assert "…" not in listing.output
     rows = table_rows(listing.output)
-    assert sorted(row[0] for row in rows) == ids and all(len(row) == 9 for row in rows)
+    assert sorted(row[0] for row in rows) == ids and all(len(row) == 11 for row in rows)  # model, optimizer too
     for run_id in ids:  # `dl-lab runs | grep ID` finds it
         assert [line for line in listing.output.splitlines() if run_id in line]
 

@@ -82,6 +82,8 @@ def test_each_column_writes_its_cells_in_full_and_compact():
         "val mae": "-",
         "samples/s": "60,064",
         "dataset": "spiral",
+        "model": "-",  # the session records neither
+        "optimizer": "-",
     }
     assert compact == {**full, "train loss": "1.822", "val acc/R²": "0.808"}
     sine = run("s", val_loss=0.16652, val_r2=0.67192)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 
+from rich.cells import cell_len
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from dl_lab.sessions.runs.directory import Run, list_runs
+from dl_lab.sessions.runs.directory import STATE_WORDS, Run, list_runs
 from dl_lab.sessions.runs.table import columns, sort_runs
 
 from ..messages import ReplayRequested
@@ -17,7 +19,48 @@ from ..widgets import LineChart
 
 # The columns (dl_lab.sessions.runs.table declares them: label, value, sort direction, text), in this table's order:
 # the columns that tell runs apart come first, so that an 80-column terminal shows them without scrolling.
-COLUMNS = columns("run", "status", "epochs", "val loss", "val acc/R²", "train loss", "dataset", "samples/s", "date")
+COLUMNS = columns(
+    "run",
+    "status",
+    "epochs",
+    "val loss",
+    "val acc/R²",
+    "train loss",
+    "dataset",
+    "model",
+    "optimizer",
+    "samples/s",
+    "date",
+)
+# Which columns to leave out, whole, first ones first, when the screen is too narrow for all of them (as
+# `dl-lab runs` does): never a column cut to "tra" with half its values.
+DROP_ORDER = ("samples/s", "optimizer", "model", "date", "train loss", "dataset", "epochs")
+PADDING = 2  # a DataTable cell's padding, both sides together (cell_padding=1)
+MARK_WIDTH = 1
+SCROLLBAR = 2  # room kept for the vertical scrollbar
+
+
+def shown_columns(widths: dict[str, int], room: int) -> list[str]:
+    """The labels of the columns that fit in ``room`` cells, in COLUMNS order; ``widths``: each column's widest
+    cell or header (without padding). Columns are left out whole, in DROP_ORDER, until the rest fit."""
+    shown = [c.label for c in COLUMNS]
+
+    def needed() -> int:
+        return MARK_WIDTH + PADDING + sum(widths[label] + PADDING for label in shown)
+
+    for label in DROP_ORDER:
+        if needed() <= room:
+            break
+        shown.remove(label)
+    return shown
+
+
+def resume_command(run: Run) -> str | None:
+    """The command that continues ``run`` (`dl-lab run --resume RUN_DIR`), None when it cannot be resumed: only a
+    stopped run (its resume/state.json written when it stopped) that no process is writing now."""
+    if run.damage or run.state != STATE_WORDS["cancelled"] or not (run.path / "resume" / "state.json").is_file():
+        return None
+    return f"dl-lab run --resume {shlex.quote(str(run.path))}"
 
 
 class RunsTable(DataTable, inherit_bindings=False):
@@ -46,6 +89,7 @@ class RunsScreen(Screen, inherit_bindings=False):
         Binding("s", "sort", "Sort", tooltip="by next column"),
         Binding("S", "reverse", "Reverse", tooltip="the sort", show=False),
         Binding("f5,ctrl+r", "reload", "Reload", tooltip="the list", show=False),
+        Binding("r", "resume", "Resume", tooltip="a stopped run: its command, copied"),
         *(dataclasses.replace(b, system=True) for bs in Screen._merged_bindings.key_to_bindings.values() for b in bs),
     ]
 
@@ -53,11 +97,13 @@ class RunsScreen(Screen, inherit_bindings=False):
         super().__init__(**kwargs)
         self.runs: list[Run] = []
         self.marked: set[str] = set()
-        self.sort_column = len(COLUMNS) - 1  # newest first
+        self.sort_column = COLUMNS.index(columns("date")[0])  # newest first
         self.reverse = False
+        self.shown: list[str] = [c.label for c in COLUMNS]  # the columns the screen's width has room for
 
     def compose(self):
         yield Static(id="runs-title")
+        yield Static(id="runs-hint", markup=False)  # a command to copy (r on a stopped run): plain text, whole
         yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="overlay"):
             yield LineChart(id="overlay-loss")
@@ -65,11 +111,12 @@ class RunsScreen(Screen, inherit_bindings=False):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column(" ", key="mark", width=1)
-        for column in COLUMNS:
-            table.add_column(column.header(compact=True), key=column.label)
         self.query_one("#overlay").display = False
+        self.query_one("#runs-hint").display = False
+
+    def on_resize(self) -> None:
+        if self.runs:
+            self._fill()
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -85,11 +132,22 @@ class RunsScreen(Screen, inherit_bindings=False):
     def _fill(self) -> None:
         table = self.query_one(DataTable)
         selected = self._selected_key()
-        table.clear()
-        for run in self._sorted():
+        ordered = self._sorted()
+        cells = [[column.text(run, compact=True) for column in COLUMNS] for run in ordered]
+        widths = {
+            c.label: max([cell_len(c.header(compact=True)), *(cell_len(row[i]) for row in cells)])
+            for i, c in enumerate(COLUMNS)
+        }
+        self.shown = shown_columns(widths, (self.size.width or self.app.size.width) - SCROLLBAR)
+        picked = [i for i, c in enumerate(COLUMNS) if c.label in self.shown]
+        table.clear(columns=True)
+        table.add_column(" ", key="mark", width=MARK_WIDTH)
+        for i in picked:
+            table.add_column(COLUMNS[i].header(compact=True), key=COLUMNS[i].label, width=widths[COLUMNS[i].label])
+        for run, row in zip(ordered, cells, strict=True):
             key = str(run.path)
             mark = "●" if key in self.marked else " "
-            table.add_row(mark, *(column.text(run, compact=True) for column in COLUMNS), key=key)
+            table.add_row(mark, *(row[i] for i in picked), key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
         column = COLUMNS[self.sort_column]
@@ -142,6 +200,22 @@ class RunsScreen(Screen, inherit_bindings=False):
         key = self._selected_key()
         if key is not None:
             self.post_message(ReplayRequested(key))
+
+    def action_resume(self) -> None:
+        """Show the command that continues the selected run, and copy it (the terminal's clipboard, OSC 52)."""
+        key = self._selected_key()
+        run = next((r for r in self.runs if str(r.path) == key), None)
+        if run is None:
+            return
+        hint = self.query_one("#runs-hint", Static)
+        command = resume_command(run)
+        if command is None:
+            hint.update(f"{run.path.name} is {run.state}: only a stopped run (x on the train screen) resumes")
+        else:
+            hint.update(command)
+            self.app.copy_to_clipboard(command)
+            self.notify("Copied; run it in a shell to continue the run.", title="Resume")
+        hint.display = True
 
     def action_overlay(self) -> None:
         selected = self._selected_key()
