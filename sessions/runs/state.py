@@ -13,6 +13,7 @@ from dl_lab.sessions.events import (
     SnapshotTaken,
     StepEnded,
 )
+from dl_lab.sessions.training.diagnosis import failed_loss
 
 MAX_STEP_POINTS = 400  # the batch-loss series is thinned to this many points before drawing
 
@@ -101,6 +102,21 @@ class RunState:
         if self.last_step:
             return self.last_step.lr
         return self.epochs[-1].lr if self.epochs else None
+
+    @property
+    def failure(self) -> RunFailed | None:
+        return self.end if isinstance(self.end, RunFailed) else None
+
+    def divergence_note(self) -> str | None:
+        """What the loss chart cannot draw: "diverged at step 11: loss NaN" (None unless the run diverged)."""
+        failed = self.failure
+        if failed is None:
+            return None
+        loss = failed_loss(failed.message)
+        where = f"at the end of epoch {failed.epoch}" if "validation loss" in failed.message else ""
+        what = "val loss" if where else "loss"
+        text = f"diverged {where or f'at step {failed.step}'}"
+        return f"{text}: {what} {loss}" if loss else text
 
     @property
     def last_epoch(self) -> EpochEnded | None:

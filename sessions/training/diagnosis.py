@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from dl_lab.sessions.config.typed import SessionConfig
+
+# The most a remedy suggests, per optimizer: a tenth of a diverging rate can still be far too high (adam at lr 10
+# -> 1 trains spiral to ~65%); adaptive optimizers take steps of about lr whatever the gradient, so they are capped
+# lower than plain SGD.
+LR_CAPS = {"sgd": 0.1, "adam": 0.01, "rmsprop": 0.01, "adagrad": 0.01}
+DEFAULT_LR_CAP = 0.01
+
+
+def suggested_lr(optimizer: str, lr: float) -> float:
+    """The learning rate to try after a divergence at ``lr``: a tenth of it, at most the optimizer's cap."""
+    return min(lr / 10, LR_CAPS.get(optimizer, DEFAULT_LR_CAP))
+
+
+def loss_words(value: float) -> str:
+    """A failing loss in words: NaN, infinite, or its value and "(exploded)"."""
+    if value != value:
+        return "NaN"
+    if abs(value) == float("inf"):
+        return "infinite"
+    return f"{value:.3g} (exploded)"
+
+
+_LOSS_IN_MESSAGE = re.compile(r"loss became (NaN|infinite|\S+) ")
+
+
+def failed_loss(message: str) -> str | None:
+    """The failing loss as ``explain`` wrote it in a RunFailed's message ("NaN", "infinite", "1.2e+12"), or None."""
+    found = _LOSS_IN_MESSAGE.search(message)
+    return found.group(1) if found else None
 
 
 def _first_broken(model) -> str | None:
@@ -33,11 +64,7 @@ def explain(
 ) -> tuple[str, str, list]:
     """(message, cause, advice) for a loss that became NaN/infinite or exploded (``validation``: the validation
     loss at the end of ``epoch``, the training losses having stayed finite)."""
-    what = (
-        "NaN"
-        if loss_value != loss_value
-        else ("infinite" if abs(loss_value) == float("inf") else f"{loss_value:.3g} (exploded)")
-    )
+    what = loss_words(loss_value)
     where = _first_broken(model)
     if validation:
         message = f"the validation loss became {what} at the end of epoch {epoch} (step {step})"
@@ -64,7 +91,8 @@ def explain(
         cause = (
             f"the updates overflowed: the learning rate {lr:g} is likely too high for {opt.name}, or a gradient spiked"
         )
-    advice = [f"lower optimizer.lr to {lr / 10:g} (dl-lab run ... --set optimizer.lr={lr / 10:g})"]
+    lower = suggested_lr(opt.name, lr)
+    advice = [f"lower optimizer.lr to {lower:g} (dl-lab run ... --set optimizer.lr={lower:g})"]
     clip = config.training.clip_norm
     if clip is None:
         advice.append("clip the gradient: --set training.clip_norm=1.0")

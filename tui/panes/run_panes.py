@@ -95,10 +95,12 @@ class LossPane(Pane):
         yield LineChart()
 
     def revision_of(self, state):
-        return (len(state.epochs), len(state.steps))
+        return (len(state.epochs), len(state.steps), state.failure is not None)
 
     def draw(self, state):
-        self.query_one(LineChart).set_series(state.loss_series(), x_label="epoch")
+        # a diverged run's last loss is NaN, infinite or exploded: not drawable, so the chart's title says it
+        title = state.divergence_note() or ""
+        self.query_one(LineChart).set_series(state.loss_series(), title=title, x_label="epoch")
 
 
 class QualityPane(Pane):
@@ -188,17 +190,29 @@ class LayersPane(Pane):
         act = row.get("activation") or {}
         set_text(caption, activation_caption(act, row.get("update_ratio")))
         self._histogram("#activation-histogram", act, f"{act.get('function', '')} activations")
-        self._histogram("#weight-histogram", row.get("weight"), "weights")
-        self._histogram("#gradient-histogram", row.get("grad"), "gradients")
+        # pooling, flatten, dropout...: no weights, so no weight or gradient histogram will ever come
+        none = "no parameters" if not has_parameters(state, row) else "(no data yet)"
+        self._histogram("#weight-histogram", row.get("weight"), "weights", none)
+        self._histogram("#gradient-histogram", row.get("grad"), "gradients", none)
 
-    def _histogram(self, selector, stats, title):
+    def _histogram(self, selector, stats, title, empty="(no data yet)"):
         widget = self.query_one(selector, Histogram)
         if not stats or "histogram" not in stats:
-            widget.set_histogram([], 0.0, 0.0, title=f"{title}: none")
+            text = f"{title}: none" if empty == "(no data yet)" else title
+            widget.set_histogram([], 0.0, 0.0, title=text, empty=empty)
             return
         h = stats["histogram"]
         text = f"mean {stats['mean']:.3g}  std {stats['std']:.3g}"
         widget.set_histogram(h["counts"], h["lo"], h["hi"], title=title, stats=text)
+
+
+def has_parameters(state: RunState, row) -> bool:
+    """Whether the snapshot's layer ``row`` has parameters (RunStarted's layer rows count them); unknown: True."""
+    rows = state.started.layers if state.started else []
+    for layer in rows:
+        if str(layer["index"]) == str(row["index"]):
+            return bool(layer.get("params"))
+    return "weight" in row
 
 
 def activation_caption(act: dict, update_ratio) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 
 from dl_lab.sessions.events import RunCancelled, RunEnded, RunFailed
 from dl_lab.sessions.formatting import count, significant
 from dl_lab.sessions.runs.state import RunState
+from dl_lab.tui.widgets.ticks import compact
 
 STATE_MARKS = {
     "idle": "○ ready",
@@ -52,13 +55,18 @@ def end_state(state: RunState) -> str | None:
 
 
 def progress_text(state: RunState) -> Text:
-    """epoch e/E · step s/S: the counters both screens show."""
+    """epoch e/E · step s/S: the counters both screens show (epochs completed; after a divergence the epoch and
+    step that failed, as the failure box says)."""
     text = Text()
     total = state.started.epochs if state.started else 0
+    epoch, step = state.epoch, state.step
+    failed = state.failure
+    if failed is not None:
+        epoch, step = failed.epoch, max(step, failed.step)
     text.append("epoch ")
-    text.append(f"{state.epoch}/{total}", style="bold")
+    text.append(f"{epoch}/{total}", style="bold")
     text.append("  step ")
-    text.append(f"{state.step}/{state.total_steps}", style="bold")
+    text.append(f"{step}/{state.total_steps}", style="bold")
     return text
 
 
@@ -79,42 +87,75 @@ def metrics_text(state: RunState) -> Text:
     return text
 
 
-def live_status(state: RunState, run_state: str, lr: float | None, run_dir) -> Text:
-    """Two lines for the training screen: state, progress, speed, ETA and learning rate; metrics and run folder."""
+def live_status(state: RunState, run_state: str, lr: float | None, run_dir, width: int | None = None) -> Text:
+    """Two lines for the training screen: state, progress, learning rate, speed and ETA; metrics and run folder.
+
+    Within ``width`` columns (the status line's, 78 on an 80-column terminal) what does not fit is left out, the
+    least useful first (the speed, then the ETA; the run folder, shown by its name, before the metrics), rather
+    than cut in the middle."""
     shown = end_state(state) or run_state
-    text = Text()
-    text.append(STATE_MARKS.get(shown, shown), style="bold")
+    head = Text()
+    head.append(STATE_MARKS.get(shown, shown), style="bold")
+    extras: list[Text] = []  # after the learning rate, the first dropped last
     if state.started:
-        text.append("  ")
-        text.append_text(progress_text(state))
-        speed = state.samples_per_s() if state.epochs or run_state == "running" else None  # no pauses counted
-        text.append(f"  {rate(speed)} samples/s")
+        head.append("  ")
+        head.append_text(progress_text(state))
         if run_state == "running":
-            text.append(f"  ETA {duration(state.eta_seconds())}")
-    text.append("  lr ")
-    text.append(number(lr), style="bold")
+            extras.append(Text(f"  ETA {duration(state.eta_seconds())}"))
+        speed = state.samples_per_s() if state.epochs or run_state == "running" else None  # no pauses counted
+        extras.append(Text(f"  {rate(speed)} samples/s"))
+    head.append("  lr ")
+    head.append(compact(lr) if lr is not None else "-", style="bold")
+    text = Text()
+    text.append_text(_fit(head, extras, width))
     text.append("\n")
+    second = Text()
     if state.started:
-        text.append(state.started.name, style="bold")
-        text.append("  ")
-    text.append_text(metrics_text(state))
-    if run_dir is not None:
-        text.append(f"  → {run_dir}", style="dim")
+        second.append(state.started.name, style="bold")
+        second.append("  ")
+    second.append_text(metrics_text(state))
+    folder = [Text(f"  → {Path(run_dir).name}", style="dim")] if run_dir is not None else []
+    text.append_text(_fit(second, folder, width))
     return text
 
 
-def failure_text(end: RunFailed | None, crash: str | None, live: bool = False) -> Text:
-    """Why the run failed; ``live`` (the training screen) adds the keys that act on the advice."""
-    text = Text()
+def _fit(text: Text, extras: list[Text], width: int | None) -> Text:
+    """``text`` followed by as many of ``extras`` (in order) as fit in ``width`` columns (all of them: no width)."""
+    out = text.copy()
+    for extra in extras:
+        if width is not None and out.cell_len + extra.cell_len > width:
+            break
+        out.append_text(extra)
+    return out
+
+
+SHORT_FAILURE_BELOW = 40  # terminal rows under which the failure box is three lines, leaving the panes room
+
+
+def set_short(box, short: bool) -> None:
+    """A failure box's lines cut at the width with an ellipsis (``short``), or wrapped."""
+    box.styles.text_wrap = "nowrap" if short else "wrap"
+    box.styles.text_overflow = "ellipsis" if short else "fold"
+
+
+def failure_text(end: RunFailed | None, crash: str | None, live: bool = False, short: bool = False) -> Text:
+    """Why the run failed; ``live`` (the training screen) adds the keys that act on the advice; ``short`` (a small
+    terminal) is three lines, one each for what happened, why and the first thing to try, cut at the width."""
+    text = Text(no_wrap=short, overflow="ellipsis")
     if crash:
         text.append("Training stopped with an error\n", style="bold")
-        text.append(crash)
+        text.append(crash.splitlines()[0] if short and crash else crash)
         return text
     text.append("The run diverged: ", style="bold")
     text.append(f"{end.message}\n")
     text.append("Why: ", style="bold")
     text.append(f"{end.cause}\n")
     text.append("Try: ", style="bold")
+    if short:
+        text.append(end.advice[0] if end.advice else "")
+        if live:
+            text.append("  (l sets the learning rate)", style="bold")
+        return text
     text.append("\n     ".join(end.advice))
     if live:
         text.append("\nHere: ", style="bold")

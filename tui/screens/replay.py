@@ -15,7 +15,16 @@ from dl_lab.sessions.events import RunFailed, RunStarted, decode
 from dl_lab.sessions.runs.directory import open_run
 from dl_lab.sessions.runs.timeline import Timeline
 from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
-from dl_lab.tui.panes.status import STATE_MARKS, end_state, failure_text, metrics_text, progress_text, rate
+from dl_lab.tui.panes.status import (
+    SHORT_FAILURE_BELOW,
+    STATE_MARKS,
+    end_state,
+    failure_text,
+    metrics_text,
+    progress_text,
+    rate,
+    set_short,
+)
 from dl_lab.tui.widgets.footer import LabFooter
 
 SPEEDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -102,7 +111,9 @@ class ReplayScreen(PaneActions, Screen):
         failure = self.query_one("#failure", Static)
         failed = isinstance(state.end, RunFailed)
         if failed:
-            failure.update(failure_text(state.end, None))
+            short = self.size.height < SHORT_FAILURE_BELOW  # the boundary keeps its room on a small terminal
+            failure.update(failure_text(state.end, None, short=short))
+            set_short(failure, short)
         if failure.display != failed:
             failure.display = failed
 

@@ -8,7 +8,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 
 from dl_lab.tui.widgets.drawn import DrawnWidget
-from dl_lab.tui.widgets.map_data import MapData, mean_color, point_colors, prepare_map, tint_grid
+from dl_lab.tui.widgets.map_data import MapData, mean_color, point_colors, prepare_map, smooth_grid, tint_grid
 from dl_lab.tui.widgets.palette import CLASS_PALETTE, background_rgb, binary_pair, is_dark, pack, standout
 from dl_lab.tui.widgets.raster import TRANSPARENT, Grid, braille, halfblocks, polyline, resample, too_small
 from dl_lab.tui.widgets.ticks import compact
@@ -86,7 +86,11 @@ class DecisionMap(DrawnWidget):
                 pw = max(2, round(ph * aspect))
             else:
                 ph = max(2, round(pw / aspect))
-        if data.cls is not None:
+        if data.cls is not None and (ph > data.cls.shape[0] or pw > data.cls.shape[1]):
+            # more pixels than the grid has cells (a large or zoomed pane): interpolated, not enlarged blocks
+            cls, strength = smooth_grid(data.cls, data.strength, ph, pw)
+            pixels = tint_grid(cls, strength, palette, bg)
+        elif data.cls is not None:
             pixels = resample(tint_grid(data.cls, data.strength, palette, bg), ph, pw)
         else:
             pixels = np.full((ph, pw), TRANSPARENT, dtype=np.int64)

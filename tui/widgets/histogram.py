@@ -25,6 +25,7 @@ class HistogramData:
     title: str = ""
     stats: str = ""
     log_counts: bool = False
+    empty: str = "(no data yet)"  # shown when there are no counts
 
 
 def column_counts(counts: np.ndarray, width: int) -> np.ndarray:
@@ -67,11 +68,20 @@ class Histogram(DrawnWidget):
     data: reactive[HistogramData | None] = reactive(None, always_update=True)
 
     def set_histogram(
-        self, counts: list[int], lo: float, hi: float, *, title: str = "", stats: str = "", log_counts: bool = False
+        self,
+        counts: list[int],
+        lo: float,
+        hi: float,
+        *,
+        title: str = "",
+        stats: str = "",
+        log_counts: bool = False,
+        empty: str = "(no data yet)",
     ) -> None:
-        """Show ``counts`` over equal bins from ``lo`` to ``hi``; ``log_counts`` scales bar heights by log(1+count)."""
+        """Show ``counts`` over equal bins from ``lo`` to ``hi``; ``log_counts`` scales bar heights by log(1+count);
+        ``empty`` is what it says without counts (no data yet, or none to come: "no parameters")."""
         arr = np.nan_to_num(np.asarray(counts, dtype=float).reshape(-1), nan=0.0).clip(min=0)
-        self.data = HistogramData(arr, float(lo), float(hi), title, stats, log_counts)
+        self.data = HistogramData(arr, float(lo), float(hi), title, stats, log_counts, empty)
 
     def watch_data(self) -> None:
         self.redraw()
@@ -93,7 +103,7 @@ class Histogram(DrawnWidget):
             grid.put(top - 1, 0, data.stats, axis)
         rows = height - top - int(show_axis)
         if not data.counts.size:
-            grid.put(top, 0, "(no data yet)", axis)
+            grid.put(top, 0, data.empty, axis)
             return grid.strips()
         heights = np.log1p(data.counts) if data.log_counts else data.counts
         columns = column_counts(heights, width)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dl_lab.tui.widgets.raster import bilinear
+
 MAX_STRENGTH = 0.8  # the most a confident region is tinted, so marks in full colour still stand out on it
 LEVELS = 16  # tint levels: fewer distinct colours, longer runs of equal cells
 
@@ -158,6 +160,20 @@ def _prepare_curve(boundary: dict, points: dict) -> MapData:
     pad = (y1 - y0) * 0.05 or 0.5
     bounds = (x0, x1 if x1 > x0 else x0 + 1.0, y0 - pad, y1 + pad)
     return MapData("curve", bounds, curve=(xs, ys), train=train, val=val)
+
+
+def smooth_grid(cls: np.ndarray, strength: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """(class, strength) of a boundary grid upsampled to ``rows`` x ``cols`` without blocks: each class's evidence
+    (its strength where it wins, else 0) is interpolated bilinearly, and a pixel takes the strongest class with the
+    margin over the runner-up as its strength (for two classes this is bilinear interpolation of the probability:
+    the boundary fades through the background where the two meet, as the model's own finer grid would show)."""
+    k = int(cls.max()) + 1 if cls.size else 1
+    evidence = np.zeros((*cls.shape, max(k, 2)))
+    np.put_along_axis(evidence, cls[..., None], strength[..., None], axis=-1)
+    fine = bilinear(evidence, rows, cols)
+    order = np.sort(fine, axis=-1)
+    margin = order[..., -1] - order[..., -2]
+    return np.argmax(fine, axis=-1), np.round(np.clip(margin, 0.0, 1.0) * LEVELS) / LEVELS
 
 
 def tint_grid(cls: np.ndarray, strength: np.ndarray, palette: np.ndarray, background: np.ndarray) -> np.ndarray:

@@ -200,6 +200,25 @@ def resample(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return values[np.ix_(r, c)]
 
 
+def bilinear(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Bilinear resampling of a (H, W) or (H, W, C) array (top row first) to ``rows`` x ``cols``, pixel centres
+    aligned (so an upsampled grid has no blocks: each pixel blends the four grid cells around it)."""
+
+    def axis(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0, n_in - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, n_in - 1)
+        return lo, hi, pos - lo
+
+    r0, r1, fr = axis(rows, values.shape[0])
+    c0, c1, fc = axis(cols, values.shape[1])
+    extra = (None,) * (values.ndim - 2)
+    fr, fc = fr[(slice(None), None, *extra)], fc[(None, slice(None), *extra)]
+    top = values[np.ix_(r0, c0)] * (1 - fc) + values[np.ix_(r0, c1)] * fc
+    bottom = values[np.ix_(r1, c0)] * (1 - fc) + values[np.ix_(r1, c1)] * fc
+    return top * (1 - fr) + bottom * fr
+
+
 def too_small(grid: Grid) -> list[Strip]:
     """The lines of a widget with no room: "(too small)" as far as it fits, on an emptied grid."""
     grid.chars[:] = " "
