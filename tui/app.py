@@ -9,6 +9,8 @@ from pathlib import Path
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import HelpPanel, KeyPanel, Markdown, Static
+from textual.widgets._key_panel import BindingsTable
 from textual.worker import Worker, WorkerState
 
 from dl_lab.sessions import default_session
@@ -27,6 +29,88 @@ def build_screen() -> Screen:
     from .screens.build import BuildScreen  # imported when first shown: the replay command does not need it
 
     return BuildScreen()
+
+
+# `?` on the training and replay screens: the run panes' terms, a line each, kept in view under the keys (short:
+# the key help is 30 columns wide at 80).
+GLOSSARY = """\
+[b]‖W‖[/] weights' size (L2 norm)
+[b]‖∇W‖[/] gradient's size (0: none flows)
+[b]update/weight[/] (upd) a step's change ÷ ‖W‖; ~1e-3 is healthy
+[b]dead units[/] ReLUs giving 0 on every sample
+[b]sat[/] tanh/sigmoid units stuck at their limits"""
+
+
+def textual_actions(cls) -> set[str]:
+    """The actions that Textual's own classes among ``cls``'s bases bind (focus_next, copy, scroll_up...)."""
+    return {
+        (b.action if isinstance(b, Binding) else b[1])
+        for base in cls.__mro__
+        if base.__module__.startswith("textual.")
+        for b in base.__dict__.get("BINDINGS", ())
+    }
+
+
+class ScreenFirstBindings(BindingsTable):
+    """The key table of `?`: the screen's own keys first, then the app's and the focused widget's; Textual's generic
+    ones (focus, copy, cursor, page and scroll keys, which every screen has) are left out, so that a screen's keys
+    show at 80x24."""
+
+    def render_bindings_table(self):
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        screen, app = self.screen, self.app
+
+        def rank(node) -> int:
+            return 0 if node is screen else 1 if node is app else 2
+
+        titles = {0: "", 1: "anywhere", 2: "here"}  # the screen's own first, under no title
+        groups: dict[int, dict[str, list]] = {}
+        for node, binding, _enabled, _tooltip in screen.active_bindings.values():
+            if not binding.system and binding.action not in textual_actions(type(node)):
+                groups.setdefault(rank(node), {}).setdefault(binding.action, []).append(binding)
+        table = Table(padding=(0, 0), show_header=False, box=box.SIMPLE)
+        table.add_column("", justify="right")
+        key_style = self.get_component_rich_style("bindings-table--key")
+        header_style = self.get_component_rich_style("bindings-table--header")
+        for group in sorted(groups):
+            if titles[group]:
+                table.add_row("", Text(titles[group], style=header_style, end=""))
+            for bindings in groups[group].values():
+                keys = " ".join(dict.fromkeys(app.get_key_display(b) for b in bindings))
+                text = Text(bindings[0].description, end="")
+                if bindings[0].tooltip:
+                    text.append(f" {bindings[0].tooltip}", "dim")
+                table.add_row(Text(keys, style=key_style), text)
+            table.add_section()
+        return table
+
+
+class ScreenFirstKeys(KeyPanel):
+    def compose(self):
+        yield ScreenFirstBindings(shrink=True, expand=False)
+
+
+class KeyHelp(HelpPanel):
+    """`?`: the focused widget's help, the keys (the screen's first) and, where runs show, the panes' terms under
+    them (the keys scroll; the terms stay in view)."""
+
+    DEFAULT_CSS = """
+    KeyHelp #glossary {
+        height: auto;
+        max-height: 60%;
+        border-top: solid $foreground 30%;
+        color: $text-muted;
+    }
+    """
+
+    def compose(self):
+        yield Markdown(id="widget-help")
+        yield ScreenFirstKeys(id="keys-help")
+        if isinstance(self.screen, (TrainScreen, ReplayScreen)):
+            yield Static(GLOSSARY, id="glossary")
 
 
 class DLLabApp(App):
@@ -89,8 +173,29 @@ class DLLabApp(App):
         else:
             self.action_show_help_panel()
 
+    def action_show_help_panel(self) -> None:
+        """Textual's key help, with the screen's keys first and a glossary where runs show (KeyHelp)."""
+        if not self.screen.query(HelpPanel):
+            self.screen.mount(KeyHelp())
+
     async def action_quit(self) -> None:
-        """Quit, stopping a running training first so that its checkpoint is saved."""
+        """Quit, stopping a running training first so that its checkpoint is saved. With unsaved edits on the
+        build screen, ask first: save (then quit), discard (quit), or cancel."""
+        build = self._build_screen()
+        if build is not None and build.modified:
+            build.ask_unsaved("quit", self._quit)
+            return
+        await self._quit()
+
+    def _build_screen(self):
+        """The build screen, when it has been made (it holds the session's edits and knows what is unsaved)."""
+        try:
+            stack = self.get_screen_stack("build")
+        except KeyError:
+            return None
+        return next((s for s in stack if hasattr(s, "ask_unsaved")), None)
+
+    async def _quit(self) -> None:
         controller = self.controller
         if controller is not None and controller.alive:
             controller.stop()

@@ -5,11 +5,14 @@ BINDINGS: each binding of a mode's screen is an entry titled by the screen's PAL
 the key help (`?`), its description and tooltip ("Training: step one batch", the footer showing "Step"), with the
 keys as the key help shows them ("(s or n)"). Left out: system bindings (Textual's focus, copy, cursor keys) and the
 actions a screen names in NOT_IN_PALETTE (moving around it). The replay's bindings are entries while a replay shows.
-EXTRA_COMMANDS are the few entries that are no screen's binding.
+EXTRA_COMMANDS are the few entries that are no screen's binding. SETTINGS are the build screen's fields, found by
+name ("Setting: learning rate (training pane)"): choosing one shows the build screen with that field focused; they
+are read off the forms' own declarations (the panes' option dicts), so a new option is an entry at once.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import re
@@ -45,6 +48,77 @@ EXTRA_COMMANDS = [
     ("Replay: latest run", "Open the newest recorded run in the replay", None, replay_latest, None),
     ("Replay: choose a run", "Pick a run in the runs table, then enter", None, "show_runs", None),
 ]
+
+
+# Names a field goes by besides its key's ("lr": learning rate); the palette matches on the title.
+SETTING_NAMES = {
+    "lr": "learning rate",
+    "init": "weight initialization (init)",
+    "optimizer.name": "optimizer",
+    "clip_norm": "gradient clipping (clip norm)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """A field of the build screen: ``where`` is its path in the session (its OptionField's ``where``)."""
+
+    name: str
+    where: str
+    section: str  # the build screen's pane that holds it: "training" or "data"
+    help: str
+
+
+def settings() -> list[Setting]:
+    """The build screen's data and training fields that the palette finds by name, from the panes' declarations:
+    the session's top keys (name, seed, loss...), the optimizer and its learning rate, the training loop, the
+    dataset and its options."""
+    from dl_lab.datasets.options import DATA_OPTIONS
+
+    from .panes.data import FORM_OPTIONS
+    from .panes.training_settings import LOOP, OPTIMIZER_CHOICES, TOP
+
+    def named(key: str, where: str) -> str:
+        return SETTING_NAMES.get(where, SETTING_NAMES.get(key, key.replace("_", " ")))
+
+    lr = next(options["lr"] for options in OPTIMIZER_CHOICES.values() if "lr" in options)
+    found = [Setting(named(k, k), k, "training", o.help) for k, o in TOP.items()]
+    found.append(Setting("optimizer", "optimizer.name", "training", "the update rule"))
+    found.append(Setting(named("lr", "optimizer.lr"), "optimizer.lr", "training", lr.help))
+    found += [Setting(named(k, f"training.{k}"), f"training.{k}", "training", o.help) for k, o in LOOP.items()]
+    found.append(Setting("dataset", "data.dataset", "data", "the data the network learns from"))
+    found += [Setting(named(k, f"data.{k}"), f"data.{k}", "data", DATA_OPTIONS[k].help) for k in FORM_OPTIONS]
+    return found
+
+
+async def focus_setting(app, setting: Setting) -> None:
+    """Show the build screen's pane that holds ``setting`` and put the focus on its field."""
+    from .panes.data import DataPane
+    from .panes.training_settings import TrainingPane
+    from .widgets.forms import OptionField
+
+    await app.switch_mode("build")
+    screen = app.screen
+    screen.section = setting.section  # narrow, the pane's tab; wide, all three show
+    if setting.section == "data":
+        await screen.query_one(DataPane).activate()
+    else:
+        await screen.query_one(TrainingPane).activate(copy.deepcopy(screen.draft))
+    if setting.where == "data.dataset":
+        screen.query_one("#dataset").focus()
+        return
+    fields = [f for f in screen.query(OptionField).results(OptionField) if f.where == setting.where]
+    if fields:
+        fields[0].focus()
+    else:  # a dataset that takes no such option (mnist has no noise)
+        dataset = screen.draft.get("data", {}).get("dataset", "this dataset")
+        app.notify(f"{dataset} has no {setting.name} setting", severity="warning")
+
+
+def setting_commands(app) -> Iterable[SystemCommand]:
+    for setting in settings():
+        title = f"Setting: {setting.name} ({setting.section} pane)"
+        yield SystemCommand(title, setting.help, functools.partial(focus_setting, app, setting))
 
 
 def mode_screens() -> dict:
@@ -101,6 +175,7 @@ def commands(app, screen=None) -> Iterable[SystemCommand]:
         else:
             callback = functools.partial(app.run_on, mode, action)
         yield SystemCommand(title, f"{help_text} ({keys_shown(app, keys)})" if keys else help_text, callback)
+    yield from setting_commands(app)
     for mode, screen_class in screens.items():
         yield from binding_commands(
             app, screen_class, lambda action, mode=mode: functools.partial(app.run_on, mode, action)

@@ -9,18 +9,45 @@ from dl_lab.core.spec import closest
 from dl_lab.sessions.errors import SessionError
 
 DEFAULT = "spiral"
+# The course's order (the README's): the preset picker and `dl-lab new --list` show them so. A preset file not named
+# here comes after these, alphabetically.
+ORDER = (
+    "perceptron",
+    "logistic_regression",
+    "xor",
+    "circle_width",
+    "spiral",
+    "spiral_deep",
+    "sine",
+    "activations",
+    "optimizers",
+    "regularization",
+    "initialization",
+    "digits_mlp",
+    "digits_cnn",
+    "residual",
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+)
 
 
 def _folder():
     return resources.files("dl_lab.sessions") / "presets"
 
 
+def course_order(names) -> list[str]:
+    """``names`` in the course's ORDER, the ones it does not name last and alphabetical."""
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
 def _names() -> list[str]:
-    return sorted(p.name[:-5] for p in _folder().iterdir() if p.name.endswith(".yaml"))
+    return course_order(p.name[:-5] for p in _folder().iterdir() if p.name.endswith(".yaml"))
 
 
 class _Presets:
-    """A live view of the preset names (the YAML files of dl_lab.sessions/presets)."""
+    """A live view of the preset names (the YAML files of dl_lab.sessions/presets), in the course's order."""
 
     def __iter__(self):
         return iter(_names())

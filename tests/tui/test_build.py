@@ -11,6 +11,7 @@ from textual.widgets import Checkbox, Input, OptionList, Select
 from dl_lab.sessions import PRESETS, load_session, preset_session, session_from_dict
 from dl_lab.sessions.config import stack as ops
 from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, LayerDialog, PathDialog
+from dl_lab.tui.dialogs.confirm import UnsavedDialog
 from dl_lab.tui.panes.stack import LayerStack, ModelSummary
 from dl_lab.tui.screens.build import BuildScreen, SessionEdited
 from dl_lab.tui.widgets.forms import OptionField, OptionForm
@@ -266,7 +267,9 @@ async def test_a_new_empty_model_keeps_the_session_until_a_layer_or_a_preset_rep
         assert app.screen.draft_error == "the model has no layers yet: press a to add one"
         await add_layer(pilot, "dense", units=2)
         assert units(app) == [2]
-        await pilot.press("p")
+        await pilot.press("p")  # the session has unsaved edits: the preset asks first, d discards them
+        await until(pilot, lambda: isinstance(app.screen, UnsavedDialog))
+        await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
         await pilot.press("enter")  # the first preset
         preset = preset_session(next(iter(PRESETS)))
@@ -293,7 +296,9 @@ async def test_save_then_open_gives_back_the_same_session_and_a_bad_file_changes
         assert load_session(target).spec == saved
         await pilot.press("d", "d")
         assert app.session.spec != saved
-        await pilot.press("ctrl+o")
+        await pilot.press("ctrl+o")  # the deletes are not saved: opening a file asks first, d discards them
+        await until(pilot, lambda: isinstance(app.screen, UnsavedDialog))
+        await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, PathDialog))
         assert app.screen.query_one(Input).value == str(target)  # the path saved to is suggested
         await pilot.press("enter")

@@ -13,6 +13,7 @@ from textual.widgets import Checkbox, DataTable, Input, OptionList, Select
 from dl_lab.sessions import preset_session, session_from_dict
 from dl_lab.tui.app import make_app
 from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, LayerDialog, PathDialog
+from dl_lab.tui.dialogs.confirm import UnsavedDialog
 from dl_lab.tui.panes.stack import LayerStack
 from dl_lab.tui.screens.build import BuildScreen
 from dl_lab.tui.widgets.forms import OptionField
@@ -147,8 +148,8 @@ async def test_esc_leaves_a_field_and_screen_keys_act_again_and_coming_back_does
         await until(pilot, lambda: app.current_mode == "build")
         await pilot.pause()
         assert not isinstance(screen.focused, Input)
-        await pilot.press("p")
-        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        await pilot.press("p")  # the key acts: the rate is an unsaved edit, so the preset asks first
+        await until(pilot, lambda: isinstance(app.screen, UnsavedDialog))
         await pilot.press("escape")
         assert lr.control.value == "0.032"
 

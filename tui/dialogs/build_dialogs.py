@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
+import os
 from pathlib import Path
 
-from rich.text import Text
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
-from textual.widgets.option_list import Option, OptionDoesNotExist
+from textual.widgets.option_list import Option
 
 from dl_lab.core.errors import DLLabError
 from dl_lab.core.layers import LAYERS
@@ -25,9 +25,26 @@ def first_line(doc: str | None) -> str:
 
 
 class ChoiceDialog(ModalScreen[str | None]):
-    """Pick one item from a list: arrows move, enter picks, escape cancels. Items are (id, label, description)."""
+    """Pick one item from a list: arrows move, enter picks, escape cancels. Items are (id, label, description).
+
+    The cursor starts on the first item, drawn as a full-width bar; ``highlight`` names an item to mark with a dot
+    (the current preset, the last layer kind), not to start on. Each item is one line: its label, then its
+    description cut with "…" to the dialog's width.
+    """
 
     CSS_PATH = CSS_PATH
+    DEFAULT_CSS = """
+    ChoiceDialog #choices {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    ChoiceDialog #choices > .option-list--option-highlighted,
+    ChoiceDialog #choices:focus > .option-list--option-highlighted {
+        color: $block-cursor-foreground;
+        background: $block-cursor-background;
+        text-style: bold;
+    }
+    """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, items: list[tuple[str, str, str]], highlight: str | None = None) -> None:
@@ -38,20 +55,25 @@ class ChoiceDialog(ModalScreen[str | None]):
         width = max((len(label) for _, label, _ in self.items), default=8) + 2
         options = [
             Option(
-                Text.assemble((label.ljust(width), "bold"), (desc, "dim"), no_wrap=True, overflow="ellipsis"), id=key
+                Content.assemble(
+                    ("• " if key == self.highlight else "  ", "bold"),
+                    (label.ljust(width), "bold"),
+                    (" ".join(desc.split()), "dim"),
+                ),
+                id=key,
             )
             for key, label, desc in self.items
         ]
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield OptionList(*options, id="choices")
-            yield Static("↑↓ move · enter choose · esc cancel", classes="dialog-hint")
+            hint = "↑↓ move · a letter jumps · enter choose · esc cancel"
+            yield Static(hint, classes="dialog-hint")
 
     def on_mount(self) -> None:
         choices = self.query_one(OptionList)
-        if self.highlight is not None:
-            with contextlib.suppress(OptionDoesNotExist):
-                choices.highlighted = choices.get_option_index(self.highlight)
+        if choices.option_count:
+            choices.highlighted = 0
         choices.focus()
 
     def on_key(self, event) -> None:
@@ -147,11 +169,53 @@ class LayerDialog(ModalScreen[dict | None]):
         self.dismiss({self.kind: values})
 
 
+SESSION_SUFFIXES = (".yaml", ".yml")
+MATCHES_SHOWN = 6
+
+
+def path_matches(text: str, suffixes=SESSION_SUFFIXES) -> list[str]:
+    """The folders and session files that ``text`` (a path as typed, relative to the cwd) could go on to name,
+    each written as ``text`` would continue ("runs/" for a folder); hidden ones only when ``text`` asks for them."""
+    folder_text, sep, stem = text.rpartition("/")
+    shown = folder_text + sep
+    folder = Path(os.path.expanduser(shown or "."))
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(stem) or (name.startswith(".") and not stem.startswith(".")):
+            continue
+        if entry.is_dir():
+            found.append(f"{shown}{name}/")
+        elif name.endswith(suffixes):
+            found.append(f"{shown}{name}")
+    return found
+
+
+def completed(text: str) -> str:
+    """Tab: ``text`` extended by the longest prefix that all its matches share (itself when there is none)."""
+    common = os.path.commonprefix(path_matches(text))  # noqa: RUF071 - by character, as a shell completes
+    return common if len(common) > len(text) else text
+
+
 class PathDialog(ModalScreen[str | None]):
-    """Ask for a file path (saving or opening a session); enter confirms, escape cancels."""
+    """Ask for a file path (saving or opening a session); enter confirms, escape cancels.
+
+    Under the input, the folders and .yaml files that the path typed so far could name; tab completes it as far as
+    they agree (as a shell does).
+    """
 
     CSS_PATH = CSS_PATH
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    PathDialog #path-matches {
+        color: $text-muted;
+        height: auto;
+    }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("tab", "complete", "Complete", show=False)]
 
     def __init__(self, title: str, default: str, hint: str = "") -> None:
         super().__init__(classes="build-dialog")
@@ -161,10 +225,33 @@ class PathDialog(ModalScreen[str | None]):
         with Vertical(classes="dialog path-dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Input(self.default, placeholder="path/to/session.yaml", id="path")
-            yield Static(self.hint or "enter confirm · esc cancel", classes="dialog-hint", markup=False)
+            yield Static("", id="path-matches", markup=False)
+            hint = self.hint or "enter confirm · esc cancel"
+            yield Static(f"tab complete · {hint}", classes="dialog-hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        self._show_matches(self.default)
+
+    def _show_matches(self, text: str) -> None:
+        matches = path_matches(text)
+        lines = matches[:MATCHES_SHOWN]
+        if len(matches) > MATCHES_SHOWN:
+            lines.append(f"… {len(matches) - MATCHES_SHOWN} more")
+        self.query_one("#path-matches", Static).update("\n".join(lines))
+
+    @on(Input.Changed, "#path")
+    def _typed(self, event: Input.Changed) -> None:
+        self._show_matches(event.value)
+
+    def action_complete(self) -> None:
+        field = self.query_one("#path", Input)
+        text = completed(field.value)
+        if text == field.value:
+            self.app.bell()
+            return
+        field.value = text
+        field.cursor_position = len(text)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections import deque
 from pathlib import Path
 
 from textual import on
@@ -31,6 +32,7 @@ from .build_edits import LayerEdits, where_of
 from .build_files import SessionFiles, shown_path
 
 SECTIONS = ("model", "data", "training")
+UNDO_DEPTH = 50  # layer edits that ctrl+z can undo
 WIDE = 140  # columns from which the three panes sit side by side
 LAYER_ACTIONS = {
     "add_layer",
@@ -46,8 +48,9 @@ FIELDS = (Input, Select, Switch, Checkbox)  # what `[`/`]` land on in a pane, an
 # (where 1, 2, 3, p... are text: F2/F3/F4 change screens, esc gives the keys back).
 HINTS = {
     "model": (
-        "⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · n new · p preset · ^s save · ^o open",
-        "⏎ edit · a/i add · d del · J/K move · c copy · f fix · [ ] panes",
+        "⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · ^z/^y undo/redo · n new · p preset"
+        " · ^s save · ^o open",
+        "⏎ edit · a/i add · d del · J/K move · c copy · f fix · ^z undo",
     ),
     "pane": (
         "⏎ change · tab next field · esc back to the layers · [ ] panes · p preset · ^s save · ^o open",
@@ -102,6 +105,8 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         Binding("c", "duplicate_layer", "Duplicate", tooltip="the layer", show=False),
         Binding("enter", "edit_layer", "Edit", tooltip="the layer", show=False),
         Binding("f", "fix_layers", "Fix", tooltip="the shapes", show=False),
+        Binding("ctrl+z", "undo", "Undo", tooltip="the last layer edit", show=False),
+        Binding("ctrl+y,ctrl+shift+z", "redo", "Redo", tooltip="the layer edit undone", key_display="^y", show=False),
         Binding("n", "new_model", "New model", show=False),
         Binding("p", "preset", "Preset", tooltip="session to start from"),
         Binding("ctrl+s", "save", "Save", tooltip="the session"),
@@ -120,6 +125,10 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         self.draft_error: str | None = None
         self.warning: str | None = None  # about a valid draft (an output layer that squashes the logits)
         self.save_path: Path | None = None
+        self.saved_spec: dict | None = None  # the session as last saved, opened or loaded: `modified` compares
+        self.undo_history: deque = deque(maxlen=UNDO_DEPTH)  # (model, cursor) before each layer edit
+        self.redo_history: list = []
+        self._run_shown: bool | None = None  # whether the status line says that a run is training
         self._showing = asyncio.Lock()  # one session drawn at a time, the latest last
         self._away = False  # left for another mode (not a dialog)
 
@@ -141,8 +150,27 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
 
     def on_mount(self) -> None:
         self.stack = self.query_one(LayerStack)
+        self.saved_spec = copy.deepcopy(self.committed.spec)
         self.refresh_draft()
         self.stack.focus()
+        self.set_interval(0.5, self._show_run_state)
+
+    @property
+    def modified(self) -> bool:
+        """Edits since the session was last saved, opened or loaded (the draft's, or the app's: the training
+        screen's learning rate keys change the app's session)."""
+        return self.saved_spec is not None and (
+            self.draft != self.saved_spec or self.app.session.spec != self.saved_spec
+        )
+
+    def training_now(self) -> bool:
+        """Does a run of the app's controller train (or wait, paused) while this screen edits the next one?"""
+        controller = getattr(self.app, "controller", None)
+        return controller is not None and controller.state in ("running", "paused")
+
+    def _show_run_state(self) -> None:
+        if self.training_now() != self._run_shown:
+            self.show_status()
 
     async def watch_section(self, section: str) -> None:
         for name in SECTIONS:
@@ -281,19 +309,22 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
 
     def show_status(self) -> None:
         name, source = self.draft.get("name", "?"), self.committed.source
-        self.query_one("#build-title", Static).update(f"build · {name} · {shown_path(source)}")
+        mark = " · ● modified" if self.modified else ""
+        self.query_one("#build-title", Static).update(f"build · {name} · {shown_path(source)}{mark}")
         status = self.query_one("#build-status", Static)
         invalid = None if self.draft_error else self.field_error()
         status.set_class(self.draft_error is not None or invalid is not None, "-error")
         status.set_class(self.draft_error is None and invalid is None and self.warning is not None, "-warning")
+        self._run_shown = self.training_now()
+        running = " · a run is training now: edits apply to the next run" if self._run_shown else ""
         if self.draft_error is not None:
-            status.update(f"✗ not applied: {self.draft_error}")
+            status.update(f"✗ not applied: {self.draft_error}{running}")
         elif invalid is not None:
-            status.update(f"✗ {invalid}")
+            status.update(f"✗ {invalid}{running}")
         elif self.warning is not None:
-            status.update("✓ valid: the app trains this session · ⚠ see the summary (f fixes it)")
+            status.update(f"✓ valid: the app trains this session · ⚠ see the summary (f fixes it){running}")
         else:
-            status.update("✓ valid: the app trains this session")
+            status.update(f"✓ valid: the app trains this session{running}")
 
     @on(OptionField.ErrorChanged)
     def _field_error_changed(self, event: OptionField.ErrorChanged) -> None:
@@ -313,6 +344,9 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         closing dialog sent, which redraws ``app.session`` when it is not the screen's.
         """
         self._take(session)
+        self.saved_spec = copy.deepcopy(session.spec)
+        self.undo_history.clear()  # a layer edit of another session is no edit of this one
+        self.redo_history.clear()
         self.app.session = session
         self.post_message(SessionEdited(session))
         await self._show_taken()
@@ -357,7 +391,11 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
             self.stack.focus()
             self.action_edit_layer()
 
-    def set_model(self, model: list, cursor) -> None:
+    def set_model(self, model: list, cursor, *, undoable: bool = True) -> None:
+        """Make ``model`` the draft's layers (an edit ctrl+z undoes) and highlight ``cursor``."""
+        if undoable and model != self.draft["model"]:
+            self.undo_history.append((copy.deepcopy(self.draft["model"]), self.stack.cursor_path))
+            self.redo_history.clear()
         self.draft["model"] = model
         self.refresh_draft()
         self.stack.select_path(cursor)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from dl_lab.sessions.config import stack as stack_ops
 from dl_lab.sessions.config.stack import residual_inner
 from dl_lab.tui.dialogs.build_dialogs import ChoiceDialog, LayerDialog, layer_kinds
@@ -22,8 +24,9 @@ def where_of(path) -> str:
 
 
 class LayerEdits:
-    """Layer actions on the highlighted row of the stack. The screen provides ``stack``, ``draft`` and
-    ``set_model(model, cursor)`` (check the new layers and highlight ``cursor``)."""
+    """Layer actions on the highlighted row of the stack. The screen provides ``stack``, ``draft``,
+    ``set_model(model, cursor, undoable=True)`` (check the new layers, highlight ``cursor``, and remember the old
+    ones for ctrl+z), ``undo_history`` and ``redo_history`` (lists of ``(model, cursor)``), and ``ask_unsaved``."""
 
     last_kind = "dense"
 
@@ -104,5 +107,26 @@ class LayerEdits:
         say(self, what)
 
     def action_new_model(self) -> None:
+        self.ask_unsaved("start a new model", self._new_model)
+
+    def _new_model(self) -> None:
         self.set_model([], None)
-        say(self, "an empty model for this data: press a to add layers")
+        say(self, "an empty model for this data: press a to add layers (ctrl+z brings the layers back)")
+
+    def action_undo(self) -> None:
+        """Ctrl+z: the layers as they were before the last layer edit (up to UNDO_DEPTH edits back)."""
+        self._step_history(self.undo_history, self.redo_history, "undo")
+
+    def action_redo(self) -> None:
+        """Ctrl+y (or ctrl+shift+z): the layer edit last undone, again."""
+        self._step_history(self.redo_history, self.undo_history, "redo")
+
+    def _step_history(self, source, target, what: str) -> None:
+        if not source:
+            say(self, f"nothing to {what}: {what} acts on layer edits", severity="warning")
+            return
+        model, cursor = source.pop()
+        target.append((copy.deepcopy(self.draft["model"]), self.stack.cursor_path))
+        self.set_model(model, cursor, undoable=False)
+        left = len(source)
+        say(self, f"{'undid' if what == 'undo' else 'redid'} a layer edit ({left} more to {what})", timeout=2)

@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from dl_lab.sessions.config.naming import session_run_name
 from dl_lab.sessions.events import RunFailed
 from dl_lab.sessions.runs.directory import new_run_dir
 from dl_lab.sessions.runs.state import RunState
@@ -16,7 +17,7 @@ from dl_lab.sessions.training.controller import make_controller
 from dl_lab.sessions.training.pacer import Pacer
 from dl_lab.tui.dialogs.prompt import ValuePrompt
 from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
-from dl_lab.tui.panes.status import failure_text, live_status
+from dl_lab.tui.panes.status import SHORT_FAILURE_BELOW, failure_text, live_status, set_short
 from dl_lab.tui.widgets.footer import LabFooter
 
 from ..messages import Outbox, RunEventsReceived, TrainingCrashed
@@ -39,13 +40,23 @@ class TrainScreen(PaneActions, Screen):
     run folder, and shows it as it learns."""
 
     CSS_PATH = "train.tcss"
+    DEFAULT_CSS = """
+    TrainScreen #build-error {
+        height: auto;
+        padding: 0 1;
+        border: round $warning;
+        color: $text-warning;
+        background: $warning-muted;
+    }
+    """
     # `?` lists the keys, each a line of its description and tooltip ("Step one batch"), which is also its title in
     # the command palette (tui/commands.py).
     PALETTE_GROUP = "Training"  # the palette's titles: "Training: step one batch"
     NOT_IN_PALETTE = {"run", "pause"}  # space's two faces: the palette has "Training: start / pause" (toggle)
     BINDINGS = [
         # one of the two space keys is shown: Run while the run does not run, Pause while it does
-        Binding("space", "run", "Run"),
+        # with an error on the build screen, space refuses once and says so; space again trains the last valid model
+        Binding("space", "run", "Run", tooltip="(with an error on the build screen: twice trains the last valid one)"),
         Binding("space", "pause", "Pause"),
         Binding("s,n", "step", "Step", tooltip="one batch"),
         Binding("x", "stop", "Stop", tooltip="and save a checkpoint"),
@@ -72,11 +83,13 @@ class TrainScreen(PaneActions, Screen):
     def compose(self):
         yield Static(id="status")
         yield Static(id="failure")
+        yield Static(id="build-error", markup=False)  # a run refused: the build screen's draft has an error
         yield RunView()
         yield LabFooter()
 
     def on_mount(self) -> None:
         self.query_one("#failure").display = False
+        self.query_one("#build-error").display = False
         self.set_interval(REDRAW_S, self.redraw)
         self.prepare()
 
@@ -87,6 +100,7 @@ class TrainScreen(PaneActions, Screen):
             self.controller.join(STOP_TIMEOUT_S)
 
     def on_screen_resume(self) -> None:
+        self.query_one("#build-error").display = False  # back from the build screen: its error is asked anew
         if self.session is not None and self.session is not self.app.session:
             if self.controller is None or self.controller.state in ("idle", "finished"):
                 self.prepare()
@@ -175,7 +189,7 @@ class TrainScreen(PaneActions, Screen):
 
     def _start(self, paused: bool = False) -> None:
         c = self.controller
-        c.run_dir = new_run_dir(self.session.name, self.app.runs_root)
+        c.run_dir = new_run_dir(session_run_name(self.session), self.app.runs_root)  # after what it trains
         self.pacer = Pacer()  # measured from the start of the run, not from the screen's own start-up
         c.start(paused=paused)
         self._dirty = True
@@ -205,7 +219,9 @@ class TrainScreen(PaneActions, Screen):
     def _show_failure(self) -> None:
         failure = self.query_one("#failure", Static)
         end = self.state.end if isinstance(self.state.end, RunFailed) else None
-        failure.update(failure_text(end, self.state.crash, live=True))
+        short = self.size.height < SHORT_FAILURE_BELOW  # the panes keep their room on a small terminal
+        failure.update(failure_text(end, self.state.crash, live=True, short=short))
+        set_short(failure, short)
         failure.display = True
 
     def redraw(self, now: bool = False) -> None:
@@ -217,7 +233,9 @@ class TrainScreen(PaneActions, Screen):
         if (self.run_state == "running") != self._shown_running:  # Run <-> Pause in the footer
             self._shown_running = not self._shown_running
             self.refresh_bindings()
-        self.query_one("#status", Static).update(live_status(self.state, self.run_state, lr, run_dir), layout=False)
+        status = self.query_one("#status", Static)
+        width = status.content_size.width or None  # before the first layout: everything, cut by the ellipsis
+        status.update(live_status(self.state, self.run_state, lr, run_dir, width), layout=False)
         if now or self.pacer.due():
             # one pane per redraw while training: short pauses of the event loop rather than one long one
             if self.query_one(RunView).show(self.state, everything=now):
@@ -238,8 +256,33 @@ class TrainScreen(PaneActions, Screen):
     def action_pause(self) -> None:
         self.action_toggle()
 
+    def _build_error(self) -> str | None:
+        """Why the build screen's draft is not the app's session (None: it is, or there is no build screen)."""
+        try:
+            stack = self.app.get_screen_stack("build")
+        except KeyError:
+            return None
+        return next((s.draft_error for s in stack if hasattr(s, "draft_error")), None)
+
+    def _refused(self) -> bool:
+        """A run is about to start: with an error on the build screen, refuse the first time and say why in the
+        banner; while the banner shows, the key again trains the last valid session, the app's."""
+        banner = self.query_one("#build-error", Static)
+        error = self._build_error()
+        if error is None or banner.display:
+            banner.display = False
+            return False
+        banner.update(
+            f"✗ the model on the build screen has an error: {error}; fix it (1) or press space again to train "
+            f"the last valid model ({self.app.session.name})"
+        )
+        banner.display = True
+        return True
+
     def action_toggle(self) -> None:
         c = self.controller
+        if (self.preparing or c is None or c.state in ("idle", "finished")) and self._refused():
+            return
         if self.preparing:  # the controller on its way starts as soon as it is ready
             self._start_when_ready = True
         elif c is None:  # preparing it failed: try again
@@ -262,6 +305,8 @@ class TrainScreen(PaneActions, Screen):
             self.notify("Nothing to step: press space to start, or R to reset.")
             return
         if c.state == "idle":
+            if self._refused():
+                return
             self._start(paused=True)
         c.step()
         self._dirty = True
