@@ -93,12 +93,17 @@ def settings() -> list[Setting]:
 
 async def focus_setting(app, setting: Setting) -> None:
     """Show the build screen's pane that holds ``setting`` and put the focus on its field."""
+    await app.switch_mode("build")
+    await focus_field(app.screen, setting)
+
+
+async def focus_field(screen, setting: Setting) -> None:
+    """On the build screen ``screen``: show the pane that holds ``setting`` and put the focus on its field (the
+    palette's "Setting: ..." entries, and the screen's own keys for the most used settings)."""
     from .panes.data import DataPane
     from .panes.training_settings import TrainingPane
     from .widgets.forms import OptionField
 
-    await app.switch_mode("build")
-    screen = app.screen
     screen.section = setting.section  # narrow, the pane's tab; wide, all three show
     if setting.section == "data":
         await screen.query_one(DataPane).activate()
@@ -112,7 +117,7 @@ async def focus_setting(app, setting: Setting) -> None:
         fields[0].focus()
     else:  # a dataset that takes no such option (mnist has no noise)
         dataset = screen.draft.get("data", {}).get("dataset", "this dataset")
-        app.notify(f"{dataset} has no {setting.name} setting", severity="warning")
+        screen.app.notify(f"{dataset} has no {setting.name} setting", severity="warning")
 
 
 def setting_commands(app) -> Iterable[SystemCommand]:

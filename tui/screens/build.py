@@ -43,21 +43,39 @@ LAYER_ACTIONS = {
     "edit_layer",
     "fix_layers",
 }
+# The most used settings' own keys: each shows its pane and focuses its field (uppercase: a text field types them)
+SETTING_KEYS = {
+    "L": "optimizer.lr",
+    "E": "training.epochs",
+    "B": "training.batch_size",
+    "O": "optimizer.name",
+    "D": "data.dataset",
+    "N": "data.noise",
+}
+SETTING_TITLES = {
+    "optimizer.lr": "the learning rate",
+    "training.epochs": "the epochs",
+    "training.batch_size": "the batch size",
+    "optimizer.name": "the optimizer",
+    "data.dataset": "the dataset",
+    "data.noise": "the noise",
+}
+SETTING_HINT = " · L/E/B/O/D/N settings"
 FIELDS = (Input, Select, Switch, Checkbox)  # what `[`/`]` land on in a pane, and what esc leaves
 # The hint line, wide and narrow: for the layer list, for a pane's controls, and while typing in a text field
 # (where 1, 2, 3, p... are text: F2/F3/F4 change screens, esc gives the keys back).
 HINTS = {
     "model": (
         "⏎ edit · a add · i insert above · d delete · J/K move · c copy · f fix · ^z/^y undo/redo · n new · p preset"
-        " · ^s save · ^o open",
+        " · ^s save · ^o open" + SETTING_HINT,
         "⏎ edit · a/i add · d del · J/K move · c copy · f fix · ^z undo",
     ),
     "pane": (
-        "⏎ change · tab next field · esc back to the layers · [ ] panes · p preset · ^s save · ^o open",
+        "⏎ change · tab next field · esc back to the layers · [ ] panes · p preset · ^s save · ^o open" + SETTING_HINT,
         "⏎ change · tab next · esc leave field · [ ] panes · p preset",
     ),
     "pane-home": (
-        "tab to the fields · [ ] panes · p preset · ^s save · ^o open · 1 build · 2 train · 3 runs",
+        "tab to the fields · [ ] panes · p preset · ^s save · ^o open · 1 build · 2 train · 3 runs" + SETTING_HINT,
         "tab to the fields · [ ] panes · p preset · ^s save",
     ),
     "typing": (
@@ -115,6 +133,10 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         Binding("left_square_bracket", "section(-1)", "Previous pane", show=False),
         Binding("right_square_bracket", "section(1)", "Next pane", show=False),
         Binding("escape", "leave_field", "Leave the field", show=False),
+        *(
+            Binding(key, f"setting({where!r})", "Go to", tooltip=SETTING_TITLES[where], show=False)
+            for key, where in SETTING_KEYS.items()
+        ),
     ]
     section: reactive[str] = reactive("model")
 
@@ -194,8 +216,9 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         self.section = event.tab.id.removeprefix("tab-")
 
     async def action_section(self, step: int) -> None:
-        """The next (or previous) pane, with the focus on its first field (the layer list for the model)."""
-        self.section = SECTIONS[(SECTIONS.index(self.section) + step) % len(SECTIONS)]
+        """The next (or previous) pane, with the focus on its first field (the layer list for the model): next to
+        the pane that holds the focus (clicked or tabbed into), else to the one shown."""
+        self.section = SECTIONS[(SECTIONS.index(self._current_section()) + step) % len(SECTIONS)]
         await self._activate_panes(self.size.width)
         if self.section == "model":
             self.stack.focus()
@@ -203,6 +226,23 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         pane = self.query_one(f"#{self.section}-pane")
         fields = [w for w in pane.query("*") if isinstance(w, FIELDS) and w.focusable]
         (fields[0] if fields else pane).focus()
+
+    async def action_setting(self, where: str) -> None:
+        """L, E, B, O, D, N: show the pane of the setting at ``where`` and focus its field (as the palette's
+        "Setting: ..." entries do)."""
+        from dl_lab.tui.commands import focus_field, settings  # the palette imports the screens
+
+        setting = next(s for s in settings() if s.where == where)
+        await focus_field(self, setting)
+
+    def _current_section(self) -> str:
+        """The pane the user is in: the one that holds the focus, else (nothing focused) the one last shown."""
+        focused = self.focused
+        if focused is not None:
+            for name in SECTIONS:
+                if self.query_one(f"#{name}-pane") in focused.ancestors_with_self:
+                    return name
+        return self.section
 
     def action_leave_field(self) -> None:
         """Esc: out of a field, back to the layer list (or, narrow, to the pane itself), so keys act again."""
