@@ -17,7 +17,7 @@ from dl_lab.sessions import default_session
 from dl_lab.sessions.runs.directory import runs_root as default_runs_root
 
 from .commands import commands
-from .messages import ReplayRequested
+from .messages import ReplayRequested, ResumeRequested
 from .screens.replay import ReplayScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
@@ -161,6 +161,13 @@ class DLLabApp(App):
         if self.current_mode != "runs":
             await self.switch_mode("runs")
         await self.push_screen(screen)
+
+    async def on_resume_requested(self, message: ResumeRequested) -> None:
+        """r on a stopped run: the training screen loads it; space there continues it in its own folder."""
+        await self.switch_mode("train")
+        screen = self.screen
+        if isinstance(screen, TrainScreen):
+            screen.resume_run(message.run_dir)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

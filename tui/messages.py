@@ -42,6 +42,14 @@ class ReplayRequested(Message):
         self.run_dir = Path(run_dir)
 
 
+class ResumeRequested(Message):
+    """Continue a stopped run in the training screen, in its own folder (r on the runs screen)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+
+
 class Outbox:
     """Carries one run's events from the training thread to ``target`` (a screen) as RunEventsReceived batches.
 

@@ -34,6 +34,7 @@ class Controller(Protocol):
     state: str  # a State
     error: BaseException | None
     run_dir: Path | None
+    resume_dir: Path | None  # a stopped run continued in its own folder (then run_dir is it), else None
 
     @property
     def dataset(self) -> Dataset:
@@ -75,7 +76,8 @@ class Controller(Protocol):
 
 def make_controller(session, on_event: Callable, *, worker: str | None = None, **kwargs) -> Controller:
     """A ProcessController or a TrainingController, as ``worker`` (default: $DL_LAB_WORKER, else the one that
-    measured better) says."""
+    measured better) says. ``resume_dir=RUN_DIR`` (with ``session`` the run's, loop.resumed_session) continues that
+    stopped run in its own folder, as `dl-lab run --resume` does."""
     worker = worker or os.environ.get(WORKER_ENV) or DEFAULT_WORKER
     if worker == "process":
         return ProcessController(session, on_event, **kwargs)

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from dl_lab.sessions.config.session import Session, session_from_dict
 from dl_lab.sessions.events import Event
-from dl_lab.sessions.runs.directory import RunLock
+from dl_lab.sessions.runs.directory import RunLock, open_run
+from dl_lab.sessions.runs.files import settle_resume
 from dl_lab.sessions.runs.recorder import Recorder
+from dl_lab.sessions.runs.resume import load_resume
 from dl_lab.sessions.training.trainer import Trainer
 
 
@@ -46,3 +49,30 @@ def run_recorded(
         if recorder is not None:
             recorder.close()
     return last
+
+
+def resumed_session(run_dir: Path | str) -> Session:
+    """The session a stopped run in ``run_dir`` was recorded with (its session.yaml), as `dl-lab run --resume`
+    reads it."""
+    run_dir = Path(run_dir)
+    run = open_run(run_dir, with_records=False)
+    return session_from_dict(run.session, base_dir=run_dir, source=run_dir / "session.yaml")
+
+
+def resume_trainer(
+    run_dir: Path | str, trainer_factory: Callable[..., Trainer] = Trainer, **trainer_kwargs
+) -> tuple[Trainer, RunLock]:
+    """A trainer restored to where the stopped run in ``run_dir`` stopped, and the folder's lock (held by the
+    caller until the run ends; pass it to ``run_recorded(..., resume=True, lock=lock)``). The steps of
+    `dl-lab run --resume` (cli/runner.py prepare): lock, settle an interrupted save, rebuild, load."""
+    run_dir = Path(run_dir)
+    session = resumed_session(run_dir)
+    lock = RunLock(run_dir)
+    try:
+        settle_resume(run_dir)  # a save a crash interrupted: the last complete resume state
+        trainer = trainer_factory(session, **trainer_kwargs)
+        load_resume(trainer, run_dir)
+    except BaseException:
+        lock.release()
+        raise
+    return trainer, lock

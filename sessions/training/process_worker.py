@@ -25,7 +25,7 @@ from pathlib import Path
 from dl_lab.sessions.events import FINAL
 from dl_lab.sessions.runs.directory import new_run_dir
 from dl_lab.sessions.training.build import load_dataset
-from dl_lab.sessions.training.loop import run_recorded
+from dl_lab.sessions.training.loop import resume_trainer, run_recorded
 from dl_lab.sessions.training.throttle import STEP_INTERVAL, StepThrottle
 from dl_lab.sessions.training.trainer import Trainer
 
@@ -60,12 +60,18 @@ class ProcessController:
         step_interval: float = STEP_INTERVAL,
         trainer_factory: Callable = Trainer,
         ready_timeout: float = READY_TIMEOUT_S,
+        resume_dir: Path | None = None,
     ):
         self.session = session
         self.on_event = on_event
         self.dataset = dataset if dataset is not None else load_dataset(session, progress=False)
         # the run's folder is made when the run starts (a controller prepared and dropped leaves none behind)
         self.run_dir = Path(run_dir) if run_dir else None
+        # a stopped run to continue in its own folder (the child restores it and holds its lock): ``session`` is
+        # the run's (loop.resumed_session)
+        self.resume_dir = Path(resume_dir) if resume_dir else None
+        if self.resume_dir is not None:
+            self.run_dir = self.resume_dir
         self.record = record
         self.state = "idle"
         self.error: BaseException | None = None
@@ -79,7 +85,7 @@ class ProcessController:
         self._events = ctx.Queue()
         self._process = ctx.Process(
             target=serve,
-            args=(session, child_end, self._events, step_interval, trainer_factory),
+            args=(session, child_end, self._events, step_interval, trainer_factory, self.resume_dir),
             name=f"dl-lab-training-{session.name}",
             daemon=True,
         )
@@ -274,7 +280,9 @@ def _with_cause(error: BaseException, trace: str) -> BaseException:
 
 
 # --- the child process ---------------------------------------------------------------------------
-def serve(session, commands, events, step_interval: float, trainer_factory: Callable) -> None:
+def serve(
+    session, commands, events, step_interval: float, trainer_factory: Callable, resume_dir: Path | None = None
+) -> None:
     """The child's entry point: build the trainer, say it is ready, train on command, always say goodbye."""
     # Ctrl-C is the app's: it stops the run with a command. A closed terminal hangs up the whole process group:
     # the app dies of it, this process must not, so that it sees the app gone (end-of-file on the commands),
@@ -287,11 +295,13 @@ def serve(session, commands, events, step_interval: float, trainer_factory: Call
         os.dup2(devnull, fd)
     run = None
     try:
-        run = _ChildRun(session, commands, events, step_interval, trainer_factory)
+        run = _ChildRun(session, commands, events, step_interval, trainer_factory, resume_dir)
         run.serve()
     except BaseException as exc:
         events.put(("crash", _portable(exc), traceback.format_exc()))
     finally:
+        if run is not None and run.lock is not None:
+            run.lock.release()
         events.put(("exit",))
         if run is not None and run.orphaned:  # nobody reads the queue: exit without waiting for it to drain
             events.cancel_join_thread()
@@ -311,9 +321,21 @@ def _portable(exc: BaseException) -> BaseException:
 class _ChildRun:
     """The child's side: obeys commands between batches, sends the events the throttle lets through."""
 
-    def __init__(self, session, commands, events, step_interval: float, trainer_factory: Callable) -> None:
+    def __init__(
+        self,
+        session,
+        commands,
+        events,
+        step_interval: float,
+        trainer_factory: Callable,
+        resume_dir: Path | None = None,
+    ) -> None:
         self.commands, self.events = commands, events
-        self.trainer = trainer_factory(session)
+        self.lock = None  # a resumed run's folder lock, held from here to the end of the run
+        if resume_dir is not None:  # `dl-lab run --resume`'s steps: the trainer where the run stopped
+            self.trainer, self.lock = resume_trainer(resume_dir, trainer_factory)
+        else:
+            self.trainer = trainer_factory(session)
         self.throttle = StepThrottle(step_interval)
         self.paused = self.stopping = self.one_step = False
         self.orphaned = False  # the parent is gone (its end of the command pipe closed with it)
@@ -332,7 +354,8 @@ class _ChildRun:
                 break
             self._obey(command)
         _, run_dir, self.paused = command
-        run_recorded(self.trainer, run_dir, self._should_stop, self._send_event)
+        resume = self.lock is not None
+        run_recorded(self.trainer, run_dir, self._should_stop, self._send_event, resume=resume, lock=self.lock)
 
     def _send_event(self, event) -> None:
         for delivered in self.throttle.admit(event, running=not self.paused):

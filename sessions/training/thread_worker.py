@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dl_lab.sessions.events import FINAL, StepEnded
 from dl_lab.sessions.runs.directory import new_run_dir
-from dl_lab.sessions.training.loop import run_recorded
+from dl_lab.sessions.training.loop import resume_trainer, run_recorded
 from dl_lab.sessions.training.throttle import STEP_INTERVAL, StepThrottle
 from dl_lab.sessions.training.trainer import Trainer
 
@@ -32,12 +32,19 @@ class TrainingController:
         dataset=None,
         record: bool = True,
         step_interval: float = STEP_INTERVAL,
+        resume_dir: Path | None = None,
     ):
         self.session = session
         self.on_event = on_event
-        self.trainer = Trainer(session, dataset=dataset)
+        # a stopped run to continue in its own folder, holding its lock (``session`` is the run's)
+        self.resume_dir = Path(resume_dir) if resume_dir else None
+        self._lock = None
+        if self.resume_dir is not None:
+            self.trainer, self._lock = resume_trainer(self.resume_dir, Trainer, dataset=dataset)
+        else:
+            self.trainer = Trainer(session, dataset=dataset)
         # the run's folder is made when the run starts (a controller prepared and dropped leaves none behind)
-        self.run_dir = Path(run_dir) if run_dir else None
+        self.run_dir = self.resume_dir or (Path(run_dir) if run_dir else None)
         self.record = record
         self.step_interval = step_interval
         self.state = "idle"
@@ -97,6 +104,8 @@ class TrainingController:
         """Stop after the current batch; the recorder saves a checkpoint (the run can be resumed)."""
         self._stop = True
         self._go.set()
+        if self._thread is None:  # nothing ran: a resumed run's folder is let go
+            self._release_lock()
 
     def set_lr(self, lr: float) -> None:
         self.trainer.set_lr(lr)
@@ -119,13 +128,20 @@ class TrainingController:
 
     def _run(self) -> None:
         try:
-            run_recorded(self.trainer, self.run_dir, self._should_stop, self._deliver)
+            resume = self._lock is not None
+            run_recorded(self.trainer, self.run_dir, self._should_stop, self._deliver, resume=resume, lock=self._lock)
         except BaseException as exc:
             self.error = exc
             self.state = "finished"
             self.on_event(exc)
         finally:
+            self._release_lock()
             self.state = "finished"
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def _deliver(self, event) -> None:
         self.last_event = event

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from dl_lab.sessions.runs.directory import STATE_WORDS, Run, list_runs
 from dl_lab.sessions.runs.table import columns, sort_runs
 
-from ..messages import ReplayRequested
+from ..messages import ReplayRequested, ResumeRequested
 from ..widgets import LineChart
 
 # The columns (dl_lab.sessions.runs.table declares them: label, value, sort direction, text), in this table's order:
@@ -89,7 +89,7 @@ class RunsScreen(Screen, inherit_bindings=False):
         Binding("s", "sort", "Sort", tooltip="by next column"),
         Binding("S", "reverse", "Reverse", tooltip="the sort", show=False),
         Binding("f5,ctrl+r", "reload", "Reload", tooltip="the list", show=False),
-        Binding("r", "resume", "Resume", tooltip="a stopped run: its command, copied"),
+        Binding("r", "resume", "Resume", tooltip="a stopped run, on the train screen (its command copied too)"),
         *(dataclasses.replace(b, system=True) for bs in Screen._merged_bindings.key_to_bindings.values() for b in bs),
     ]
 
@@ -202,7 +202,8 @@ class RunsScreen(Screen, inherit_bindings=False):
             self.post_message(ReplayRequested(key))
 
     def action_resume(self) -> None:
-        """Show the command that continues the selected run, and copy it (the terminal's clipboard, OSC 52)."""
+        """Continue the selected stopped run on the training screen (space trains on, in its own folder); its
+        command is shown and copied too (the terminal's clipboard, OSC 52), for a shell."""
         key = self._selected_key()
         run = next((r for r in self.runs if str(r.path) == key), None)
         if run is None:
@@ -214,7 +215,10 @@ class RunsScreen(Screen, inherit_bindings=False):
         else:
             hint.update(command)
             self.app.copy_to_clipboard(command)
-            self.notify("Copied; run it in a shell to continue the run.", title="Resume")
+            self.notify(
+                "Space on the training screen continues the run (its command is copied, for a shell).", title="Resume"
+            )
+            self.post_message(ResumeRequested(run.path))
         hint.display = True
 
     def action_overlay(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 from textual.binding import Binding
 from textual.screen import Screen
@@ -11,7 +12,7 @@ from textual.worker import Worker, WorkerState
 
 from dl_lab.sessions.config.naming import session_run_name
 from dl_lab.sessions.events import RunFailed
-from dl_lab.sessions.runs.directory import new_run_dir
+from dl_lab.sessions.runs.directory import new_run_dir, open_run
 from dl_lab.sessions.runs.state import RunState
 from dl_lab.sessions.training.controller import make_controller
 from dl_lab.sessions.training.pacer import Pacer
@@ -72,6 +73,9 @@ class TrainScreen(PaneActions, Screen):
         self.controller = None  # a ProcessController or a TrainingController: the same controls
         self._shown_running = False  # which of space's bindings the footer shows
         self.session = None
+        self.app_session = None  # the app's session when the controller was asked for (a change re-prepares)
+        self._pending_resume: Path | None = None  # a stopped run to load once the screen is mounted
+        self._preparing_what = ""  # what the controller on its way runs, for a failure to name
         self.state = RunState()
         self.source = 0
         self.preparing = False
@@ -91,7 +95,11 @@ class TrainScreen(PaneActions, Screen):
         self.query_one("#failure").display = False
         self.query_one("#build-error").display = False
         self.set_interval(REDRAW_S, self.redraw)
-        self.prepare()
+        if self._pending_resume is not None:
+            run_dir, self._pending_resume = self._pending_resume, None
+            self.resume_run(run_dir)
+        elif not self.preparing and self.controller is None:
+            self.prepare()
 
     def on_unmount(self) -> None:
         """The app is closing: stop the run between two batches so that its checkpoint is written."""
@@ -101,7 +109,7 @@ class TrainScreen(PaneActions, Screen):
 
     def on_screen_resume(self) -> None:
         self.query_one("#build-error").display = False  # back from the build screen: its error is asked anew
-        if self.session is not None and self.session is not self.app.session:
+        if self.app_session is not None and self.app_session is not self.app.session:
             if self.controller is None or self.controller.state in ("idle", "finished"):
                 self.prepare()
             else:
@@ -125,12 +133,9 @@ class TrainScreen(PaneActions, Screen):
         process take a while)."""
         if self.controller is not None and self.controller.state == "idle":
             self._release()
-        self.session = self.app.session
-        self.source = next(_sources)
-        self.preparing = True
-        self.state = RunState()
-        self.query_one("#failure").display = False
-        self._dirty = True
+        self.session = self.app_session = self.app.session
+        self._preparing_what = self.session.name
+        self._begin_preparing()
         self.run_worker(
             self._make_controller(self.session, self.source),
             thread=True,
@@ -139,6 +144,51 @@ class TrainScreen(PaneActions, Screen):
             exit_on_error=False,
             name="prepare",
         )
+
+    def _begin_preparing(self) -> None:
+        self.source = next(_sources)
+        self.preparing = True
+        self.state = RunState()
+        self.query_one("#failure").display = False
+        self._dirty = True
+
+    def resume_run(self, run_dir: Path) -> None:
+        """Load the stopped run in ``run_dir`` (its recorded session, its curves so far, the panes where it
+        stopped): space continues it in its own folder, holding its lock, as `dl-lab run --resume` does."""
+        if not self.is_mounted:
+            self._pending_resume = Path(run_dir)
+            return
+        c = self.controller
+        if c is not None and c.state in ("running", "paused"):
+            self.notify("A run is training here: stop it (x) before resuming another.", severity="warning")
+            return
+        if c is not None and c.state == "idle":
+            self._release()
+        self.controller = self.app.controller = None
+        self.app_session = self.app.session
+        self._preparing_what = f"the run {Path(run_dir).name}"
+        self._begin_preparing()
+        self.run_worker(
+            self._make_resumed(Path(run_dir), self.source),
+            thread=True,
+            exclusive=True,
+            group="prepare",
+            exit_on_error=False,
+            name="prepare",
+        )
+
+    def _make_resumed(self, run_dir: Path, source: int):
+        make_fresh = self._make_controller(None, source)
+
+        def make():
+            from dl_lab.sessions.training.loop import resumed_session
+
+            session = resumed_session(run_dir)
+            recorded = open_run(run_dir).events()  # the curves so far
+            _, controller = make_fresh(session, resume_dir=run_dir)
+            return source, (controller, recorded)
+
+        return make
 
     def _make_controller(self, session, source: int):
         self.outbox = outbox = Outbox(self, source)
@@ -149,11 +199,11 @@ class TrainScreen(PaneActions, Screen):
             else:
                 outbox.put(event)
 
-        def make():
+        def make(session=session, **kwargs):
             from dl_lab.sessions.training.build import load_dataset
 
             dataset = load_dataset(session, progress=False)
-            return source, make_controller(session, on_event, dataset=dataset)
+            return source, make_controller(session, on_event, dataset=dataset, **kwargs)
 
         return make
 
@@ -166,19 +216,26 @@ class TrainScreen(PaneActions, Screen):
             if source == self.source:
                 self._install(controller)
             else:  # superseded while it was prepared
-                self._release(controller)
+                self._release(controller[0] if isinstance(controller, tuple) else controller)
         elif event.state == WorkerState.ERROR:
             self.preparing = False
-            self.state.crash = f"could not prepare {self.session.name}: {event.worker.error}"
+            self.state.crash = f"could not prepare {self._preparing_what}: {event.worker.error}"
             self.app.notify(str(event.worker.error), title="Session not ready", severity="error", timeout=8)
             self._show_failure()
 
     def _install(self, controller) -> None:
+        recorded = []
+        if isinstance(controller, tuple):  # a stopped run to continue, and its recorded events
+            controller, recorded = controller
+            self.session = controller.session
         self.controller = controller
         self.app.controller = controller
         self.preparing = False
         started = controller.started()
         self.state = RunState(started)
+        for event in recorded:
+            self.state.apply(event)
+        self.state.started = started  # where it goes on from
         self.query_one(RunView).configure(controller.dataset, started)
         for warning in started.warnings:  # a setup that trains, but not as meant (batchnorm on one sample, memory)
             self.app.notify(warning, title="Before you train", severity="warning", timeout=15)
@@ -189,7 +246,8 @@ class TrainScreen(PaneActions, Screen):
 
     def _start(self, paused: bool = False) -> None:
         c = self.controller
-        c.run_dir = new_run_dir(session_run_name(self.session), self.app.runs_root)  # after what it trains
+        if getattr(c, "resume_dir", None) is None:  # a resumed run goes on in its own folder
+            c.run_dir = new_run_dir(session_run_name(self.session), self.app.runs_root)  # after what it trains
         self.pacer = Pacer()  # measured from the start of the run, not from the screen's own start-up
         c.start(paused=paused)
         self._dirty = True
@@ -356,6 +414,8 @@ class TrainScreen(PaneActions, Screen):
         self.controller.set_lr(lr)
         before = self.app.session
         self.app.session = before.with_overrides([f"optimizer.lr={lr!r}"])  # a positive float: always valid
+        if self.app_session is before:
+            self.app_session = self.app.session
         if self.session is before:
             self.session = self.app.session  # the same session, its rate changed: coming back must not re-prepare
         self.notify(f"learning rate {lr:g} (kept for the next run)", timeout=2)
