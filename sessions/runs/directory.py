@@ -515,6 +515,19 @@ _SUMMARY_TYPES: dict[str, object] = {
 _PROCESS_TYPES: dict[str, object] = {"pid": int | None, "host": str | None}
 
 
+def json_object(path: Path, data: bytes) -> dict:
+    """``data`` (read from ``path``) as a JSON object, or DamagedRun saying why it is not one."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DamagedRun(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise DamagedRun(path, f"not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise DamagedRun(path, f"expected a JSON object, got {_type_name(value)}")
+    return value
+
+
 def _load_summary(run_dir: Path) -> dict:
     """summary.json checked: {} when there is none (a run killed before writing it), else DamagedRun when it is not
     a JSON object with the types the recorder writes."""
@@ -522,14 +535,7 @@ def _load_summary(run_dir: Path) -> dict:
     data = read_regular_file(path)
     if data is None:
         return {}
-    try:
-        summary = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise DamagedRun(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise DamagedRun(path, f"not JSON ({exc})") from None
-    if not isinstance(summary, dict):
-        raise DamagedRun(path, f"expected a JSON object, got {_type_name(summary)}")
+    summary = json_object(path, data)
     problem = (
         _check_fields(summary, _SUMMARY_TYPES)
         or _check_fields(summary.get("final") or {}, _field_types(EpochEnded), "final.")

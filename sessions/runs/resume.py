@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from dl_lab.sessions.errors import RunDirError
-from dl_lab.sessions.runs.directory import DamagedRun, _check_fields, _type_name, read_records, read_regular_file
+from dl_lab.sessions.runs.directory import (
+    DamagedRun,
+    _check_fields,
+    json_object,
+    read_records,
+    read_regular_file,
+)
 
 
 def _rng_state(rng) -> dict | None:
@@ -95,14 +101,7 @@ def _read_state(path: Path) -> dict:
     data = read_regular_file(path)
     if data is None:
         raise DamagedRun(path, "missing (it is written with checkpoints/last.npz when a run stops)")
-    try:
-        state = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise DamagedRun(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise DamagedRun(path, f"not JSON ({exc})") from None
-    if not isinstance(state, dict):
-        raise DamagedRun(path, f"expected a JSON object, got {_type_name(state)}")
+    state = json_object(path, data)
     problem = _check_fields(state, _STATE_TYPES)
     if problem:
         raise DamagedRun(path, problem)
