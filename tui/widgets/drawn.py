@@ -6,6 +6,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from dl_lab.tui.widgets.depth import ColorFitter, terminal_depth
 from dl_lab.tui.widgets.raster import Grid, StyleCache
 
 
@@ -21,6 +22,7 @@ class DrawnWidget(Widget):
         self._lines: list[Strip] = []
         self._drawn_for: tuple | None = None
         self._styles = StyleCache()
+        self._fitter: ColorFitter | None = None
 
     def draw(self, width: int, height: int) -> list[Strip]:
         """All the widget's lines for a content area of ``width`` x ``height`` cells (each widget overrides it)."""
@@ -48,8 +50,11 @@ class DrawnWidget(Widget):
         return Strip.blank(self.size.width, self.rich_style)
 
     def new_grid(self, width: int, height: int) -> Grid:
-        """An empty grid over the widget's own colours (styles of colour pairs are kept from frame to frame)."""
-        return Grid(width, height, self.rich_style, self._styles)
+        """An empty grid over the widget's own colours, fitted to the terminal's colour depth (styles of colour pairs
+        are kept from frame to frame)."""
+        if self._fitter is None:
+            self._fitter = ColorFitter(terminal_depth(self.app))
+        return Grid(width, height, self.rich_style, self._styles, self._fitter)
 
     def component(self, name: str) -> Style:
         """A component class's Rich style (its colour blended over the widget's background)."""

@@ -8,6 +8,8 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from dl_lab.tui.widgets.depth import ColorFitter
+
 # Braille dot bits by (row 0..3, column 0..1) within a cell.
 BRAILLE_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
 UPPER_HALF = "▀"
@@ -66,8 +68,12 @@ class Grid:
     ``style_code`` (a component style, bold, ...); 0 is the widget's own style.
     """
 
-    def __init__(self, width: int, height: int, base: Style, cache: StyleCache | None = None) -> None:
+    def __init__(
+        self, width: int, height: int, base: Style, cache: StyleCache | None = None, fitter: ColorFitter | None = None
+    ) -> None:
+        """``fitter``: the terminal's colour depth (colours are fitted to it as they are painted; None: truecolor)."""
         self.width, self.height, self.base = max(0, width), max(0, height), base
+        self.fitter = fitter or ColorFitter()
         self.chars = np.full((self.height, self.width), " ", dtype="<U1")
         self.codes = np.zeros((self.height, self.width), dtype=np.int64)
         self.cache = cache or StyleCache()
@@ -75,9 +81,9 @@ class Grid:
         self._text_styles: list[Style] = []
         self._text_ids: dict[int, tuple[int, Style]] = {}
 
-    @staticmethod
-    def color_style(fg: int, bg: int = TRANSPARENT) -> Style:
+    def color_style(self, fg: int, bg: int = TRANSPARENT) -> Style:
         """A Rich style of packed colours (``TRANSPARENT`` leaves that colour to the base style)."""
+        fg, bg = (int(c) for c in self.fitter.fit(np.array([fg, bg], dtype=np.int64)))
         return Style.from_color(None if fg < 0 else rich_color(fg), None if bg < 0 else rich_color(bg))
 
     def style_code(self, style: Style) -> int:
@@ -108,7 +114,9 @@ class Grid:
         if h <= 0 or w <= 0 or y < 0 or x < 0:
             return
         self.chars[y : y + h, x : x + w] = chars[:h, :w]
-        self.codes[y : y + h, x : x + w] = color_code(fg[:h, :w].astype(np.int64), bg[:h, :w].astype(np.int64))
+        fit = self.fitter.fit
+        fg, bg = fit(fg[:h, :w].astype(np.int64)), fit(bg[:h, :w].astype(np.int64))
+        self.codes[y : y + h, x : x + w] = color_code(fg, bg)
 
     def strips(self) -> list[Strip]:
         """One Strip per row, adjacent cells with the same style merged into one segment."""

@@ -127,7 +127,7 @@ class ScatterPlot(DrawnWidget):
             grid.put(0, 0, "(no data yet)", legend)
             return grid.strips()
         colors = self.layer_colors(data)
-        lines = self._legend_lines(data, colors, width, legend)
+        lines = self._legend_lines(grid, data, colors, width, legend)
         if height < 4:
             lines = []
         elif len(lines) > 1 and height < 8:
@@ -159,7 +159,7 @@ class ScatterPlot(DrawnWidget):
         return grid.strips()
 
     @staticmethod
-    def _legend_lines(data: ScatterData, colors, width: int, style: Style) -> list[list[tuple[str, Style]]]:
+    def _legend_lines(grid: Grid, data: ScatterData, colors, width: int, style: Style) -> list[list[tuple[str, Style]]]:
         """The colour key and the axes' ranges: on one line when they fit in ``width``, else on two."""
         if data.curve:
             items = []
@@ -168,7 +168,7 @@ class ScatterPlot(DrawnWidget):
         else:
             names = data.class_names
             items = [(f"● {names[k] if k < len(names) else k}", c) for k, c in enumerate(colors)]
-        key = [(text, Grid.color_style(pack(color))) for text, color in items]
+        key = [(text, grid.color_style(pack(color))) for text, color in items]
         x0, x1, y0, y1 = data.bounds
         ranges = [(f"x {compact(x0)}..{compact(x1)}  y {compact(y0)}..{compact(y1)}", style)]
         if sum(len(text) + 2 for text, _ in key + ranges) - 2 <= width or not key:

@@ -1,0 +1,13 @@
+"""The app's tests draw in truecolor whatever terminal runs them (TERM and COLORTERM would otherwise choose the
+colour depth, and with it every colour in the pictures and snapshots); tests/tui/test_color_depth.py sets 256 and
+16 colours itself."""
+
+from __future__ import annotations
+
+import pytest
+import textual.constants
+
+
+@pytest.fixture(autouse=True)
+def truecolor(monkeypatch):
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
