@@ -160,8 +160,20 @@ def atomic_file(destination: Path) -> Iterator[BinaryIO]:
     It is written beside the destination (same file system, so the final rename is atomic) and
     removed on any error, Ctrl-C included.
     """
-    descriptor, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    # SIGTERM (which _sigterm_raises turns into SystemExit) waits while the file is made and its name kept, so that
+    # the ``except`` below always knows what to remove
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
+        descriptor, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    except BaseException:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        raise
+    try:
+        if blocked:  # a SIGTERM that waited is raised here, where the file is removed
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         with os.fdopen(descriptor, "wb") as handle:
             yield handle
         os.replace(temporary, destination)

@@ -14,6 +14,7 @@ from dl_lab.sessions.events import (
     StepEnded,
 )
 from dl_lab.sessions.training.diagnosis import failed_loss
+from dl_lab.sessions.training.live import LiveWeights
 
 MAX_STEP_POINTS = 400  # the batch-loss series is thinned to this many points before drawing
 
@@ -45,6 +46,9 @@ class RunState:
         self.end: RunEnded | RunFailed | RunCancelled | None = None
         self.crash: str | None = None  # the training thread raised: the exception, in words
         self.resumes = 0  # how many times a recorded run went on after being stopped
+        self.live: LiveWeights | None = None  # the latest weights the run sent (small models, in the app)
+        self.live_before: LiveWeights | None = None  # the ones before (a weight's update is the difference)
+        self.lives = 0  # how many it sent (the panes drawn from them redraw when it changes)
 
     # --- building --------------------------------------------------------------------------------
     def apply(self, event) -> None:
@@ -61,6 +65,9 @@ class RunState:
             self._apply_snapshot(event)
         elif isinstance(event, (RunEnded, RunFailed, RunCancelled)):
             self.end = event
+        elif isinstance(event, LiveWeights):
+            self.live_before, self.live = self.live, event
+            self.lives += 1
 
     def _apply_snapshot(self, event: SnapshotTaken) -> None:
         self.snapshot = event

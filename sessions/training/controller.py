@@ -13,6 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from dl_lab.datasets import Dataset
 from dl_lab.sessions.events import RunStarted
+from dl_lab.sessions.training.live import LiveWeights
 from dl_lab.sessions.training.process_worker import ProcessController
 from dl_lab.sessions.training.thread_worker import TrainingController
 
@@ -51,6 +52,18 @@ class Controller(Protocol):
         """A run was started and has not finished delivering its events."""
         ...
 
+    @property
+    def pace(self) -> float | None:
+        """Steps a second the run keeps (None: full speed; live.Pace)."""
+        ...
+
+    def set_pace(self, rate: float | None) -> None: ...
+
+    def initial_weights(self) -> LiveWeights | None:
+        """The weights the run starts from, None for a model too large to watch live (live.LIVE_PARAMS); while it
+        trains, LiveWeights events follow the step events."""
+        ...
+
     def started(self) -> RunStarted:
         """The RunStarted event the run begins with: the panes are laid out from it before training."""
         ...
@@ -70,6 +83,11 @@ class Controller(Protocol):
         ...
 
     def set_lr(self, lr: float) -> None: ...
+
+    def set_parameter(self, index: int, value: float, name: str = "") -> None:
+        """Set the model's flat parameter ``index`` (a weight or bias) by hand in a paused or idle run, recorded in
+        the run folder's edits.jsonl; the new weights follow as a LiveWeights event."""
+        ...
 
     def join(self, timeout: float | None = None) -> None: ...
 

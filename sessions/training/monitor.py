@@ -55,24 +55,16 @@ class Monitor:
         self.probe = self.sample if self.grid is None else be.xp.concatenate([self.sample, self.grid])
 
     def _make_grid(self, dataset, pts, res):
-        x0, x1, y0, y1 = pts.get("bounds") or (-6.0, 6.0, -6.0, 6.0)
-        xs = np.linspace(x0, x1, res)
-        ys = np.linspace(y1, y0, res)  # top row first, as a picture
-        gx, gy = np.meshgrid(xs, ys)
-        raw = np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1)
-        try:
-            inputs = dataset.featurize(raw)
-        except Exception:
+        inputs, bounds = plane_inputs(dataset, res)
+        if inputs is None:
             return None
-        self.bounds = [[float(x0), float(x1)], [float(y0), float(y1)]]
+        self.bounds = bounds
         return self.model.backend.asarray(inputs, dtype=self.model.dtype)
 
     def _make_line(self, dataset, n):
         """For 1-D inputs (the sine task): the model's curve over the inputs' range."""
-        x = dataset.x_train[:, 0]
-        lo, hi = float(x.min()), float(x.max())
-        self.bounds = [[lo, hi]]
-        return self.model.backend.asarray(np.linspace(lo, hi, n)[:, None], dtype=self.model.dtype)
+        inputs, self.bounds = line_inputs(dataset, n)
+        return self.model.backend.asarray(inputs, dtype=self.model.dtype)
 
     def snapshot(self, epoch: int, step: int, before: np.ndarray | None) -> SnapshotTaken:
         """Statistics of every layer now; ``before`` (the flat parameters before the last step, or None)
@@ -133,25 +125,47 @@ class Monitor:
         if self.grid is None:
             return None
         be = self.model.backend
-        info = Boundary(resolution=self.cfg.boundary_resolution, bounds=self.bounds)
-        if len(self.bounds) == 1:
-            xs = be.to_host(self.grid[:, 0])
-            ys = (
-                be.to_host(out[:, 0])
-                if not self.loss.classification
-                else be.to_host(self.loss.probabilities(out))[:, -1]
-            )
-            return Boundary(
-                kind="curve", bounds=self.bounds, x=np.round(xs, 4).tolist(), values=np.round(ys, 4).tolist()
-            )
-        if not self.loss.classification:
-            info["kind"], info["values"] = "value", np.round(be.to_host(out[:, 0]), 4).tolist()
-        elif out.shape[1] <= 2:
-            # two classes: the probability of class 1 says it all (one logit, or the softmax of two)
-            prob = be.to_host(self.loss.probabilities(out))[:, -1]
-            info["kind"], info["values"] = "probability", np.round(prob, 2).tolist()
-        else:
-            prob = be.to_host(self.loss.probabilities(out))
-            info["kind"], info["classes"] = "classes", prob.argmax(axis=1).tolist()
-            info["values"] = np.round(prob.max(axis=1), 3).tolist()
-        return info
+        xs = be.to_host(self.grid[:, 0]) if len(self.bounds) == 1 else None
+        return describe_boundary(be, out, self.loss, self.bounds, self.cfg.boundary_resolution, xs)
+
+
+def plane_inputs(dataset, res: int) -> tuple[np.ndarray | None, list[list[float]]]:
+    """The model's inputs at ``res`` x ``res`` points over the data's plane (top row first, as a picture; the
+    dataset's features computed from x1, x2) and the plane's bounds; (None, []) when they cannot be computed."""
+    pts = dataset.points_2d or {}
+    x0, x1, y0, y1 = pts.get("bounds") or (-6.0, 6.0, -6.0, 6.0)
+    xs = np.linspace(x0, x1, res)
+    ys = np.linspace(y1, y0, res)  # top row first, as a picture
+    gx, gy = np.meshgrid(xs, ys)
+    raw = np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1)
+    try:
+        inputs = dataset.featurize(raw)
+    except Exception:
+        return None, []
+    return np.asarray(inputs), [[float(x0), float(x1)], [float(y0), float(y1)]]
+
+
+def line_inputs(dataset, n: int) -> tuple[np.ndarray, list[list[float]]]:
+    """For 1-D inputs: ``n`` points over the training inputs' range, and that range."""
+    x = dataset.x_train[:, 0]
+    lo, hi = float(x.min()), float(x.max())
+    return np.linspace(lo, hi, n)[:, None], [[lo, hi]]
+
+
+def describe_boundary(be, out, loss, bounds, res: int, xs=None) -> Boundary:
+    """The model's outputs ``out`` on a plane's ``res`` x ``res`` grid (or along a line at ``xs``) as a Boundary."""
+    if len(bounds) == 1:
+        ys = be.to_host(out[:, 0]) if not loss.classification else be.to_host(loss.probabilities(out))[:, -1]
+        return Boundary(kind="curve", bounds=bounds, x=np.round(xs, 4).tolist(), values=np.round(ys, 4).tolist())
+    info = Boundary(resolution=res, bounds=bounds)
+    if not loss.classification:
+        info["kind"], info["values"] = "value", np.round(be.to_host(out[:, 0]), 4).tolist()
+    elif out.shape[1] <= 2:
+        # two classes: the probability of class 1 says it all (one logit, or the softmax of two)
+        prob = be.to_host(loss.probabilities(out))[:, -1]
+        info["kind"], info["values"] = "probability", np.round(prob, 2).tolist()
+    else:
+        prob = be.to_host(loss.probabilities(out))
+        info["kind"], info["classes"] = "classes", prob.argmax(axis=1).tolist()
+        info["values"] = np.round(prob.max(axis=1), 3).tolist()
+    return info

@@ -17,9 +17,11 @@ class Pacer:
     second the UI takes is a second the training thread waits for the GIL (measured in bench/TUI.md).
     """
 
-    def __init__(self, budget: float = BUDGET) -> None:
+    def __init__(self, budget: float = BUDGET, fastest: float = FASTEST_S) -> None:
+        """``fastest``: the shortest interval (a paced run, which leaves the UI time, redraws at frames)."""
         self.budget = budget
-        self.interval = FASTEST_S
+        self.fastest = fastest
+        self.interval = fastest
         self._last = 0.0
         self._window = (time.monotonic(), time.thread_time())
 
@@ -34,5 +36,5 @@ class Pacer:
         if now - start >= WINDOW_S:
             share = (cpu - start_cpu) / (now - start)
             wanted = self.interval * share / self.budget
-            self.interval = min(SLOWEST_S, max(FASTEST_S, (self.interval + wanted) / 2))
+            self.interval = min(SLOWEST_S, max(self.fastest, (self.interval + wanted) / 2))
             self._window = (now, cpu)

@@ -25,6 +25,7 @@ from pathlib import Path
 from dl_lab.sessions.events import FINAL
 from dl_lab.sessions.runs.directory import new_run_dir
 from dl_lab.sessions.training.build import load_dataset
+from dl_lab.sessions.training.live import LiveFeed, LiveWeights, Pace, edit_parameter, throttle_interval
 from dl_lab.sessions.training.loop import resume_trainer, run_recorded
 from dl_lab.sessions.training.throttle import STEP_INTERVAL, StepThrottle
 from dl_lab.sessions.training.trainer import Trainer
@@ -77,6 +78,7 @@ class ProcessController:
         self.error: BaseException | None = None
         self._lock = threading.Lock()  # state changes (UI thread, reader thread) and command sends
         self._manual_lr: float | None = None
+        self._pace: float | None = None
         self._event_lr: float | None = None
         self._reader: threading.Thread | None = None
         _start_resource_tracker()
@@ -92,7 +94,7 @@ class ProcessController:
         with _ENV_LOCK, _child_environment(blas_threads()):
             self._process.start()
         child_end.close()  # the child's copy alone: when this process dies, the child reads end-of-file
-        self._started, self._event_lr = self._await_ready(ready_timeout)
+        self._started, self._event_lr, self._initial = self._await_ready(ready_timeout)
 
     def _await_ready(self, timeout: float):
         deadline = time.monotonic() + timeout
@@ -107,7 +109,7 @@ class ProcessController:
                 why = f"exited (code {code})" if code is not None else f"was not ready after {timeout:g} s"
                 raise RuntimeError(f"the training process {why} before it was ready") from None
             if message[0] == "ready":
-                return message[1], message[2]
+                return message[1], message[2], message[3]
             if message[0] == "crash":
                 self._process.join(5)
                 raise _with_cause(message[1], message[2])
@@ -116,6 +118,20 @@ class ProcessController:
     def started(self):
         """The RunStarted event the run will begin with (computed by the child)."""
         return self._started
+
+    def initial_weights(self) -> LiveWeights | None:
+        """The weights the run starts from (None for models too large to watch live)."""
+        return self._initial
+
+    @property
+    def pace(self) -> float | None:
+        """Steps a second the run keeps (None: full speed)."""
+        return self._pace
+
+    def set_pace(self, rate: float | None) -> None:
+        with self._lock:
+            self._pace = rate
+            self._send("pace", rate)
 
     @property
     def lr(self) -> float | None:
@@ -164,6 +180,13 @@ class ProcessController:
         with self._lock:
             self._manual_lr = float(lr)
             self._send("lr", float(lr))
+
+    def set_parameter(self, index: int, value: float, name: str = "") -> None:
+        """A weight or bias set by hand in a paused (or not yet started) run; the child sends its new weights."""
+        with self._lock:
+            if self.state not in ("paused", "idle"):
+                raise RuntimeError("pause the run before editing a weight")
+            self._send("parameter", int(index), float(value), name)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the child to end and for its last events to be delivered."""
@@ -337,7 +360,11 @@ class _ChildRun:
         else:
             self.trainer = trainer_factory(session)
         self.throttle = StepThrottle(step_interval)
+        self.step_interval = step_interval
+        self.pace = Pace()
+        self.feed = LiveFeed(self.trainer, self.pace)
         self.paused = self.stopping = self.one_step = False
+        self.run_dir = None
         self.orphaned = False  # the parent is gone (its end of the command pipe closed with it)
         # Connection.poll builds a selector at every call (about 10 us, 5% of a small MLP's batch): a poll
         # object made once answers in about 1 us.
@@ -345,7 +372,7 @@ class _ChildRun:
         self.waiting.register(commands.fileno(), select.POLLIN)
 
     def serve(self) -> None:
-        self.events.put(("ready", self.trainer.started(), self.trainer.lr))
+        self.events.put(("ready", self.trainer.started(), self.trainer.lr, self.feed.initial()))
         while True:  # until start or stop; a learning rate may be set before the run starts
             command = self._receive()
             if command[0] == "stop":
@@ -354,20 +381,38 @@ class _ChildRun:
                 break
             self._obey(command)
         _, run_dir, self.paused = command
+        self.run_dir = run_dir
         resume = self.lock is not None
         run_recorded(self.trainer, run_dir, self._should_stop, self._send_event, resume=resume, lock=self.lock)
 
     def _send_event(self, event) -> None:
-        for delivered in self.throttle.admit(event, running=not self.paused):
-            self.events.put(("event", delivered))
+        running = not self.paused
+        delivered = self.throttle.admit(event, running=running)
+        live = self.feed.after(delivered[-1], running) if delivered else None
+        if live is not None and isinstance(delivered[-1], FINAL):  # the final weights before the end
+            self.events.put(("event", live))
+            live = None
+        for each in delivered:
+            self.events.put(("event", each))
+        if live is not None:
+            self.events.put(("event", live))
 
     def _should_stop(self) -> bool:
         """Polled between batches: a cheap check of the pipe while running, a blocking wait while paused."""
         self._obey_waiting()
         while True:
             if self.stopping or self.paused:
-                for held in self.throttle.take():
-                    self.events.put(("event", held))
+                held = self.throttle.take()
+                for event in held:
+                    self.events.put(("event", event))
+                live = self.feed.after(held[-1], running=False) if held else None
+                if live is not None:  # a paused run shows the weights it paused with
+                    self.events.put(("event", live))
+            if not self.stopping and not self.paused and not self.one_step:
+                delay = self.pace.delay()
+                if delay > 0 and self.waiting.poll(delay * 1000.0):  # a command came: obey it, then look again
+                    self._obey_waiting()
+                    continue
             if self.stopping or not self.paused:
                 return self.stopping
             if self.one_step:
@@ -405,3 +450,12 @@ class _ChildRun:
             self.stopping = True
         elif kind == "lr":
             self.trainer.set_lr(command[1])
+        elif kind == "parameter":
+            _, index, value, name = command
+            with contextlib.suppress(ValueError):  # an index the parent checked against its own copy
+                edit_parameter(self.trainer, self.run_dir, index, value, name)
+            progress = self.trainer.progress
+            self.events.put(("event", self.feed.weights(progress.epoch, progress.step)))
+        elif kind == "pace":
+            self.pace.set(command[1])
+            self.throttle.interval = throttle_interval(self.pace.rate, self.step_interval)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dl_lab.sessions.events import FINAL, StepEnded
 from dl_lab.sessions.runs.directory import new_run_dir
+from dl_lab.sessions.training.live import LiveFeed, LiveWeights, Pace, edit_parameter, throttle_interval
 from dl_lab.sessions.training.loop import resume_trainer, run_recorded
 from dl_lab.sessions.training.throttle import STEP_INTERVAL, StepThrottle
 from dl_lab.sessions.training.trainer import Trainer
@@ -55,6 +56,9 @@ class TrainingController:
         self.error: BaseException | None = None
         self._throttle = StepThrottle(step_interval)  # the training thread's only
         self.last_event = None
+        self._pace = Pace()
+        self._nudge = threading.Event()  # ends a paced wait early: a pause, a stop, another pace
+        self._feed = LiveFeed(self.trainer, self._pace)
 
     # --- what the screen shows before and during the run (the same as ProcessController's) ----
     @property
@@ -68,6 +72,20 @@ class TrainingController:
     def started(self):
         """The RunStarted event the run will begin with: the panes are laid out from it before training."""
         return self.trainer.started()
+
+    def initial_weights(self) -> LiveWeights | None:
+        """The weights the run starts from (None for models too large to watch live)."""
+        return self._feed.initial()
+
+    @property
+    def pace(self) -> float | None:
+        """Steps a second the run keeps (None: full speed)."""
+        return self._pace.rate
+
+    def set_pace(self, rate: float | None) -> None:
+        self._pace.set(rate)
+        self._throttle.interval = throttle_interval(self._pace.rate, self.step_interval)
+        self._nudge.set()
 
     # --- controls (called from the UI thread) ----------------------------------------------------
     def start(self, paused: bool = False) -> None:
@@ -85,6 +103,7 @@ class TrainingController:
         if self.state == "running":
             self.state = "paused"
             self._go.clear()
+            self._nudge.set()
 
     def resume(self) -> None:
         if self.state == "paused":
@@ -104,11 +123,20 @@ class TrainingController:
         """Stop after the current batch; the recorder saves a checkpoint (the run can be resumed)."""
         self._stop = True
         self._go.set()
+        self._nudge.set()
         if self._thread is None:  # nothing ran: a resumed run's folder is let go
             self._release_lock()
 
     def set_lr(self, lr: float) -> None:
         self.trainer.set_lr(lr)
+
+    def set_parameter(self, index: int, value: float, name: str = "") -> None:
+        """A weight or bias set by hand in a paused (or not yet started) run; its new weights are sent at once."""
+        if self.state not in ("paused", "idle"):
+            raise RuntimeError("pause the run before editing a weight")
+        edit_parameter(self.trainer, self.run_dir, index, value, name)
+        live = self._feed.weights(self.trainer.progress.epoch, self.trainer.progress.step)
+        self.on_event(live)
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -120,10 +148,20 @@ class TrainingController:
 
     # --- the training thread ---------------------------------------------------------------------
     def _should_stop(self) -> bool:
+        self._nudge.clear()
         if self._stop or not self._go.is_set():
-            for held in self._throttle.take():
-                self.on_event(held)
+            held = self._throttle.take()
+            for event in held:
+                self.on_event(event)
+            live = self._feed.after(held[-1], running=False) if held else None
+            if live is not None:  # a paused run shows the weights it paused with
+                self.on_event(live)
         self._go.wait()
+        delay = 0.0 if self._stop or self._single_step else self._pace.delay()
+        if delay > 0:
+            self._nudge.wait(delay)
+            if not self._go.is_set():  # paused while waiting
+                return self._should_stop()
         return self._stop
 
     def _run(self) -> None:
@@ -149,7 +187,15 @@ class TrainingController:
             self._single_step = False
             self.state = "paused"
             self._go.clear()
-        for delivered in self._throttle.admit(event, running=self.state == "running"):
-            if delivered is event and isinstance(event, FINAL):
+        running = self.state == "running"
+        delivered = self._throttle.admit(event, running=running)
+        live = self._feed.after(delivered[-1], running) if delivered else None
+        for each in delivered:
+            if each is event and isinstance(event, FINAL):
+                if live is not None:  # the final weights before the end
+                    self.on_event(live)
+                    live = None
                 self.state = "finished"
-            self.on_event(delivered)
+            self.on_event(each)
+        if live is not None:
+            self.on_event(live)

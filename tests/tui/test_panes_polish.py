@@ -12,6 +12,7 @@ from textual.app import App
 from dl_lab.sessions.events import RunFailed
 from dl_lab.sessions.training.diagnosis import failed_loss
 from dl_lab.tui.app import make_app
+from dl_lab.tui.panes.run_view import RunView
 from dl_lab.tui.screens.replay import ReplayScreen
 from dl_lab.tui.widgets import DecisionMap, LineChart
 
@@ -46,7 +47,7 @@ async def test_the_loss_chart_says_at_which_step_and_with_which_loss_the_run_div
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_replay(pilot)
         failed = screen.timeline.state_at(len(screen.timeline)).end
-        await pilot.press("v")  # the loss pane, should the view be a single pane
+        screen.query_one(RunView).show_pane("loss")  # should the view be a single pane
         await pilot.pause()
         chart = screen.query_one("#pane-loss LineChart", LineChart)
         loss = failed_loss(failed.message)
@@ -71,8 +72,7 @@ async def test_layers_without_weights_say_no_parameters_not_no_data_yet(run_with
     app = make_app(replay_dir=run_with_parameterless_layers, runs_root=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_replay(pilot)
-        for _ in range(5):  # the layers pane, the last one
-            await pilot.press("v")
+        await pilot.press("V")  # the layers pane, the last one
         await pilot.press("right_square_bracket")  # layer 1: dropout
         await pilot.pause()
         pane = screen.query_one("#pane-layers")

@@ -109,3 +109,38 @@ async def test_a_run_loaded_but_not_continued_is_let_go_still_stopped(tmp_path, 
         assert screen.controller is None or screen.controller.resume_dir is None
     assert json.loads((stopped / "summary.json").read_text())["status"] == "cancelled"
     assert (stopped / "resume" / "state.json").is_file()
+
+
+async def test_a_resumed_run_keeps_its_own_rate_and_session_and_leaves_the_apps_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv(WORKER_ENV, "thread")
+    runs = tmp_path / "runs"
+    stopped = stopped_run(runs / "halted")
+    other = tiny_session(training__epochs=1, optimizer__lr=0.5)  # the build screen's session
+    app = make_app(other, runs_root=runs, mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, what="the runs")
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(str(stopped)))
+        await tap(pilot, "r")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training screen")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.controller is not None, timeout=60, what="the run to be loaded")
+        resumed = screen.controller
+        await tap(pilot, "minus")  # adam 0.03 -> 0.01, for this run only
+        assert resumed.lr == pytest.approx(0.01)
+        assert app.session is other and app.session.config.optimizer.lr == 0.5
+        await tap(pilot, "space")
+        await wait_for(pilot, lambda: resumed.state == "finished", timeout=60, what="the run to finish")
+        resumed.join(30)
+        await wait_for(pilot, lambda: isinstance(screen.state.end, RunEnded), what="the end to be shown")
+        await tap(pilot, "space")  # a new run of the same (recorded) session, not the build screen's
+        await wait_for(
+            pilot, lambda: screen.controller is not resumed and screen.controller is not None, timeout=60, what="a run"
+        )
+        fresh = screen.controller
+        assert fresh.resume_dir is None
+        assert screen.session.config.training.epochs == 3 and fresh.lr == pytest.approx(0.01)
+        assert app.session is other
+        await wait_for(pilot, lambda: fresh.state == "finished", timeout=60, what="the new run to finish")
+        fresh.join(30)
+    assert len(list(runs.glob("tiny-*"))) == 1  # the new run's own folder

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dl_lab.tui.panes.run_panes import PANES, Pane
-from dl_lab.tui.panes.run_view import ROTATION, rotation
+from dl_lab.tui.panes.run_panes import Pane
+from dl_lab.tui.panes.run_view import PANES, ROTATION, rotation
 
 
 def test_every_pane_of_the_run_view_is_redrawn_while_training():
@@ -11,7 +11,7 @@ def test_every_pane_of_the_run_view_is_redrawn_while_training():
 
 
 def test_the_panes_that_change_every_step_are_redrawn_every_round():
-    often, rare = ("data", "loss", "quality"), ("norms", "confusion", "layers")
+    often, rare = ("data", "network", "loss", "quality"), ("confusion", "norms", "layers", "projection")
     expected = tuple(key for other in rare for key in (*often, other))
     assert expected == ROTATION
 

@@ -217,8 +217,8 @@ async def test_v_shows_one_pane_at_a_time_on_a_small_terminal(tmp_path):
         shown = [p.id for p in screen.query(".run-pane") if p.display]
         assert shown == ["pane-data"]
         await pilot.press("v")
-        await wait_for(pilot, lambda: displayed() == ["pane-loss"], what="the loss pane alone")
-        assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-loss"]
+        await wait_for(pilot, lambda: displayed() == ["pane-network"], what="the network pane alone")
+        assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-network"]
         await pilot.press("V", "V")
         await wait_for(pilot, lambda: displayed() == ["pane-layers"], what="the layers pane alone")
         assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-layers"]
@@ -235,8 +235,11 @@ async def test_the_grid_shows_every_pane_on_a_large_terminal_and_z_zooms_one(tmp
         )
         panes = list(screen.query(".run-pane"))
         assert all(p.display for p in panes)
-        data = screen.query_one("#pane-data")
-        assert data.region.area == max(p.region.area for p in panes)  # the decision map is the biggest pane
+        data, network = screen.query_one("#pane-data"), screen.query_one("#pane-network")
+        # Playground's two pictures side by side on top, the largest two panes
+        largest = sorted(panes, key=lambda p: p.region.area)[-2:]
+        assert set(largest) == {data, network} and data.region.y == network.region.y
+        assert data.region.height >= 20 and data.region.width >= 2 * (data.region.height - 3)  # room for a square
         await pilot.press("z")
         await wait_for(pilot, lambda: [p.id for p in panes if p.display] == ["pane-data"], what="the zoomed data pane")
         assert [p.id for p in panes if p.display] == ["pane-data"]

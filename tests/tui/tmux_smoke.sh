@@ -47,7 +47,7 @@ run_dir=$(find "$DL_LAB_RUNS" -mindepth 1 -maxdepth 1 -type d | head -1)
     echo "FAIL: no run folder with metrics.jsonl in $DL_LAB_RUNS" >&2
     exit 1
 }
-screen | grep -q "$(basename "$run_dir")" || { echo "FAIL: the run folder is not on the status line" >&2; exit 1; }
+wait_for "$(basename "$run_dir")" 15    # the run folder's name on the status line
 tmux send-keys -t "$SESSION" q
 wait_for 'dl-lab exited with 0' 30
 echo "ok: epochs $first -> $second, run folder $(basename "$run_dir")"

@@ -17,6 +17,7 @@ from dl_lab.sessions.runs.state import RunState, layer_label, quality_name
 from dl_lab.tui.widgets import ConfusionMatrix, DecisionMap, Histogram, ImageGrid, LineChart
 
 IMAGE_SAMPLES = 16  # validation images drawn in the samples pane
+LIVE_RES = 96  # the most grid points a side of a boundary computed from the run's weights
 
 
 def set_text(widget: Static, content) -> None:
@@ -53,6 +54,11 @@ class Pane(Vertical):
     def show(self, state: RunState) -> None:
         self.state = state
         self.revision = (id(state), self.revision_of(state))
+
+    def on_resize(self) -> None:
+        """A pane whose picture depends on its size (the boundary, the network) draws again at the new size."""
+        if self.state is not None and self.display and self.stale(self.state):
+            self.call_after_refresh(self.show, self.state)
 
     def stale(self, state: RunState) -> bool:
         """Whether this pane's picture is older than ``state``."""
@@ -303,20 +309,29 @@ class DataPlotPane(Pane):
         super().__init__(**kwargs)
         self.dataset = None
         self.kind = "none"
+        self.live = None  # a LiveModel: the boundary is computed from the run's weights at the pane's resolution
+        self.network = None  # the network pane (its chosen neuron)
+        self._title = self.title
 
     def compose(self):
         yield DecisionMap()
         yield ImageGrid()
         yield Static(id="data-note", classes="run-pane-caption")
 
-    def configure(self, dataset, started) -> None:
-        """Choose what to draw for this dataset (None: the dataset could not be loaded, draw what events give)."""
+    def configure(self, dataset, started, live=None, network=None) -> None:
+        """Choose what to draw for this dataset (None: the dataset could not be loaded, draw what events give);
+        ``live``: a LiveModel to draw the boundary from the run's latest weights; ``network``: the network pane,
+        whose chosen neuron's map is drawn here instead of the boundary (Playground's hover)."""
         self.dataset = dataset
+        self.live = live
+        self.network = network
         shape = tuple(started.input_shape) if started else tuple(getattr(dataset, "input_shape", ()) or ())
         if dataset is not None and getattr(dataset, "points_2d", None) is not None:
             self.kind, self.border_title, self.label = "map", "decision boundary", "Boundary"
+            self._title = self.border_title
         elif shape == (1,):
             self.kind, self.border_title, self.label = "curve", "fitted curve", "Curve"
+            self._title = self.border_title
         elif len(shape) == 3:
             self.kind, self.border_title, self.label = "images", "validation samples: predicted (true)", "Samples"
         else:
@@ -326,12 +341,31 @@ class DataPlotPane(Pane):
         set_display(self.query_one(ImageGrid), self.kind == "images")
 
     def revision_of(self, state):
-        return (self.kind, len(state.epochs), state.snapshots)
+        live = (state.lives, self._resolution()) if self._live_for(state) else None
+        chosen = self.network.chosen() if self.network is not None else None
+        return (self.kind, len(state.epochs), state.snapshots, live, chosen)
+
+    def _live_for(self, state) -> bool:
+        return self.live is not None and state.live is not None and self.kind in ("map", "curve")
+
+    def _resolution(self) -> int:
+        """Grid points a side for the boundary: the map's pixels (half-blocks: two a row), within LIVE_RES."""
+        width, height = self.query_one(DecisionMap).size
+        return max(8, min(LIVE_RES, max(width, 2 * height)))
+
+    def live_boundary(self, state):
+        """The boundary of the run's latest weights at the pane's resolution (None: not drawn from weights)."""
+        if not self._live_for(state):
+            return None
+        self.live.load(state.live)
+        return self.live.boundary(self._resolution())
 
     def draw(self, state):
         note = self.query_one("#data-note", Static)
         if self.kind in ("map", "curve"):
-            boundary = state.snapshot.boundary if state.snapshot else None
+            neuron = self.network.chosen_map(state, self._resolution()) if self.network is not None else None
+            self.border_title = neuron["title"] if neuron else self._title
+            boundary = neuron or self.live_boundary(state) or (state.snapshot.boundary if state.snapshot else None)
             names = state.started.class_names if state.started else None
             self.query_one(DecisionMap).set_map(boundary, self._points(), class_names=names)
             set_text(note, "" if boundary else "the map appears at the first snapshot (monitor.every_steps)")
@@ -368,6 +402,3 @@ class DataPlotPane(Pane):
         correct = [p == t for p, t in zip(pred, true, strict=True)]
         self.query_one(ImageGrid).set_images(images, captions, correct=correct)
         return f"epoch {last.epoch}: {sum(correct)} of {len(correct)} right"
-
-
-PANES = (DataPlotPane, LossPane, QualityPane, NormsPane, ConfusionPane, LayersPane)

@@ -10,7 +10,17 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from dl_lab.sessions.runs.state import RunState
-from dl_lab.tui.panes.run_panes import PANES, DataPlotPane, LayersPane, Pane
+from dl_lab.tui.panes.network import NetworkPane
+from dl_lab.tui.panes.projection import ProjectionPane
+from dl_lab.tui.panes.run_panes import (
+    ConfusionPane,
+    DataPlotPane,
+    LayersPane,
+    LossPane,
+    NormsPane,
+    Pane,
+    QualityPane,
+)
 
 WIDE = (120, 34)  # the smallest view (columns, rows) that gets the grid
 
@@ -23,7 +33,9 @@ def rotation(panes: tuple[type[Pane], ...]) -> tuple[str, ...]:
     return tuple(key for other in rest for key in (*often, other)) if rest else tuple(often)
 
 
-ROTATION = rotation(PANES)  # data, loss, quality, norms, data, loss, quality, confusion, data, loss, quality, layers
+# in the grid's order (train.tcss): the data and the network side by side on top, the curves and matrices below
+PANES = (DataPlotPane, NetworkPane, LossPane, QualityPane, ConfusionPane, NormsPane, LayersPane, ProjectionPane)
+ROTATION = rotation(PANES)  # data, network, loss, quality, confusion, data, network, loss, quality, norms, ...
 
 
 # Keys of the panes, shared by the training and replay screens (their actions live on each screen).
@@ -33,6 +45,12 @@ PANE_BINDINGS = [
     Binding("v", "pane(1)", "Pane", tooltip="after this one"),
     Binding("V", "pane(-1)", "Previous pane", show=False),
     Binding("z", "zoom", "Zoom", tooltip="on one pane, or the grid again", show=False),
+    # the network pane's cursor (Playground's hover): a neuron's map fills the boundary pane
+    Binding("up", "neuron('unit', -1)", "Neuron above", key_display="↑", show=False),
+    Binding("down", "neuron('unit', 1)", "Neuron below", key_display="↓", show=False),
+    Binding("left", "neuron('column', -1)", "Layer to the left", key_display="←", show=False),
+    Binding("right", "neuron('column', 1)", "Layer to the right", key_display="→", show=False),
+    Binding("w", "neuron('link', 1)", "Next link", tooltip="into the chosen neuron (weight, gradient)", show=False),
 ]
 
 
@@ -47,6 +65,18 @@ class PaneActions:
 
     def action_zoom(self) -> None:
         self.query_one(RunView).toggle_zoom()
+
+    def action_neuron(self, how: str, delta: int) -> None:
+        view = self.query_one(RunView)
+        view.query_one(NetworkPane).move(how, delta)
+        view.show_pane("network")
+        if view.state is not None:
+            view.show(view.state)
+
+    def action_leave_network(self) -> None:
+        view = self.query_one(RunView)
+        if view.query_one(NetworkPane).leave() and view.state is not None:
+            view.show(view.state)
 
 
 class RunView(Vertical):
@@ -114,8 +144,13 @@ class RunView(Vertical):
         self.query_one("#pane-strip", Static).update(strip, layout=False)
 
     # --- what the screens call -------------------------------------------------------------------
-    def configure(self, dataset, started) -> None:
-        self.query_one(DataPlotPane).configure(dataset, started)
+    def configure(self, dataset, started, live=None, session=None) -> None:
+        """Lay the panes out for ``dataset`` and the run ``started`` describes; ``live``: a LiveModel (the run
+        sends its weights: pictures are computed from them) of ``session``."""
+        network = self.query_one(NetworkPane)
+        network.configure(dataset, session, live)
+        self.query_one(ProjectionPane).configure(dataset, live)
+        self.query_one(DataPlotPane).configure(dataset, started, live, network)
         task = started.task if started else "classification"
         for pane in self.panes:
             pane.name_for(task)
@@ -155,5 +190,14 @@ class RunView(Vertical):
     def toggle_zoom(self) -> None:
         self.zoomed = not self.zoomed
 
+    def show_pane(self, key: str) -> None:
+        """Bring pane ``key`` into view on a small terminal (on a large one every pane shows)."""
+        keys = [p.key for p in PANES]
+        if self.single and key in keys:
+            self.current = keys.index(key)
+
     def move_layer(self, delta: int) -> None:
+        """The layer the layers and projection panes show."""
         self.query_one(LayersPane).move(delta, self.state)
+        if self.state is not None:
+            self.show(self.state)

@@ -71,24 +71,31 @@ def progress_text(state: RunState) -> Text:
 
 
 def metrics_text(state: RunState) -> Text:
-    """The last epoch's losses and accuracy (or R²), train / val."""
+    """The last epoch's loss and accuracy (or R²) on the training and the validation split, labelled."""
     last = state.last_epoch
     text = Text()
     if last is None:
         return text
-    text.append("loss ")
-    text.append(f"{number(last.train_loss)} / {number(last.val_loss)}", style="bold")
-    if last.val_acc is not None:
-        text.append("  acc ")
-        text.append(f"{last.train_acc:.1%} / {last.val_acc:.1%}", style="bold")
-    elif last.val_r2 is not None:
-        text.append("  R² ")
-        text.append(f"{number(last.train_r2, 3)} / {number(last.val_r2, 3)}", style="bold")
+    for split, loss, acc, r2 in (
+        ("train", last.train_loss, last.train_acc, last.train_r2),
+        ("val", last.val_loss, last.val_acc, last.val_r2),
+    ):
+        text.append(f"{split} loss " if split == "train" else f"  {split} loss ")
+        text.append(number(loss, 3), style="bold")
+        if last.val_acc is not None and acc is not None:
+            text.append(" acc ")
+            text.append(f"{acc * 100:.3g}%", style="bold")
+        elif last.val_r2 is not None and r2 is not None:
+            text.append(" R² ")
+            text.append(number(r2, 3), style="bold")
     return text
 
 
-def live_status(state: RunState, run_state: str, lr: float | None, run_dir, width: int | None = None) -> Text:
-    """Two lines for the training screen: state, progress, learning rate, speed and ETA; metrics and run folder.
+def live_status(
+    state: RunState, run_state: str, lr: float | None, run_dir, width: int | None = None, pace: str | None = None
+) -> Text:
+    """Two lines for the training screen: state, progress, learning rate, pace, speed and ETA; metrics and run
+    folder (``pace``: the pace's label, None to leave it out).
 
     Within ``width`` columns (the status line's, 78 on an 80-column terminal) what does not fit is left out, the
     least useful first (the speed, then the ETA; the run folder, shown by its name, before the metrics), rather
@@ -106,11 +113,13 @@ def live_status(state: RunState, run_state: str, lr: float | None, run_dir, widt
         extras.append(Text(f"  {rate(speed)} samples/s"))
     head.append("  lr ")
     head.append(compact(lr) if lr is not None else "-", style="bold")
+    if pace is not None:
+        extras.insert(0, Text.assemble("  pace ", (pace, "bold")))
     text = Text()
     text.append_text(_fit(head, extras, width))
     text.append("\n")
     second = Text()
-    if state.started:
+    if state.started and run_dir is None:  # a run folder's name starts with the session's
         second.append(state.started.name, style="bold")
         second.append("  ")
     second.append_text(metrics_text(state))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 from textual.binding import Binding
@@ -15,8 +16,10 @@ from dl_lab.sessions.events import RunFailed
 from dl_lab.sessions.runs.directory import new_run_dir, open_run
 from dl_lab.sessions.runs.state import RunState
 from dl_lab.sessions.training.controller import make_controller
+from dl_lab.sessions.training.live import LiveModel, default_pace, faster, pace_label, slower
 from dl_lab.sessions.training.pacer import Pacer
 from dl_lab.tui.dialogs.prompt import ValuePrompt
+from dl_lab.tui.panes.network import NetworkPane
 from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
 from dl_lab.tui.panes.status import SHORT_FAILURE_BELOW, failure_text, live_status, set_short
 from dl_lab.tui.widgets.footer import LabFooter
@@ -24,9 +27,12 @@ from dl_lab.tui.widgets.footer import LabFooter
 from ..messages import Outbox, RunEventsReceived, TrainingCrashed
 
 STOP_TIMEOUT_S = 30  # closing the app waits this long for the worker's checkpoint
-REDRAW_S = 0.2  # how often the screen checks whether a redraw is due (see Pacer)
+REDRAW_S = 0.1  # how often the screen checks whether a redraw is due (see Pacer)
+FRAME_S = 0.1  # a paced run's pictures are redrawn this often
+PACED_BUDGET = 0.5  # the UI's CPU share while a paced run trains (it waits between batches most of the time)
 LR_LADDER = [k * 10.0**e for e in range(-6, 2) for k in (1, 3)]  # Playground's rates: 1e-6, 3e-6 ... 10, 30
 _sources = itertools.count(1)
+UNSET = object()  # no pace chosen with the keys yet: each run gets its default (default_pace)
 
 
 def next_lr(lr: float, up: bool) -> float:
@@ -65,6 +71,11 @@ class TrainScreen(PaneActions, Screen):
         Binding("plus,equals_sign", "lr(1)", "Learning rate up", key_display="+", show=False),
         Binding("minus", "lr(-1)", "Learning rate down", key_display="-", show=False),
         Binding("l", "type_lr", "Set lr", tooltip="by typing a learning rate"),
+        Binding("comma", "pace(-1)", "Slower", tooltip="fewer steps a second (the pace is on the status line)"),
+        Binding("full_stop", "pace(1)", "Faster", tooltip="more steps a second, up to full speed"),
+        Binding("f", "full_speed", "Full speed", tooltip="or back to the pace", show=False),
+        Binding("escape", "leave_network", "Boundary", tooltip="again, not the network's chosen neuron", show=False),
+        Binding("e", "edit_parameter", "Edit weight", tooltip="the network pane's chosen weight or bias", show=False),
         *PANE_BINDINGS,
     ]
 
@@ -75,6 +86,7 @@ class TrainScreen(PaneActions, Screen):
         self.session = None
         self.app_session = None  # the app's session when the controller was asked for (a change re-prepares)
         self._pending_resume: Path | None = None  # a stopped run to load once the screen is mounted
+        self._own_session = False  # the session trained here is a recorded run's, not the app's (build screen's)
         self._preparing_what = ""  # what the controller on its way runs, for a failure to name
         self.state = RunState()
         self.source = 0
@@ -83,6 +95,8 @@ class TrainScreen(PaneActions, Screen):
         self._dirty = False
         self.pacer = Pacer()
         self.outbox: Outbox | None = None
+        self.chosen_pace: object = UNSET  # a pace chosen with the keys: kept for the next runs, as Playground does
+        self._full_speed_from: float | None = None  # f goes back to this pace
 
     def compose(self):
         yield Static(id="status")
@@ -128,12 +142,14 @@ class TrainScreen(PaneActions, Screen):
         if c is not None and c.state != "finished":
             c.stop()
 
-    def prepare(self) -> None:
-        """Build a fresh controller for ``app.session`` off the UI thread (loading data and starting the worker
-        process take a while)."""
+    def prepare(self, session=None) -> None:
+        """Build a fresh controller for ``session`` (default: ``app.session``) off the UI thread (loading data and
+        starting the worker process take a while)."""
         if self.controller is not None and self.controller.state == "idle":
             self._release()
-        self.session = self.app_session = self.app.session
+        self.app_session = self.app.session
+        self.session = session or self.app.session
+        self._own_session = session is not None
         self._preparing_what = self.session.name
         self._begin_preparing()
         self.run_worker(
@@ -185,8 +201,8 @@ class TrainScreen(PaneActions, Screen):
 
             session = resumed_session(run_dir)
             recorded = open_run(run_dir).events()  # the curves so far
-            _, controller = make_fresh(session, resume_dir=run_dir)
-            return source, (controller, recorded)
+            _, (controller, _, live) = make_fresh(session, resume_dir=run_dir)
+            return source, (controller, recorded, live)
 
         return make
 
@@ -203,7 +219,10 @@ class TrainScreen(PaneActions, Screen):
             from dl_lab.sessions.training.build import load_dataset
 
             dataset = load_dataset(session, progress=False)
-            return source, make_controller(session, on_event, dataset=dataset, **kwargs)
+            controller = make_controller(session, on_event, dataset=dataset, **kwargs)
+            # a copy of a small model here, loaded with the weights the run sends: the pictures follow them
+            live = LiveModel(session, dataset) if controller.initial_weights() is not None else None
+            return source, (controller, [], live)
 
         return make
 
@@ -216,18 +235,19 @@ class TrainScreen(PaneActions, Screen):
             if source == self.source:
                 self._install(controller)
             else:  # superseded while it was prepared
-                self._release(controller[0] if isinstance(controller, tuple) else controller)
+                self._release(controller[0])
         elif event.state == WorkerState.ERROR:
             self.preparing = False
             self.state.crash = f"could not prepare {self._preparing_what}: {event.worker.error}"
             self.app.notify(str(event.worker.error), title="Session not ready", severity="error", timeout=8)
             self._show_failure()
 
-    def _install(self, controller) -> None:
-        recorded = []
-        if isinstance(controller, tuple):  # a stopped run to continue, and its recorded events
-            controller, recorded = controller
+    def _install(self, prepared) -> None:
+        """Show the prepared run: (controller, the recorded events of a stopped run it continues, a LiveModel)."""
+        controller, recorded, live = prepared
+        if controller.resume_dir is not None:  # a stopped run to continue, and its recorded events
             self.session = controller.session
+            self._own_session = True
         self.controller = controller
         self.app.controller = controller
         self.preparing = False
@@ -236,7 +256,15 @@ class TrainScreen(PaneActions, Screen):
         for event in recorded:
             self.state.apply(event)
         self.state.started = started  # where it goes on from
-        self.query_one(RunView).configure(controller.dataset, started)
+        weights = controller.initial_weights()
+        if weights is not None:  # the untrained network's pictures, before the first step (as Playground)
+            self.state.apply(weights)
+        self.query_one(RunView).configure(controller.dataset, started, live, self.session)
+        pictured = live is not None and live.kind is not None
+        if self.chosen_pace is UNSET:
+            controller.set_pace(default_pace(started, pictured))
+        else:
+            controller.set_pace(self.chosen_pace)
         for warning in started.warnings:  # a setup that trains, but not as meant (batchnorm on one sample, memory)
             self.app.notify(warning, title="Before you train", severity="warning", timeout=15)
         self._dirty = True
@@ -248,7 +276,8 @@ class TrainScreen(PaneActions, Screen):
         c = self.controller
         if getattr(c, "resume_dir", None) is None:  # a resumed run goes on in its own folder
             c.run_dir = new_run_dir(session_run_name(self.session), self.app.runs_root)  # after what it trains
-        self.pacer = Pacer()  # measured from the start of the run, not from the screen's own start-up
+        # measured from the start of the run, not from the screen's own start-up; a paced run redraws at frames
+        self.pacer = Pacer() if c.pace is None else Pacer(PACED_BUDGET, fastest=FRAME_S)
         c.start(paused=paused)
         self._dirty = True
 
@@ -293,10 +322,14 @@ class TrainScreen(PaneActions, Screen):
             self.refresh_bindings()
         status = self.query_one("#status", Static)
         width = status.content_size.width or None  # before the first layout: everything, cut by the ellipsis
-        status.update(live_status(self.state, self.run_state, lr, run_dir, width), layout=False)
+        pace = self.controller.pace if self.controller else None
+        label = pace_label(pace) if self.controller and self.controller.initial_weights() is not None else None
+        status.update(live_status(self.state, self.run_state, lr, run_dir, width, pace=label), layout=False)
         if now or self.pacer.due():
-            # one pane per redraw while training: short pauses of the event loop rather than one long one
-            if self.query_one(RunView).show(self.state, everything=now):
+            # one pane per redraw while training at full speed: short pauses of the event loop rather than one long
+            # one; a paced run leaves the UI time enough to redraw every pane at each frame
+            everything = now or pace is not None
+            if self.query_one(RunView).show(self.state, everything=everything):
                 self.pacer.drawn()
             else:
                 self._dirty = False
@@ -352,9 +385,9 @@ class TrainScreen(PaneActions, Screen):
             c.pause()
         elif c.state == "paused":
             c.resume()
-        else:  # finished: a new run of the same session
+        else:  # finished: a new run of the same session (a resumed run's own, not the build screen's)
             self._start_when_ready = True
-            self.prepare()
+            self.prepare(self.session if self._own_session else None)
         self._dirty = True
 
     def action_step(self) -> None:
@@ -384,12 +417,66 @@ class TrainScreen(PaneActions, Screen):
         self._release()
         self.controller = self.app.controller = None
         self.query_one(RunView).show(RunState())
-        self.prepare()
+        self.prepare(self.session if self._own_session else None)
 
     def action_lr(self, direction: int) -> None:
         if self.controller is None:
             return
         self._set_lr(next_lr(self.controller.lr, direction > 0))
+
+    def action_pace(self, direction: int) -> None:
+        """Slower or faster (slow motion, Playground's frame pace, ..., full speed); kept for the next runs."""
+        c = self.controller
+        if c is None or c.initial_weights() is None:
+            self.notify("This model trains at full speed (too large to watch step by step).", timeout=3)
+            return
+        self._set_pace(faster(c.pace) if direction > 0 else slower(c.pace))
+
+    def action_full_speed(self) -> None:
+        """Full speed, or back to the pace it left."""
+        c = self.controller
+        if c is None or c.initial_weights() is None:
+            return
+        if c.pace is None:
+            self._set_pace(self._full_speed_from or slower(None))
+        else:
+            self._full_speed_from = c.pace
+            self._set_pace(None)
+
+    def _set_pace(self, rate: float | None) -> None:
+        self.chosen_pace = rate
+        self.controller.set_pace(rate)
+        self.pacer = Pacer() if rate is None else Pacer(PACED_BUDGET, fastest=FRAME_S)
+        self._dirty = True
+
+    def action_edit_parameter(self) -> None:
+        """Set the chosen link's weight (or the chosen neuron's bias) by hand, in a paused run (Playground's)."""
+        c = self.controller
+        network = self.query_one(NetworkPane)
+        found = network.parameter(self.state) if c is not None else None
+        if found is None or self.state.live is None:
+            self.notify("Choose a link (arrows, then w) or a neuron in the network pane to edit its weight or bias.")
+            return
+        if c.state not in ("paused", "idle"):
+            self.notify("Pause the run (space) to edit a weight.", severity="warning")
+            return
+        _, index, name = found
+
+        def done(value: str | None) -> None:
+            try:
+                number = float(value) if value else None
+            except ValueError:
+                number = None
+            if number is None or not math.isfinite(number):
+                if value:
+                    self.notify(f"{name}: expected a number, got {value!r}", severity="warning")
+                return
+            where = "recorded in the run's edits.jsonl" if c.state == "paused" else "the run starts from it"
+            c.set_parameter(index, number, name)
+            self.notify(f"{name} = {number:g} ({where})", timeout=3)
+
+        current = float(self.state.live.params[index])
+        self.app.push_screen(ValuePrompt(name, f"{current:.6g}"), done)
 
     def action_type_lr(self) -> None:
         if self.controller is None:
@@ -410,8 +497,13 @@ class TrainScreen(PaneActions, Screen):
 
     def _set_lr(self, lr: float) -> None:
         """The run's rate from its next batch, and the session's (the next run and the build screen keep it,
-        as TensorFlow Playground does; ctrl+s on the build screen saves it)."""
+        as TensorFlow Playground does; ctrl+s on the build screen saves it). A resumed run's rate is its own."""
         self.controller.set_lr(lr)
+        if self._own_session:
+            self.session = self.session.with_overrides([f"optimizer.lr={lr!r}"])
+            self.notify(f"learning rate {lr:g} for this run (the build screen's session keeps its own)", timeout=2)
+            self._dirty = True
+            return
         before = self.app.session
         self.app.session = before.with_overrides([f"optimizer.lr={lr!r}"])  # a positive float: always valid
         if self.app_session is before:

@@ -72,7 +72,8 @@ def prepare_map(boundary: dict | None, points: dict | None, class_names=None) ->
     kind = boundary.get("kind") if boundary else None
     if kind == "curve":
         return _prepare_curve(boundary, points)
-    regression = _is_regression(kind, points)
+    # a unit's output over the plane (the network view's chosen neuron): its sign and size, the points by label
+    regression = _is_regression(None if kind == "neuron" else kind, points)
     cls = strength = None
     num_classes, scale = 2, None
     if boundary is not None:
@@ -83,6 +84,9 @@ def prepare_map(boundary: dict | None, points: dict | None, class_names=None) ->
             num_classes = int(cls.max()) + 1
             floor = 1.0 / max(num_classes, 2)
             strength = (values - floor) / (1.0 - floor)  # a confidence of 1/K is a coin toss among K classes
+        elif kind == "neuron":
+            top = boundary.get("scale") or float(np.nanmax(np.abs(values))) if values.size else 1.0
+            cls, strength = (values > 0).astype(np.int64), np.abs(values) / (top or 1.0)
         elif kind == "value":
             labels = _floats(points.get("train_labels"))
             scale = float(np.nanmax(np.abs(labels))) if labels.size else float(np.nanmax(np.abs(values)))
