@@ -30,6 +30,8 @@ from dl_lab.sessions import (
 )
 from dl_lab.sessions.runs.directory import LOCK_FILE, RunLock, is_locked
 from dl_lab.sessions.runs.files import RESUME_DIR, settle_resume
+from dl_lab.sessions.runs.recorder import FRAMES_DIR
+from dl_lab.sessions.training.live import EDITS_FILE
 from dl_lab.sessions.training.loop import run_recorded
 
 from .render import console, run_curves, summary_table
@@ -44,7 +46,7 @@ SAVE_DELAY_ENV = "DL_LAB_TEST_SAVE_DELAY"  # seconds added to a stopped run's ch
 START_DELAY_ENV = "DL_LAB_TEST_START_DELAY"  # seconds added before the data loads; only tests set it
 # What a run folder holds (directory.py, files.py): `--out DIR --force` replaces a folder holding nothing else.
 RUN_ENTRIES = frozenset(
-    {"session.yaml", "metrics.jsonl", "summary.json", "checkpoints", LOCK_FILE}
+    {"session.yaml", "metrics.jsonl", "summary.json", "checkpoints", FRAMES_DIR, EDITS_FILE, LOCK_FILE}
     | {RESUME_DIR + tail for tail in ("", ".new", ".old")}
 )
 

@@ -16,13 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from dl_lab.core.backend import import_cupy
-from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, to_record
+from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, SnapshotTaken, to_record
 from dl_lab.sessions.runs import files
 from dl_lab.sessions.runs.directory import RunLock, read_summary
 from dl_lab.sessions.runs.files import RESUME_DIR, RunWriteError, write_error
 from dl_lab.sessions.runs.resume import save_resume
 
-__all__ = ["RESUME_DIR", "Recorder", "RunWriteError", "dumps", "versions"]
+__all__ = ["FRAMES_DIR", "RESUME_DIR", "Recorder", "RunWriteError", "dumps", "frame_name", "versions"]
+
+FRAMES_DIR = "frames"  # the weights at each snapshot (checkpoint format), for models up to FRAME_PARAMS
+FRAME_PARAMS = 250_000  # as live.LIVE_PARAMS: the models the app draws from their weights
+
+
+def frame_name(step: int) -> str:
+    return f"step-{step:08d}.npz"
 
 
 def versions(backend: str) -> dict:
@@ -159,7 +166,15 @@ class Recorder:
             raise write_error(exc, self.dir / "metrics.jsonl") from None
         every = self.trainer.config.training.checkpoint_every
         checkpoints = self.dir / "checkpoints"
-        if isinstance(event, EpochEnded) and every and event.epoch % every == 0:
+        if isinstance(event, SnapshotTaken) and self.trainer.model.size <= FRAME_PARAMS:
+            # the weights at each snapshot of a small model: a replay draws the network and the maps from them
+            frames = self.dir / FRAMES_DIR
+            try:
+                frames.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise write_error(exc, frames) from None
+            files.save_model(self.trainer.model, frames / frame_name(event.step))
+        elif isinstance(event, EpochEnded) and every and event.epoch % every == 0:
             files.save_model(self.trainer.model, checkpoints / f"epoch-{event.epoch}.npz")
             self._save_resume(last=False, progress=self._progress_after(event))  # kill -9 resumes from here
         elif isinstance(event, RunEnded):

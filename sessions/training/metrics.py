@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-SAMPLE_COUNT = 16  # validation samples shown with their predicted and true labels
+SAMPLE_COUNT = 48  # validation samples listed with their predicted and true labels: mistakes first, then right ones
 
 
 @dataclass
@@ -77,12 +77,13 @@ def evaluate(loss, out, y, backend, dataset) -> dict:
     predicted, actual, hits = cm.sum(axis=0), cm.sum(axis=1), np.diag(cm)
     precision = np.where(predicted > 0, hits / np.maximum(predicted, 1), 0.0)
     recall = np.where(actual > 0, hits / np.maximum(actual, 1), 0.0)
-    m = min(SAMPLE_COUNT, len(true))
+    # the mistakes first (in validation order), then the right ones: what a student looks at first
+    order = np.concatenate([np.flatnonzero(pred != true), np.flatnonzero(pred == true)])[:SAMPLE_COUNT]
     return {
         "val_loss": value,
         "val_acc": float((pred == true).mean()) if len(true) else 0.0,
         "confusion": cm.tolist(),
         "precision": [round(float(v), 4) for v in precision],
         "recall": [round(float(v), 4) for v in recall],
-        "samples": {"indices": list(range(m)), "predicted": pred[:m].tolist(), "true": true[:m].tolist()},
+        "samples": {"indices": order.tolist(), "predicted": pred[order].tolist(), "true": true[order].tolist()},
     }

@@ -110,7 +110,12 @@ def test_validation_metrics_of_three_classes_match_the_hand_count():
     assert m["recall"] == pytest.approx([1 / 2, 1.0, 1 / 2], abs=1e-4)
     # cross-entropy with logits 5 at the prediction: log(e^5 + 2) - 5 when right, log(e^5 + 2) when wrong
     assert m["val_loss"] == pytest.approx(cross_entropy_of(pred, true, 3), rel=1e-9)
-    assert m["samples"] == {"indices": [0, 1, 2, 3, 4, 5], "predicted": pred, "true": true}
+    # the mistakes (samples 1 and 4) first, then the right ones, in validation order
+    assert m["samples"] == {
+        "indices": [1, 4, 0, 2, 3, 5],
+        "predicted": [pred[i] for i in (1, 4, 0, 2, 3, 5)],
+        "true": [true[i] for i in (1, 4, 0, 2, 3, 5)],
+    }
 
 
 def test_a_class_never_predicted_gets_precision_zero_not_nan():
@@ -151,7 +156,9 @@ def test_binary_classification_with_one_logit_predicts_class_one_for_a_positive_
     s = np.array([[2.0], [-1.0], [0.5], [-3.0], [0.0]])
     true = [1, 0, 0, 1, 1]
     m = evaluate(get_loss("bce"), s, np.array(true), NUMPY, dataset([0, 1], true, classes=2))
-    assert m["samples"]["predicted"] == [1, 0, 1, 0, 0]
+    # predicted 1, 0, 1, 0, 0 in order; listed mistakes first (samples 2, 3, 4), then the right ones (0, 1)
+    assert m["samples"]["indices"] == [2, 3, 4, 0, 1]
+    assert m["samples"]["predicted"] == [1, 0, 0, 1, 0]
     assert m["confusion"] == [
         [1, 1],  # true 0 (samples 1, 2): 1 -> 0, 2 -> 1
         [2, 1],  # true 1 (samples 0, 3, 4): 3 and 4 -> 0, 0 -> 1
@@ -175,6 +182,19 @@ def test_only_the_first_samples_are_listed_with_their_labels():
     assert m["samples"]["predicted"] == pred[:SAMPLE_COUNT].tolist()
     assert m["samples"]["true"] == true[:SAMPLE_COUNT].tolist()
     assert m["val_acc"] == 0.0 and np.trace(np.array(m["confusion"])) == 0
+
+
+def test_the_mistakes_are_listed_first_then_the_right_ones():
+    n = SAMPLE_COUNT + 10
+    true = np.arange(n) % 3
+    pred = true.copy()
+    wrong = [5, 17, n - 1]  # the last one would be left out if samples were listed in order
+    pred[wrong] = (true[wrong] + 1) % 3
+    m = evaluate(get_loss("cross_entropy"), logits_for(pred, 3), true, NUMPY, dataset([0], true, classes=3))
+    right = [i for i in range(n) if i not in wrong]
+    assert m["samples"]["indices"] == (wrong + right)[:SAMPLE_COUNT]
+    assert m["samples"]["predicted"] == pred[(wrong + right)[:SAMPLE_COUNT]].tolist()
+    assert m["samples"]["true"] == true[(wrong + right)[:SAMPLE_COUNT]].tolist()
 
 
 # --- validation metrics for regression -----------------------------------------------------------

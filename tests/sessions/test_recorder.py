@@ -29,6 +29,7 @@ def record(trainer, run_dir):
 def test_a_run_directory_holds_exactly_the_contract_files(small_session, tmp_path):
     run_dir = record(Trainer(small_session(training__checkpoint_every=2)), tmp_path / "run")
     files = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
+    files = [f for f in files if not f.startswith("frames/")]  # beside the contract: test_frames_are_the_weights...
     assert files == [
         "checkpoints/epoch-2.npz",
         "checkpoints/epoch-4.npz",
@@ -38,6 +39,24 @@ def test_a_run_directory_holds_exactly_the_contract_files(small_session, tmp_pat
         "session.yaml",
         "summary.json",
     ]
+
+
+def test_frames_are_the_weights_at_each_snapshot_of_a_small_model(small_session, tmp_path):
+    run_dir = record(Trainer(small_session()), tmp_path / "run")
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    snapshots = [r["step"] for r in records if r["event"] == "snapshot"]
+    frames = sorted((run_dir / "frames").glob("*.npz"))
+    assert [int(p.stem.split("-")[1]) for p in frames] == snapshots and len(snapshots) >= 3
+    middle = snapshots[len(snapshots) // 2]
+    trainer = Trainer(small_session())  # the same run again, stopped after that step
+    steps = iter(range(10**6))
+    for _ in trainer.run(lambda: next(steps) >= middle):
+        pass
+    with np.load(run_dir / "frames" / f"step-{middle:08d}.npz", allow_pickle=False) as frame:
+        state = trainer.model.state_dict()
+        assert frame.files == list(state)
+        for key in frame.files:
+            np.testing.assert_array_equal(frame[key], state[key])
 
 
 def test_session_yaml_is_the_completed_session(small_session, tmp_path):

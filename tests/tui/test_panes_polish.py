@@ -72,7 +72,7 @@ async def test_layers_without_weights_say_no_parameters_not_no_data_yet(run_with
     app = make_app(replay_dir=run_with_parameterless_layers, runs_root=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_replay(pilot)
-        await pilot.press("V")  # the layers pane, the last one
+        await pilot.press("V", "V")  # the layers pane, the last but one
         await pilot.press("right_square_bracket")  # layer 1: dropout
         await pilot.pause()
         pane = screen.query_one("#pane-layers")
@@ -126,7 +126,8 @@ async def test_the_zoomed_boundary_of_a_replay_is_drawn_smoothly(tiny_run, tmp_p
         await pilot.press("z")  # the data pane alone, as large as the screen allows
         await pilot.pause()
         widget = screen.query_one(DecisionMap)
-        assert widget.data.cls.shape == (16, 16)  # the grid the monitor computed (boundary_resolution)
+        # computed from the weights recorded at the snapshot at the pane's own resolution, not the monitor's 16x16
+        assert widget.data.cls.shape[0] > 16
         strips = widget.draw(widget.size.width, widget.size.height)
         # 16 cells enlarged change colour at most 15 times a line (a data point's mark adds two at most)
         assert max(colour_changes(strip) for strip in strips[:-1]) > 15 + 2 * 4

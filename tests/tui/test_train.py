@@ -7,6 +7,7 @@ import json
 from lab_runs import recorded_steps, tap, tiny_session, wait_for
 
 from dl_lab.sessions.events import EpochEnded, RunEnded, RunStarted, SnapshotTaken, StepEnded
+from dl_lab.sessions.training.metrics import SAMPLE_COUNT
 from dl_lab.tui.app import make_app
 from dl_lab.tui.messages import RunEventsReceived
 from dl_lab.tui.screens.train import TrainScreen, next_lr
@@ -220,8 +221,8 @@ async def test_v_shows_one_pane_at_a_time_on_a_small_terminal(tmp_path):
         await wait_for(pilot, lambda: displayed() == ["pane-network"], what="the network pane alone")
         assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-network"]
         await pilot.press("V", "V")
-        await wait_for(pilot, lambda: displayed() == ["pane-layers"], what="the layers pane alone")
-        assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-layers"]
+        await wait_for(pilot, lambda: displayed() == ["pane-projection"], what="the last pane alone")
+        assert [p.id for p in screen.query(".run-pane") if p.display] == ["pane-projection"]
 
 
 async def test_the_grid_shows_every_pane_on_a_large_terminal_and_z_zooms_one(tmp_path):
@@ -262,7 +263,11 @@ async def test_images_show_validation_samples_with_their_labels(tmp_path):
         grid = screen.query_one("#pane-data ImageGrid")
         await wait_for(pilot, lambda: grid.display and grid.data is not None, what="the validation images")
         assert grid.display and grid.data is not None
-        assert len(grid.data.captions) == 16 and "(" in grid.data.captions[0]
+        shown = min(SAMPLE_COUNT, len(screen.controller.dataset.y_val))
+        assert len(grid.data.captions) == shown and "(" in grid.data.captions[0]
+        # the mistakes first, marked, then the right ones
+        ok = list(grid.data.correct)
+        assert ok == sorted(ok) and all(c.startswith("✗") != right for c, right in zip(grid.data.captions, ok, strict=True))
 
 
 async def test_a_setup_that_trains_but_not_as_meant_is_named_before_the_run(tmp_path):

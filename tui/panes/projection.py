@@ -58,7 +58,7 @@ class ProjectionPane(Pane):
         self.revision = None
 
     def layer_index(self, state: RunState) -> int:
-        layers = self.app.screen.query_one(LayersPane) if self.is_mounted else None
+        layers = self.screen.query(LayersPane).first() if self.is_mounted else None
         count = len(self.live.model.layers) if self.live is not None else 1
         return (layers.chosen if layers is not None else 0) % count
 

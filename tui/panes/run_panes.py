@@ -16,7 +16,7 @@ from dl_lab.sessions.formatting import significant
 from dl_lab.sessions.runs.state import RunState, layer_label, quality_name
 from dl_lab.tui.widgets import ConfusionMatrix, DecisionMap, Histogram, ImageGrid, LineChart
 
-IMAGE_SAMPLES = 16  # validation images drawn in the samples pane
+IMAGE_SAMPLES = 48  # validation images drawn in the samples pane at most (mistakes first), as many as fit
 LIVE_RES = 96  # the most grid points a side of a boundary computed from the run's weights
 
 
@@ -56,9 +56,13 @@ class Pane(Vertical):
         self.revision = (id(state), self.revision_of(state))
 
     def on_resize(self) -> None:
-        """A pane whose picture depends on its size (the boundary, the network) draws again at the new size."""
+        """A pane whose picture depends on its size (the boundary, the network) draws again at the new size, once
+        its widgets have theirs."""
+        self.call_after_refresh(self._resized)
+
+    def _resized(self) -> None:
         if self.state is not None and self.display and self.stale(self.state):
-            self.call_after_refresh(self.show, self.state)
+            self.show(self.state)
 
     def stale(self, state: RunState) -> bool:
         """Whether this pane's picture is older than ``state``."""
@@ -398,7 +402,13 @@ class DataPlotPane(Pane):
         names = (state.started.class_names if state.started else None) or []
         label = (lambda k: names[k] if k < len(names) else str(k)) if names else str
         pred, true = s["predicted"][: len(idx)], s["true"][: len(idx)]
-        captions = [f"{label(p)} ({label(t)})" for p, t in zip(pred, true, strict=True)]
         correct = [p == t for p, t in zip(pred, true, strict=True)]
+        # a mistake is marked ✗ (and in the error colour): "✗ 3 (8)" is a 3 predicted for an 8
+        captions = [
+            f"{label(p)} ({label(t)})" if ok else f"✗ {label(p)} ({label(t)})"
+            for p, t, ok in zip(pred, true, correct, strict=True)
+        ]
         self.query_one(ImageGrid).set_images(images, captions, correct=correct)
-        return f"epoch {last.epoch}: {sum(correct)} of {len(correct)} right"
+        wrong = len(correct) - sum(correct)
+        accuracy = f"  val acc {last.val_acc:.1%}" if last.val_acc is not None else ""
+        return f"epoch {last.epoch}: mistakes first ({wrong} of these {len(correct)}){accuracy}"

@@ -21,6 +21,7 @@ from dl_lab.tui.panes.run_panes import (
     Pane,
     QualityPane,
 )
+from dl_lab.tui.widgets import DecisionMap
 
 WIDE = (120, 34)  # the smallest view (columns, rows) that gets the grid
 
@@ -45,6 +46,12 @@ PANE_BINDINGS = [
     Binding("v", "pane(1)", "Pane", tooltip="after this one"),
     Binding("V", "pane(-1)", "Previous pane", show=False),
     Binding("z", "zoom", "Zoom", tooltip="on one pane, or the grid again", show=False),
+    Binding("d", "discretize", "Discretize", tooltip="the boundary: classes, no confidence", show=False),
+]
+
+
+# The network pane's cursor, on the training screen (the replay's arrows move its timeline).
+NETWORK_BINDINGS = [
     # the network pane's cursor (Playground's hover): a neuron's map fills the boundary pane
     Binding("up", "neuron('unit', -1)", "Neuron above", key_display="↑", show=False),
     Binding("down", "neuron('unit', 1)", "Neuron below", key_display="↓", show=False),
@@ -65,6 +72,12 @@ class PaneActions:
 
     def action_zoom(self) -> None:
         self.query_one(RunView).toggle_zoom()
+
+    def action_discretize(self) -> None:
+        widget = self.query_one(RunView).query_one(DecisionMap)
+        widget.discretize = not widget.discretize
+        shown = "classes only (discretized)" if widget.discretize else "with confidence"
+        self.notify(f"boundary: {shown}", timeout=2)
 
     def action_neuron(self, how: str, delta: int) -> None:
         view = self.query_one(RunView)

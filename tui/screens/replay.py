@@ -89,6 +89,9 @@ class ReplayScreen(PaneActions, Screen):
         self.speed = watchable_speed(self.timeline.duration)
         self.clock = 0.0
         self._last_tick = 0.0
+        self.live = None  # a LiveModel of a small model that recorded its weights (frames/): the pictures use them
+        self._frames: list = []
+        self._frame = None  # (path, LiveWeights) loaded
 
     def compose(self):
         yield Static(id="timeline")
@@ -98,14 +101,53 @@ class ReplayScreen(PaneActions, Screen):
 
     def on_mount(self) -> None:
         dataset = load_dataset_for(self.run.session, self.run.path)
-        self.query_one(RunView).configure(dataset, self.started)
+        session = None
+        if dataset is not None:
+            self.live, session = self._live_model(dataset)
+        self.query_one(RunView).configure(dataset, self.started, self.live, session)
         self.set_interval(TICK_S, self._tick)
         self.seek_to(self.cursor)
+
+    def _live_model(self, dataset):
+        """A copy of the run's model to draw from the weights it recorded at its snapshots (None: not recorded)."""
+        from dl_lab.sessions import session_from_dict
+        from dl_lab.sessions.training.live import LiveModel, recorded_frames
+
+        self._frames = recorded_frames(self.run.path)
+        if len(self._frames) < 2:  # the initial and final weights alone: no frames were recorded (a large model)
+            return None, None
+        try:
+            session = session_from_dict(self.run.session, base_dir=self.run.path)
+            return LiveModel(session, dataset), session
+        except Exception:  # the panes draw from the snapshots alone
+            return None, None
+
+    def _attach_weights(self, state) -> None:
+        """The weights recorded nearest before the cursor, on ``state`` (as a training run sends them)."""
+        if self.live is None:
+            return
+        from dl_lab.sessions.events import RunEnded
+        from dl_lab.sessions.training.live import frame_weights
+
+        final = [f for f in self._frames if f[1].name == "final.npz"]
+        during = [f for f in self._frames if f[1].name != "final.npz"]
+        if isinstance(state.end, RunEnded) and final:
+            step, path = final[0]
+        else:
+            step, path = max((f for f in during if f[0] <= state.step), key=lambda f: f[0], default=during[0])
+        if self._frame is None or self._frame[0] != path:
+            try:
+                self._frame = (path, frame_weights(self.live, path, state.epoch, state.step))
+            except Exception:  # a damaged frame: the pictures of the snapshots alone
+                self.live = None
+                return
+        state.live, state.lives = self._frame[1], step + 1
 
     # --- the cursor ------------------------------------------------------------------------------
     def seek_to(self, cursor: int) -> None:
         self.cursor = max(0, min(cursor, len(self.timeline)))
         state = self.timeline.state_at(self.cursor)
+        self._attach_weights(state)
         self.query_one(RunView).show(state)
         self.query_one("#timeline", Static).update(self._status(state), layout=False)
         failure = self.query_one("#failure", Static)

@@ -20,7 +20,7 @@ from dl_lab.sessions.training.live import LiveModel, default_pace, faster, pace_
 from dl_lab.sessions.training.pacer import Pacer
 from dl_lab.tui.dialogs.prompt import ValuePrompt
 from dl_lab.tui.panes.network import NetworkPane
-from dl_lab.tui.panes.run_view import PANE_BINDINGS, PaneActions, RunView
+from dl_lab.tui.panes.run_view import NETWORK_BINDINGS, PANE_BINDINGS, PaneActions, RunView
 from dl_lab.tui.panes.status import SHORT_FAILURE_BELOW, failure_text, live_status, set_short
 from dl_lab.tui.widgets.footer import LabFooter
 
@@ -74,9 +74,15 @@ class TrainScreen(PaneActions, Screen):
         Binding("comma", "pace(-1)", "Slower", tooltip="fewer steps a second (the pace is on the status line)"),
         Binding("full_stop", "pace(1)", "Faster", tooltip="more steps a second, up to full speed"),
         Binding("f", "full_speed", "Full speed", tooltip="or back to the pace", show=False),
+        Binding("g", "regenerate", "New data", tooltip="regenerate the points (a new data seed) and start over"),
+        Binding("N", "data_option('noise')", "Noise", tooltip="of the generated points, then start over", show=False),
+        Binding(
+            "H", "data_option('val_fraction')", "Validation share", tooltip="held out, then start over", show=False
+        ),
         Binding("escape", "leave_network", "Boundary", tooltip="again, not the network's chosen neuron", show=False),
         Binding("e", "edit_parameter", "Edit weight", tooltip="the network pane's chosen weight or bias", show=False),
         *PANE_BINDINGS,
+        *NETWORK_BINDINGS,
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -448,6 +454,52 @@ class TrainScreen(PaneActions, Screen):
         self.controller.set_pace(rate)
         self.pacer = Pacer() if rate is None else Pacer(PACED_BUDGET, fastest=FRAME_S)
         self._dirty = True
+
+    def _data_session(self, option: str, value) -> bool:
+        """The session trained here with ``data.<option>`` set (the app's too, unless the run is a recorded one's),
+        then a fresh run of it, as Playground's data controls start over. False (and a message) if it is invalid."""
+        base = self.session if self._own_session else self.app.session
+        try:
+            changed = base.with_overrides([f"data.{option}={value!r}"])
+            changed.config  # noqa: B018  (validates the data options)
+        except Exception as exc:
+            self.notify(str(exc), title=f"data.{option}", severity="error", timeout=8)
+            return False
+        if self._own_session:
+            self.session = changed
+        else:
+            self.app.session = changed
+        self._release()
+        self.controller = self.app.controller = None
+        self.query_one(RunView).show(RunState())
+        self.prepare(changed if self._own_session else None)
+        return True
+
+    def action_regenerate(self) -> None:
+        """New points from the same distribution (data.seed one on), and a fresh run on them."""
+        session = self.session if self._own_session else self.app.session
+        seed = session.config.data.get("seed")
+        seed = (session.config.seed if seed is None else int(seed)) + 1
+        if self._data_session("seed", seed):
+            self.notify(f"new data (data.seed {seed}), a fresh model", timeout=3)
+
+    def action_data_option(self, option: str) -> None:
+        session = self.session if self._own_session else self.app.session
+        current = session.config.data.get(option)
+        label = {"noise": "Noise", "val_fraction": "Validation share (0 to 1)"}.get(option, option)
+
+        def done(value: str | None) -> None:
+            if not value:
+                return
+            try:
+                number = float(value)
+            except ValueError:
+                self.notify(f"data.{option}: expected a number, got {value!r}", severity="warning")
+                return
+            if self._data_session(option, number):
+                self.notify(f"data.{option} = {number:g}, a fresh model", timeout=3)
+
+        self.app.push_screen(ValuePrompt(label, "" if current is None else f"{current:g}"), done)
 
     def action_edit_parameter(self) -> None:
         """Set the chosen link's weight (or the chosen neuron's bias) by hand, in a paused run (Playground's)."""

@@ -35,6 +35,7 @@ class DecisionMap(DrawnWidget):
 
     data: reactive[MapData | None] = reactive(None, always_update=True)
     keep_aspect: reactive[bool] = reactive(True)
+    discretize: reactive[bool] = reactive(False)  # Playground's: each point's class in full colour, no confidence
 
     def __init__(self, *, keep_aspect: bool = True, name=None, id=None, classes=None) -> None:
         """``keep_aspect``: draw the plane with square pixels (as Playground does) rather than fill the widget."""
@@ -49,6 +50,9 @@ class DecisionMap(DrawnWidget):
         self.redraw()
 
     def watch_keep_aspect(self) -> None:
+        self.redraw()
+
+    def watch_discretize(self) -> None:
         self.redraw()
 
     def palette(self, data: MapData) -> np.ndarray:
@@ -89,9 +93,9 @@ class DecisionMap(DrawnWidget):
         if data.cls is not None and (ph > data.cls.shape[0] or pw > data.cls.shape[1]):
             # more pixels than the grid has cells (a large or zoomed pane): interpolated, not enlarged blocks
             cls, strength = smooth_grid(data.cls, data.strength, ph, pw)
-            pixels = tint_grid(cls, strength, palette, bg)
+            pixels = tint_grid(cls, self._strength(strength), palette, bg)
         elif data.cls is not None:
-            pixels = resample(tint_grid(data.cls, data.strength, palette, bg), ph, pw)
+            pixels = resample(tint_grid(data.cls, self._strength(data.strength), palette, bg), ph, pw)
         else:
             pixels = np.full((ph, pw), TRANSPARENT, dtype=np.int64)
         if ph % 2:
@@ -111,6 +115,10 @@ class DecisionMap(DrawnWidget):
             cell_bg[row, col] = np.where(upper < 0, TRANSPARENT, mean_color(np.maximum(upper, 0), np.maximum(lower, 0)))
         grid.paint(0, (grid.width - pw) // 2, chars, fg, cell_bg)
         return chars.shape[0]
+
+    def _strength(self, strength: np.ndarray) -> np.ndarray:
+        """Discretized: every cell in its class's full colour (a boundary of sure classes, as Playground's)."""
+        return np.ones_like(strength) if self.discretize else strength
 
     def _draw_curve(self, grid: Grid, data: MapData, palette: np.ndarray, bg: np.ndarray, rows: int) -> None:
         x0, x1, y0, y1 = data.bounds

@@ -260,9 +260,12 @@ class NetworkView(DrawnWidget):
         title, cursor = self.component("network-view--title"), self.component("network-view--cursor")
         starts = [0 if k == 0 else x - LEAD for k, x in enumerate(lay.xs)]
         ends = [*(s - 1 for s in starts[1:]), grid.width]
+        after = 0  # the first column free after the previous title
         for k, column in enumerate(picture.columns):
-            text = column.title[: max(ends[k] - starts[k], 0)]
-            grid.put(0, starts[k], text, cursor if self.show_cursor and k == self.cursor[0] else title)
+            # a title longer than its column's room moves left into the gap before it (the output's, at the edge)
+            start = max(after, min(starts[k], ends[k] - len(column.title)))
+            text = column.title[: max(ends[k] - start, 0)]
+            after = grid.put(0, start, text, cursor if self.show_cursor and k == self.cursor[0] else title) + 1
 
     def _column(
         self, grid: Grid, lay: Placement, k: int, column: NeuronColumn, n: int, palette: np.ndarray, bg: np.ndarray
