@@ -267,7 +267,8 @@ async def test_images_show_validation_samples_with_their_labels(tmp_path):
         assert len(grid.data.captions) == shown and "(" in grid.data.captions[0]
         # the mistakes first, marked, then the right ones
         ok = list(grid.data.correct)
-        assert ok == sorted(ok) and all(c.startswith("✗") != right for c, right in zip(grid.data.captions, ok, strict=True))
+        assert ok == sorted(ok)
+        assert all(c.startswith("✗") != right for c, right in zip(grid.data.captions, ok, strict=True))
 
 
 async def test_a_setup_that_trains_but_not_as_meant_is_named_before_the_run(tmp_path):
