@@ -75,6 +75,10 @@ async def in_app(session, root: Path, size=(160, 50), worker: str = "thread") ->
         screen = app.screen
         while screen.controller is None:
             await asyncio.sleep(0.05)
+        # Full speed (f): a small model on the plane is watched at a pace by default; the targets are full speed's,
+        # with every pane drawing, the network and projection panes included (the run sends its weights).
+        if screen.controller.pace is not None:
+            screen.action_full_speed()
         # The probe is a bare asyncio timer (a Textual timer would add its own messages to what it measures).
         loop = asyncio.get_running_loop()
         due = [time.perf_counter() + TICK_S]

@@ -38,7 +38,11 @@ GLOSSARY = """\
 [b]‖∇W‖[/] gradient's size (0: none flows)
 [b]update/weight[/] (upd) a step's change ÷ ‖W‖; ~1e-3 is healthy
 [b]dead units[/] ReLUs giving 0 on every sample
-[b]sat[/] tanh/sigmoid units stuck at their limits"""
+[b]sat[/] tanh/sigmoid units stuck at their limits
+[b]μ σ[/] mean and spread (standard deviation)
+[b]network[/] a neuron's map: its output over the plane
+[b]∇ Δ[/] a weight's gradient, its last update
+[b]PC 1, 2[/] the layer's two main directions (PCA)"""
 
 
 def textual_actions(cls) -> set[str]:

@@ -176,10 +176,59 @@ async def test_the_projection_pane_shows_the_points_as_the_chosen_layer_sees_the
         plot = pane.query_one(ScatterPlot)
         assert plot.data is not None and len(plot.data.xy) == len(screen.controller.dataset.y_val)
         assert "layer 0 dense" in str(pane.border_title)
-        assert "principal components" in str(pane.query_one("#projection-note").render())
+        assert "PC 1, 2" in str(pane.query_one("#projection-note").render())
         live = pane.live
         hidden = np.asarray(live.layer_outputs(screen.controller.dataset.x_val)[0], dtype=float)
         spread = np.var(plot.data.xy, axis=0).sum()
         assert spread == pytest.approx(
             np.sort(np.linalg.eigvalsh(np.cov(hidden, rowvar=False)))[-2:].sum() * (len(hidden) - 1) / len(hidden)
         )
+
+
+async def test_after_reset_the_network_of_the_fresh_model_is_drawn(tmp_path):
+    app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await ready_screen(pilot)
+        first = screen.controller
+        await tap(pilot, "R")
+        await wait_for(pilot, lambda: screen.controller not in (None, first), timeout=60, what="a fresh run")
+        view = screen.query_one(NetworkPane).query_one(NetworkView)
+        await wait_for(pilot, lambda: view.picture is not None, what="the fresh model's network")
+
+
+async def test_the_eta_of_a_paced_run_follows_its_pace(tmp_path):
+    from dl_lab.tui.panes.status import live_status
+
+    app = make_app(tiny_session(training__epochs=500), runs_root=tmp_path, mode="train")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await ready_screen(pilot)
+        await tap(pilot, "space")
+        await wait_for(pilot, lambda: len(screen.state.steps) >= 2, what="a few steps")
+        state = screen.state
+        left = state.total_steps - state.step
+        text = str(live_status(state, "running", 0.03, None, 200, pace="10 steps/s", steps_per_s=10.0))
+        from dl_lab.tui.panes.status import duration
+
+        assert f"ETA {duration(left / 10.0)}" in text
+        await tap(pilot, "x")
+        await wait_for(pilot, lambda: screen.controller.state == "finished", timeout=30, what="the stop")
+        screen.controller.join(30)
+
+
+async def test_l_after_a_divergence_offers_the_rate_the_first_remedy_advises(tmp_path):
+    from dl_lab.sessions.events import RunFailed
+    from dl_lab.tui.screens.train import advised_lr
+
+    session = tiny_session(optimizer__lr=1e12, data__normalize="none", training__epochs=50)
+    app = make_app(session, runs_root=tmp_path, mode="train")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await ready_screen(pilot)
+        screen._set_pace(None)
+        await tap(pilot, "space")
+        await wait_for(pilot, lambda: isinstance(screen.state.end, RunFailed), timeout=30, what="the divergence")
+        advised = advised_lr(screen.state.end)
+        assert advised is not None and advised < 1e12
+        assert f"optimizer.lr to {advised:g}" in screen.state.end.advice[0]
+        await tap(pilot, "l")
+        await wait_for(pilot, lambda: app.screen.query(Input), what="the prompt")
+        assert app.screen.query_one(Input).value == f"{advised:g}"

@@ -229,8 +229,8 @@ class NetworkPane(Pane):
         value = float(live.params[index])
         parts = [f"{name} = {significant(value, 4)}"]
         if live.grads is not None:
-            parts.append(f"gradient {significant(float(live.grads[index]), 3)}")
+            parts.append(f"∇ {significant(float(live.grads[index]), 3)}")
         if state.live_before is not None and state.live_before.params.shape == live.params.shape:
-            parts.append(f"last update {significant(value - float(state.live_before.params[index]), 3)}")
-        keys = "e: edit (paused)  w: next link" if what == "weight" else "e: edit the bias (paused)  w: its links"
+            parts.append(f"Δ {significant(value - float(state.live_before.params[index]), 3)}")
+        keys = "e edit  w next" if what == "weight" else "e edit  w links"
         return "  ".join(parts) + "   " + keys

@@ -58,9 +58,11 @@ class ProjectionPane(Pane):
         self.revision = None
 
     def layer_index(self, state: RunState) -> int:
-        layers = self.screen.query(LayersPane).first() if self.is_mounted else None
+        """The layer the layers pane shows (its sibling in the run view)."""
+        found = self.parent.query(LayersPane) if self.parent is not None else None
+        chosen = found.first().chosen if found else 0
         count = len(self.live.model.layers) if self.live is not None else 1
-        return (layers.chosen if layers is not None else 0) % count
+        return chosen % count
 
     def revision_of(self, state):
         return (state.lives, self.layer_index(state) if self.live is not None else None)
@@ -83,10 +85,10 @@ class ProjectionPane(Pane):
             xy, how = out, "its two units"
         else:
             xy, self._components[index], share = principal_plane(out, self._components.get(index))
-            how = f"{out.shape[1]} units: principal components 1, 2 ({share:.0%} of variance)"
+            how = f"{out.shape[1]} units → PC 1, 2 ({share:.0%} of variance)"
         self.border_title = f"the data as layer {index} {layer.kind} sees it"
         regression = state.task == "regression"
         labels = y[:, 0] if regression else (y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0]).astype(np.int64)
         names = state.started.class_names if state.started else None
         plot.set_points(xy, labels, regression=regression, class_names=None if regression else names)
-        set_text(note, f"{how}  [ ] another layer")
+        set_text(note, f"{how}  [ ] layer")

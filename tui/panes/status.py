@@ -92,10 +92,17 @@ def metrics_text(state: RunState) -> Text:
 
 
 def live_status(
-    state: RunState, run_state: str, lr: float | None, run_dir, width: int | None = None, pace: str | None = None
+    state: RunState,
+    run_state: str,
+    lr: float | None,
+    run_dir,
+    width: int | None = None,
+    pace: str | None = None,
+    steps_per_s: float | None = None,
 ) -> Text:
     """Two lines for the training screen: state, progress, learning rate, pace, speed and ETA; metrics and run
-    folder (``pace``: the pace's label, None to leave it out).
+    folder (``pace``: the pace's label, None to leave it out; ``steps_per_s``: the pace a paced run keeps, which its
+    ETA follows).
 
     Within ``width`` columns (the status line's, 78 on an 80-column terminal) what does not fit is left out, the
     least useful first (the speed, then the ETA; the run folder, shown by its name, before the metrics), rather
@@ -108,7 +115,9 @@ def live_status(
         head.append("  ")
         head.append_text(progress_text(state))
         if run_state == "running":
-            extras.append(Text(f"  ETA {duration(state.eta_seconds())}"))
+            left = max(0, state.total_steps - state.step)
+            eta = left / steps_per_s if steps_per_s else state.eta_seconds()
+            extras.append(Text(f"  ETA {duration(eta)}"))
         speed = state.samples_per_s() if state.epochs or run_state == "running" else None  # no pauses counted
         extras.append(Text(f"  {rate(speed)} samples/s"))
     head.append("  lr ")

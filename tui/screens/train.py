@@ -35,6 +35,20 @@ _sources = itertools.count(1)
 UNSET = object()  # no pace chosen with the keys yet: each run gets its default (default_pace)
 
 
+def advised_lr(failed: RunFailed) -> float | None:
+    """The learning rate a diverged run's first remedy advises ("lower optimizer.lr to 0.1 ..."), if it names one."""
+    import re
+
+    for advice in failed.advice[:1]:
+        found = re.search(r"optimizer\.lr to ([0-9][0-9.eE+-]*)", advice)
+        if found:
+            try:
+                return float(found.group(1).rstrip("."))
+            except ValueError:
+                return None
+    return None
+
+
 def next_lr(lr: float, up: bool) -> float:
     """The next learning rate on the 1-3-10 ladder above (or below) ``lr``."""
     if up:
@@ -330,7 +344,9 @@ class TrainScreen(PaneActions, Screen):
         width = status.content_size.width or None  # before the first layout: everything, cut by the ellipsis
         pace = self.controller.pace if self.controller else None
         label = pace_label(pace) if self.controller and self.controller.initial_weights() is not None else None
-        status.update(live_status(self.state, self.run_state, lr, run_dir, width, pace=label), layout=False)
+        status.update(
+            live_status(self.state, self.run_state, lr, run_dir, width, pace=label, steps_per_s=pace), layout=False
+        )
         if now or self.pacer.due():
             # one pane per redraw while training at full speed: short pauses of the event loop rather than one long
             # one; a paced run leaves the UI time enough to redraw every pane at each frame
@@ -509,7 +525,10 @@ class TrainScreen(PaneActions, Screen):
         if found is None or self.state.live is None:
             self.notify("Choose a link (arrows, then w) or a neuron in the network pane to edit its weight or bias.")
             return
-        if c.state not in ("paused", "idle"):
+        if c.state == "finished":
+            self.notify("The run has ended: R prepares a fresh one, whose weights e edits before space.")
+            return
+        if c.state != "paused" and c.state != "idle":
             self.notify("Pause the run (space) to edit a weight.", severity="warning")
             return
         _, index, name = found
@@ -545,7 +564,9 @@ class TrainScreen(PaneActions, Screen):
                 return
             self._set_lr(lr)
 
-        self.app.push_screen(ValuePrompt("Learning rate", str(self.controller.lr)), done)
+        advised = advised_lr(self.state.end) if isinstance(self.state.end, RunFailed) else None
+        value = advised if advised is not None else self.controller.lr
+        self.app.push_screen(ValuePrompt("Learning rate", f"{value:g}"), done)
 
     def _set_lr(self, lr: float) -> None:
         """The run's rate from its next batch, and the session's (the next run and the build screen keep it,
