@@ -212,7 +212,7 @@ class LayersPane(Pane):
             widget.set_histogram([], 0.0, 0.0, title=text, empty=empty)
             return
         h = stats["histogram"]
-        text = f"μ {stats['mean']:.3g}  σ {stats['std']:.3g}"  # noqa: RUF001  (the mean and the standard deviation)
+        text = f"μ {stats['mean']:.3g}  σ {stats['std']:.3g}"
         widget.set_histogram(h["counts"], h["lo"], h["hi"], title=title, stats=text)
 
 
