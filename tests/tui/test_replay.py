@@ -214,5 +214,20 @@ def test_the_replay_looks_the_same_at_a_fixed_moment(snap_compare, tiny_run, tmp
 
 
 def test_the_replay_of_the_layers_pane_looks_the_same(snap_compare, tiny_run, tmp_path):
-    app, run_before = replay_at(tiny_run, tmp_path, ["end", "right_square_bracket", "v", "v", "v", "v", "v"])
+    app, run_before = replay_at(tiny_run, tmp_path, ["end", "right_square_bracket", "V", "V"])
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+def test_the_replay_of_the_network_pane_looks_the_same(snap_compare, tiny_run, tmp_path, size):
+    """Drawn from the weights recorded at the snapshot before the cursor (frames/), alone on the screen."""
+    app, run_before = replay_at(tiny_run, tmp_path, ["home", "right", "right", "right", "v", "z"])
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+def test_the_replay_of_the_projection_pane_looks_the_same(snap_compare, tiny_run, tmp_path, size):
+    """The validation points as layer 1 (tanh, 6 units) sees them at the end of the run: its first two principal
+    components."""
+    app, run_before = replay_at(tiny_run, tmp_path, ["end", "right_square_bracket", "V", "z"])
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

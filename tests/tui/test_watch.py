@@ -232,3 +232,53 @@ async def test_l_after_a_divergence_offers_the_rate_the_first_remedy_advises(tmp
         await tap(pilot, "l")
         await wait_for(pilot, lambda: app.screen.query(Input), what="the prompt")
         assert app.screen.query_one(Input).value == f"{advised:g}"
+
+
+async def test_g_regenerates_the_data_and_d_discretizes_the_boundary(tmp_path):
+    app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await ready_screen(pilot)
+        first = screen.controller
+        before = np.asarray(first.dataset.x_train).copy()
+        await tap(pilot, "g")
+        await wait_for(pilot, lambda: screen.controller not in (None, first), timeout=60, what="the new data")
+        assert app.session.config.data.get("seed") == app.session.config.seed + 1
+        after = np.asarray(screen.controller.dataset.x_train)
+        assert after.shape == before.shape and not np.allclose(after, before)  # new points, same distribution
+        screen.redraw(now=True)
+        await pilot.pause()
+        widget = screen.query_one(DecisionMap)
+        smooth = widget.draw(widget.size.width, widget.size.height)
+        await tap(pilot, "d")
+        discrete = widget.draw(widget.size.width, widget.size.height)
+        colours = {
+            segment.style.bgcolor.triplet
+            for strips in (discrete,)
+            for strip in strips[:-1]
+            for segment in strip
+            if segment.style and segment.style.bgcolor and segment.style.bgcolor.triplet
+        }
+        smooth_colours = {
+            segment.style.bgcolor.triplet
+            for strip in smooth[:-1]
+            for segment in strip
+            if segment.style and segment.style.bgcolor and segment.style.bgcolor.triplet
+        }
+        assert widget.discretize and len(colours) < len(smooth_colours)  # two class colours, no shades between
+
+
+async def test_t_sets_the_input_features_and_the_network_shows_them(tmp_path):
+    app = make_app(tiny_session(), runs_root=tmp_path, mode="train")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await ready_screen(pilot)
+        first = screen.controller
+        await tap(pilot, "t")
+        await wait_for(pilot, lambda: app.screen.query(Input), what="the prompt")
+        app.screen.query_one(Input).value = "x1, x2, x1^2, sin(x2)"
+        await tap(pilot, "enter")
+        await wait_for(pilot, lambda: screen.controller not in (None, first), timeout=60, what="the new model")
+        assert app.session.config.data.get("features") == ["x1", "x2", "x1^2", "sin(x2)"]
+        view = screen.query_one(NetworkPane).query_one(NetworkView)
+        await wait_for(pilot, lambda: view.picture is not None, what="the network")
+        await wait_for(pilot, lambda: view.picture.columns[0].total == 4, what="the four inputs")
+        assert view.picture.columns[0].labels == ("x1", "x2", "x1^2", "sin(x2)")

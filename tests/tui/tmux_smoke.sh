@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the real app in a real terminal: start `dl-lab` in a detached tmux session at 160x50, switch to
-# the training screen, start training, check that epochs advance and the run folder appears, quit with q.
+# the training screen, check the network pane and the pace, start training, check that epochs advance and the run
+# folder appears, move the network cursor (the boundary pane shows that neuron's map), quit with q.
 #   tests/tui/tmux_smoke.sh            (DL_LAB=path/to/dl-lab to choose the executable)
 set -euo pipefail
 
@@ -28,9 +29,13 @@ epoch() { screen | grep -Eo 'epoch [0-9]+/' | head -1 | grep -Eo '[0-9]+'; }
 
 cd "$WORK"
 tmux new-session -d -s "$SESSION" -x 160 -y 50 "$DL_LAB; echo dl-lab exited with \$?; sleep 5"
+tmux set-option -s escape-time 0        # an Escape is not merged with the key after it (Alt+key)
 wait_for 'Train' 30                     # the footer of the first screen
 tmux send-keys -t "$SESSION" 2
 wait_for 'ready' 30                     # the training screen, its session prepared
+wait_for 'pace 120 steps/s' 10          # the spiral is watched at a pace
+wait_for '0 dense 32 relu' 10           # the network pane: a column per dense layer
+wait_for 'x1' 10                        # and the input features
 tmux send-keys -t "$SESSION" Space
 wait_for 'running|completed' 15
 wait_for 'epoch [1-9][0-9]*/' 30
@@ -48,6 +53,9 @@ run_dir=$(find "$DL_LAB_RUNS" -mindepth 1 -maxdepth 1 -type d | head -1)
     exit 1
 }
 wait_for "$(basename "$run_dir")" 15    # the run folder's name on the status line
+tmux send-keys -t "$SESSION" Right Right Down   # the cursor, then the first hidden layer's unit 1
+wait_for 'dense 32 relu: unit 1' 10     # its map fills the boundary pane, titled by it
+tmux send-keys -t "$SESSION" Escape
 tmux send-keys -t "$SESSION" q
 wait_for 'dl-lab exited with 0' 30
 echo "ok: epochs $first -> $second, run folder $(basename "$run_dir")"

@@ -93,6 +93,7 @@ class TrainScreen(PaneActions, Screen):
         Binding(
             "H", "data_option('val_fraction')", "Validation share", tooltip="held out, then start over", show=False
         ),
+        Binding("t", "features", "Input features", tooltip="Playground's (x1, x2, x1^2, sin(x1)...), then start over"),
         Binding("escape", "leave_network", "Boundary", tooltip="again, not the network's chosen neuron", show=False),
         Binding("e", "edit_parameter", "Edit weight", tooltip="the network pane's chosen weight or bias", show=False),
         *PANE_BINDINGS,
@@ -516,6 +517,24 @@ class TrainScreen(PaneActions, Screen):
                 self.notify(f"data.{option} = {number:g}, a fresh model", timeout=3)
 
         self.app.push_screen(ValuePrompt(label, "" if current is None else f"{current:g}"), done)
+
+    def action_features(self) -> None:
+        """The network's input features (2-D data): typed as a list, as the network pane's input column shows them."""
+        from dl_lab.datasets.features import DEFAULT_FEATURES, FEATURES
+
+        c = self.controller
+        if c is None or getattr(c.dataset, "points_2d", None) is None:
+            self.notify("Input features are Playground's, for the 2-D data sets (spiral, circle, xor...).")
+            return
+        session = self.session if self._own_session else self.app.session
+        current = session.config.data.get("features") or list(DEFAULT_FEATURES)
+
+        def done(value: str | None) -> None:
+            if value and self._data_session("features", [part.strip() for part in value.split(",") if part.strip()]):
+                self.notify(f"input features: {value}, a fresh model", timeout=3)
+
+        question = f"Input features, comma-separated (of {', '.join(FEATURES)})"
+        self.app.push_screen(ValuePrompt(question, ", ".join(current)), done)
 
     def action_edit_parameter(self) -> None:
         """Set the chosen link's weight (or the chosen neuron's bias) by hand, in a paused run (Playground's)."""
