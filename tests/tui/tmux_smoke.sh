@@ -56,6 +56,7 @@ wait_for "$(basename "$run_dir")" 15    # the run folder's name on the status li
 tmux send-keys -t "$SESSION" Right Right Down   # the cursor, then the first hidden layer's unit 1
 wait_for 'dense 32 relu: unit 1' 10     # its map fills the boundary pane, titled by it
 tmux send-keys -t "$SESSION" Escape
+wait_for 'decision boundary' 10         # the boundary again (and the app past its escape delay before q)
 tmux send-keys -t "$SESSION" q
 wait_for 'dl-lab exited with 0' 30
 echo "ok: epochs $first -> $second, run folder $(basename "$run_dir")"
