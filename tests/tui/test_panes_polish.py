@@ -164,6 +164,22 @@ async def test_the_training_footer_keeps_quit_and_keys_within_80_columns(tmp_pat
         assert "Train" not in keys  # the mode shown is the first key left out
 
 
+async def test_the_runs_footer_keeps_quit_within_80_columns(tiny_run, tmp_path):
+    from dl_lab.tui.screens.runs import RunsScreen
+
+    app = make_app(tiny_session(), runs_root=tiny_run.parent, mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="the runs screen")
+        screen = app.screen
+
+        def fits() -> bool:
+            keys = footer_keys(screen)
+            return all(r.width > 0 for r in keys.values()) and {"Quit", "Keys", "Replay"} <= set(keys)
+
+        await wait_for(pilot, fits, what="the footer laid out")
+        assert all(region.right <= 80 for region in footer_keys(screen).values())
+
+
 async def test_the_replay_footer_keeps_quit_within_80_columns(tiny_run, tmp_path):
     app = make_app(replay_dir=tiny_run, runs_root=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

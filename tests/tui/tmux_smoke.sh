@@ -9,9 +9,11 @@ DL_LAB=${DL_LAB:-dl-lab}
 WORK=$(mktemp -d)
 SESSION="dl-lab-smoke-$$"
 export DL_LAB_RUNS="$WORK/runs"
-trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# a server of its own (its own socket, no user configuration): nothing of the user's tmux is touched or read
+tm() { tmux -L "$SESSION" -f /dev/null "$@"; }
+trap 'tm kill-server 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-screen() { tmux capture-pane -p -t "$SESSION"; }
+screen() { tm capture-pane -p -t "$SESSION"; }
 
 wait_for() {  # wait_for PATTERN SECONDS: poll the screen until PATTERN shows
     local pattern=$1 deadline=$((SECONDS + $2))
@@ -28,15 +30,15 @@ wait_for() {  # wait_for PATTERN SECONDS: poll the screen until PATTERN shows
 epoch() { screen | grep -Eo 'epoch [0-9]+/' | head -1 | grep -Eo '[0-9]+'; }
 
 cd "$WORK"
-tmux new-session -d -s "$SESSION" -x 160 -y 50 "$DL_LAB; echo dl-lab exited with \$?; sleep 5"
-tmux set-option -s escape-time 0        # an Escape is not merged with the key after it (Alt+key)
+tm new-session -d -s "$SESSION" -x 160 -y 50 "$DL_LAB; echo dl-lab exited with \$?; sleep 5"
+tm set-option -s escape-time 0        # an Escape is not merged with the key after it (Alt+key)
 wait_for 'Train' 30                     # the footer of the first screen
-tmux send-keys -t "$SESSION" 2
+tm send-keys -t "$SESSION" 2
 wait_for 'ready' 30                     # the training screen, its session prepared
 wait_for 'pace 120 steps/s' 10          # the spiral is watched at a pace
 wait_for '0 dense 32 relu' 10           # the network pane: a column per dense layer
 wait_for 'x1' 10                        # and the input features
-tmux send-keys -t "$SESSION" Space
+tm send-keys -t "$SESSION" Space
 wait_for 'running|completed' 15
 wait_for 'epoch [1-9][0-9]*/' 30
 first=$(epoch)
@@ -53,10 +55,10 @@ run_dir=$(find "$DL_LAB_RUNS" -mindepth 1 -maxdepth 1 -type d | head -1)
     exit 1
 }
 wait_for "$(basename "$run_dir")" 15    # the run folder's name on the status line
-tmux send-keys -t "$SESSION" Right Right Down   # the cursor, then the first hidden layer's unit 1
+tm send-keys -t "$SESSION" Right Right Down   # the cursor, then the first hidden layer's unit 1
 wait_for 'dense 32 relu: unit 1' 10     # its map fills the boundary pane, titled by it
-tmux send-keys -t "$SESSION" Escape
+tm send-keys -t "$SESSION" Escape
 wait_for 'decision boundary' 10         # the boundary again (and the app past its escape delay before q)
-tmux send-keys -t "$SESSION" q
+tm send-keys -t "$SESSION" q
 wait_for 'dl-lab exited with 0' 30
 echo "ok: epochs $first -> $second, run folder $(basename "$run_dir")"

@@ -376,7 +376,8 @@ class DataPlotPane(Pane):
         elif self.kind == "images":
             set_text(note, self._draw_images(state))
         else:
-            set_text(note, "no picture of this data: see the curves")
+            # before the run is prepared the kind is not known yet
+            set_text(note, "no picture of this data: see the curves" if state.started else "preparing the data…")
 
     def _points(self) -> dict | None:
         ds = self.dataset

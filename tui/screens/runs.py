@@ -9,13 +9,14 @@ from rich.cells import cell_len
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from dl_lab.sessions.runs.directory import STATE_WORDS, Run, list_runs
 from dl_lab.sessions.runs.table import columns, sort_runs
 
 from ..messages import ReplayRequested, ResumeRequested
 from ..widgets import LineChart
+from ..widgets.footer import LabFooter
 
 # The columns (dl_lab.sessions.runs.table declares them: label, value, sort direction, text), in this table's order:
 # the columns that tell runs apart come first, so that an 80-column terminal shows them without scrolling.
@@ -108,7 +109,7 @@ class RunsScreen(Screen, inherit_bindings=False):
         with Horizontal(id="overlay"):
             yield LineChart(id="overlay-loss")
             yield LineChart(id="overlay-quality")
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.query_one("#overlay").display = False
@@ -154,7 +155,8 @@ class RunsScreen(Screen, inherit_bindings=False):
         label = column.header(compact=True)
         order = "descending" if column.descending != self.reverse else "ascending"
         self.query_one("#runs-title", Static).update(
-            f"[b]{len(self.runs)} runs[/] in {self.app.runs_root}   sorted by [b]{label}[/] ({order})"
+            f"[b]{len(self.runs)} run{'' if len(self.runs) == 1 else 's'}[/] in {self.app.runs_root}   "
+            f"sorted by [b]{label}[/] ({order})"
             f"   {len(self.marked)} marked" + ("" if self.runs else "   (train one: press 2, then space)")
         )
 
