@@ -30,8 +30,10 @@ wait_for() {  # wait_for PATTERN SECONDS: poll the screen until PATTERN shows
 epoch() { screen | grep -Eo 'epoch [0-9]+/' | head -1 | grep -Eo '[0-9]+'; }
 
 cd "$WORK"
-tm new-session -d -s "$SESSION" -x 160 -y 50 "$DL_LAB; echo dl-lab exited with \$?; sleep 5"
-tm set-option -s escape-time 0        # an Escape is not merged with the key after it (Alt+key)
+# the window is 160x50 from the start (a fresh server's default is 80x24: the app, started during the resize, could
+# read the old size), and an Escape is not merged with the key after it (Alt+key)
+tm start-server \; set-option -g default-size 160x50 \; set-option -s escape-time 0 \; \
+    new-session -d -s "$SESSION" -x 160 -y 50 "sleep 0.5; $DL_LAB; echo dl-lab exited with \$?; sleep 5"
 wait_for 'Train' 30                     # the footer of the first screen
 tm send-keys -t "$SESSION" 2
 wait_for 'ready' 30                     # the training screen, its session prepared
