@@ -127,6 +127,10 @@ class Layer(ABC):
         self.where = where
         self.cfg = check_options(where, self.options, config)
         self.needs_input_grad = True
+        # A training forward that computes the evaluation function (dropout off, batchnorm on its running statistics,
+        # nothing updated) and keeps what backward needs: gradients of the trained model as it predicts
+        # (core/inspect.py sets it, e.g. for saliency and adversarial examples).
+        self.frozen = False
         self._params: dict[str, Parameter] = {}
         self._buffers: dict[str, Any] = {}
         self.last_output = None

@@ -39,7 +39,8 @@ class BatchNorm(Layer):
         xp = self.ctx.xp
         gamma = self.weight.data.reshape(self.bshape)
         beta = self.bias.data.reshape(self.bshape)
-        if training:
+        self._frozen_scale = None
+        if training and not self.frozen:
             mean = x.mean(axis=self.axes, keepdims=True)
             xc = x - mean
             var = (xc * xc).mean(axis=self.axes, keepdims=True)
@@ -50,7 +51,10 @@ class BatchNorm(Layer):
         else:
             mean = self._buffers["running_mean"].reshape(self.bshape)
             var = self._buffers["running_var"].reshape(self.bshape)
-            xhat = (x - mean) / xp.sqrt(var + self.cfg["eps"])
+            inv_std = 1.0 / xp.sqrt(var + self.cfg["eps"])
+            xhat = (x - mean) * inv_std
+            if training:  # frozen: an affine map of x, whose backward is a scaling
+                self._xhat, self._frozen_scale = xhat, gamma * inv_std
         return xhat * gamma + beta
 
     def _update_running(self, mean, var, count):
@@ -74,6 +78,8 @@ class BatchNorm(Layer):
         xp.sum(dy, axis=self.axes, out=self.bias.grad)
         if not self.needs_input_grad:
             return None
+        if self._frozen_scale is not None:  # the running statistics are constants
+            return dy * self._frozen_scale
         count = dy.size // dy.shape[1]
         dxhat = dy * self.weight.data.reshape(self.bshape)
         s1 = dxhat.sum(axis=self.axes, keepdims=True)

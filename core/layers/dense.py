@@ -139,7 +139,7 @@ class Dropout(Layer):
 
     def forward(self, x, training):
         p = self.cfg["p"]
-        if not training or p == 0.0:
+        if not training or p == 0.0 or self.frozen:
             self._mask = None
             return x
         u = self.ctx.rng.random(x.shape, dtype=x.dtype)
