@@ -362,3 +362,61 @@ def datasets() -> None:
             "yes" if row.offline else "download",
         )
     console().print(table)
+
+
+INSPECT_VIEWS = ("filters", "features", "saliency", "adversarial")  # the views `dl-lab inspect` draws
+
+
+def inspect(
+    run_dir: Path,
+    view: str,
+    *,
+    checkpoint: str | None = None,
+    as_json: bool = False,
+    svg: Path | None = None,
+    sample: int = 0,
+    cls: int | None = None,
+    eps: str | None = None,
+    steps: int = 5,
+    samples: int | None = None,
+) -> None:
+    """One view of a recorded run's model (sessions/inspect/): drawn in the terminal, or its numbers as JSON."""
+    import json
+
+    from dl_lab.sessions.inspect.common import InspectError, open_inspected
+
+    if view not in INSPECT_VIEWS:
+        raise InspectError(f"VIEW {view!r}: expected one of {', '.join(INSPECT_VIEWS)}")
+    if svg is not None and svg.exists() and svg.is_dir():
+        raise InspectError(f"--svg {svg}: a folder; give a file name")
+    sweep = None
+    if eps is not None:
+        try:
+            sweep = [float(part) for part in eps.split(",") if part.strip()]
+        except ValueError:
+            raise InspectError(f"--eps {eps!r}: expected numbers separated by commas, e.g. 0,0.1,0.2") from None
+    ins = open_inspected(run_dir, checkpoint)
+    from dl_lab.sessions.inspect import adversarial, pictures
+
+    if view == "filters":
+        data = pictures.filters(ins)
+    elif view == "features":
+        data = pictures.features(ins, sample)
+    elif view == "saliency":
+        data = pictures.saliency(ins, sample, cls)
+    else:
+        data = adversarial.compute(ins, eps=sweep, steps=steps, samples=samples)
+    if as_json:
+        print(json.dumps(data))
+        return
+    from .inspect_render import render
+
+    con = console(record=svg is not None)
+    for part in render(data, width=con.width):
+        con.print(part, no_wrap=True, crop=False)
+    if svg is not None:
+        try:
+            svg.write_text(con.export_svg(title=f"dl-lab inspect {view}"), encoding="utf-8")
+        except OSError as exc:
+            raise InspectError(f"--svg {svg}: cannot write it ({exc.strerror or exc})") from None
+        con.print(f"saved {svg}", soft_wrap=True)

@@ -237,6 +237,48 @@ def export(
 
 @command()
 @reports_errors
+def inspect(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a recorded run directory")],
+    view: Annotated[str, typer.Argument(metavar="VIEW", help="filters, features, saliency or adversarial")],
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="final (default), initial, last, epoch-N or step-N (a recorded frame)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the view's numbers as JSON")] = False,
+    svg: Annotated[Path | None, typer.Option(metavar="FILE", help="also save the picture as SVG")] = None,
+    sample: Annotated[int, typer.Option(metavar="N", help="validation sample (features, saliency)")] = 0,
+    cls: Annotated[
+        int | None, typer.Option("--class", metavar="C", help="a class to explain besides the predicted one")
+    ] = None,
+    eps: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LIST",
+            help="adversarial: ε values in raw input units, e.g. 0,0.5,1 (default: 0 to 0.3 of the data's range)",
+        ),
+    ] = None,
+    steps: Annotated[int, typer.Option(metavar="N", help="adversarial: PGD steps")] = 5,
+    samples: Annotated[
+        int | None, typer.Option(metavar="N", help="adversarial: validation samples (default: all)")
+    ] = None,
+):
+    """Look inside a trained network: its filters, feature maps, saliency and adversarial examples."""
+    commands.inspect(
+        run_dir,
+        view,
+        checkpoint=checkpoint,
+        as_json=as_json,
+        svg=svg,
+        sample=sample,
+        cls=cls,
+        eps=eps,
+        steps=steps,
+        samples=samples,
+    )
+
+
+@command()
+@reports_errors
 def datasets():
     """List every dataset: task, shape, classes, size and whether it works offline."""
     commands.datasets()

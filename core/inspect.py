@@ -118,8 +118,9 @@ def loss_at(model: Sequential, loss: Loss, flat, x, y, batch: int = 512) -> floa
     return total / max(n, 1)
 
 
-def fgsm(model: Sequential, loss: Loss, x, y, eps: float, lo: float | None = None, hi: float | None = None):
-    """Goodfellow et al. 2014: x + eps·sign(∇ₓ loss), clipped to [``lo``, ``hi``] (the data's range) when given."""
+def fgsm(model: Sequential, loss: Loss, x, y, eps, lo=None, hi=None):
+    """Goodfellow et al. 2014: x + eps·sign(∇ₓ loss), clipped to [``lo``, ``hi``] (the data's range) when given.
+    ``eps``, ``lo`` and ``hi`` are numbers, or arrays broadcast over a batch (a per-feature scale)."""
     xp = model.xp
     x = xp.asarray(x, dtype=model.dtype)
     _, _, dx = loss_gradient(model, loss, x, y)
@@ -131,11 +132,11 @@ def pgd(
     loss: Loss,
     x,
     y,
-    eps: float,
+    eps,
     steps: int = 10,
-    step_size: float | None = None,
-    lo: float | None = None,
-    hi: float | None = None,
+    step_size=None,
+    lo=None,
+    hi=None,
 ):
     """Iterated FGSM (projected gradient descent on the loss, ascending): ``steps`` steps of ``step_size`` (default
     2.5·eps/steps), each projected back into the max-norm ball of radius ``eps`` around ``x`` and the data's range."""

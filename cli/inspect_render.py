@@ -1,0 +1,202 @@
+"""`dl-lab inspect` in the terminal: each view's numbers (sessions/inspect/) as half-block images and plotext curves.
+
+Two pixels a cell ("▀": the upper pixel in the foreground colour, the lower one in the background colour), so the
+pictures work in any terminal, over SSH and in tmux; a Rich console records them for --svg.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.text import Text
+
+NEGATIVE, POSITIVE = (242, 142, 43), (78, 121, 167)  # Playground's orange and blue
+BACKGROUND = (24, 24, 24)
+MOST_TILES = 16  # images a row at most
+
+
+def _rgb(t: np.ndarray, diverging: bool) -> np.ndarray:
+    """(H, W) values in [0, 1] (grey scale) or [-1, 1] (diverging) -> (H, W, 3) ints."""
+    if diverging:
+        a = np.clip(np.abs(t), 0, 1)[..., None]
+        colour = np.where((t >= 0)[..., None], np.array(POSITIVE), np.array(NEGATIVE))
+        return np.rint(np.array(BACKGROUND) * (1 - a) + colour * a).astype(int)
+    g = np.rint(np.clip(t, 0, 1) * 255).astype(int)
+    return np.stack([g, g, g], axis=-1)
+
+
+def picture(values, *, diverging: bool = False, scale: int = 1, lo=None, hi=None) -> list[Text]:
+    """An image as Text lines: (H, W) grey (or diverging around 0), or (3, H, W) RGB; values scaled to [lo, hi]
+    (default: their own range; diverging: ±max|v|), each pixel ``scale`` cells wide and tall."""
+    arr = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if diverging:
+        top = float(np.abs(arr).max()) or 1.0
+        t = arr / top
+    else:
+        low = float(arr.min()) if lo is None else lo
+        high = float(arr.max()) if hi is None else hi
+        t = (arr - low) / ((high - low) or 1.0)
+    if arr.ndim == 3:  # RGB
+        rgb = np.rint(np.clip(np.moveaxis(t, 0, -1), 0, 1) * 255).astype(int)
+    else:
+        rgb = _rgb(t, diverging)
+    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    if rgb.shape[0] % 2:
+        rgb = np.concatenate([rgb, np.full((1, *rgb.shape[1:]), BACKGROUND)], axis=0)
+    lines = []
+    for r in range(0, rgb.shape[0], 2):
+        line = Text()
+        for up, down in zip(rgb[r], rgb[r + 1], strict=True):
+            line.append(
+                "▀", Style(color=f"rgb({up[0]},{up[1]},{up[2]})", bgcolor=f"rgb({down[0]},{down[1]},{down[2]})")
+            )
+        lines.append(line)
+    return lines
+
+
+def side_by_side(blocks: list[tuple[list[Text], str]], gap: int = 2) -> Group:
+    """Pictures in a row, each with a caption under it."""
+    height = max(len(lines) for lines, _ in blocks)
+    widths = [max([line.cell_len for line in lines] + [len(caption)]) for lines, caption in blocks]
+    rows = []
+    for y in range(height + 1):
+        row = Text()
+        for (lines, caption), w in zip(blocks, widths, strict=True):
+            cell = lines[y] if y < len(lines) else Text(caption[:w] if y == height else "")
+            row.append_text(cell)
+            row.append(" " * (w - cell.cell_len + gap))
+        rows.append(row)
+    return Group(*rows)
+
+
+def tiles(images: list, captions: list[str], width: int, **kwargs) -> list[RenderableType]:
+    """Small pictures in rows that fit ``width`` columns."""
+    if not images:
+        return []
+    first = picture(images[0], **kwargs)
+    per_row = max(1, min(MOST_TILES, (width + 2) // (max(line.cell_len for line in first) + 2)))
+    out: list[RenderableType] = []
+    for start in range(0, len(images), per_row):
+        chunk = [
+            (picture(img, **kwargs), cap)
+            for img, cap in zip(images[start : start + per_row], captions[start:], strict=False)
+        ]
+        out.append(side_by_side(chunk))
+    return out
+
+
+def _scale_for(shape, width: int) -> int:
+    return max(1, min(4, 24 // max(shape[-1], 1), width // max(shape[-1] * 3, 1)))
+
+
+def render(data: dict, width: int = 100) -> list[RenderableType]:
+    """What the terminal shows of a view's data."""
+    view = data["view"]
+    head = Text(f"{view} · checkpoint {data.get('checkpoint')}", style="bold")
+    body = {
+        "filters": _filters,
+        "features": _features,
+        "saliency": _saliency,
+        "adversarial": _adversarial,
+    }.get(view)
+    if body is None:
+        raise ValueError(f"no picture for the view {view!r}")
+    return [head, *body(data, width)]
+
+
+def _filters(data: dict, width: int) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    for layer in data["layers"]:
+        w = np.asarray(layer["filters"], dtype=np.float64)
+        o, c = w.shape[0], w.shape[1]
+        if layer["kind"] == "dense":  # rows of a dense layer on images: each unit's weights as the image
+            images = [w[k] if c == 3 else w[k, 0] for k in range(min(o, 32))]
+            out.append(Text(f"layer {layer['index']} dense: each unit's weights over the image ({o} units)"))
+        elif c == 3:
+            images = [w[k] for k in range(o)]
+            out.append(Text(f"layer {layer['index']} conv2d {tuple(w.shape)}: each filter in RGB"))
+        else:
+            images = [w[k, 0] for k in range(o)]
+            more = f", input channel 0 of {c}" if c > 1 else ""
+            out.append(Text(f"layer {layer['index']} conv2d {tuple(w.shape)}: each filter{more} (orange -, blue +)"))
+        scale = _scale_for(images[0].shape, width)
+        out += tiles(images, [str(k) for k in range(len(images))], width, diverging=c != 3, scale=scale)
+    return out
+
+
+def _features(data: dict, width: int) -> list[RenderableType]:
+    img = np.asarray(data["image"])
+    out: list[RenderableType] = [
+        Text(
+            f"sample {data['sample']}: true {data['true']}, predicted {data['predicted']} ({data['probability']:.0%})"
+        ),
+        side_by_side([(picture(img, scale=_scale_for(img.shape, width)), "input")]),
+    ]
+    for layer in data["layers"]:
+        maps = np.asarray(layer["maps"], dtype=np.float64)
+        out.append(Text(f"layer {layer['index']} {layer['kind']} (after {layer['after']}): {len(maps)} maps"))
+        scale = _scale_for(maps.shape, width)
+        out += tiles(list(maps[: MOST_TILES * 2]), [str(k) for k in range(len(maps))], width, scale=scale)
+    return out
+
+
+def _saliency(data: dict, width: int) -> list[RenderableType]:
+    img = np.asarray(data["image"])
+    out: list[RenderableType] = [
+        Text(f"sample {data['sample']}: true {data['true']}, predicted {data['predicted']} ({data['probability']:.0%})")
+    ]
+    if img.ndim < 2:  # not an image: one bar a feature
+        for m in data["maps"]:
+            out.append(Text(f"|∂ score of {m['name']} / ∂ input|: " + ", ".join(f"{v:.3g}" for v in m["saliency"])))
+        return out
+    scale = _scale_for(img.shape, width)
+    blocks = [(picture(img, scale=scale), "input")]
+    for m in data["maps"]:
+        blocks.append((picture(np.asarray(m["saliency"]), scale=scale), f"|∂S/∂x| {m['name']}"))
+    out.append(side_by_side(blocks))
+    return out
+
+
+def _adversarial(data: dict, width: int) -> list[RenderableType]:
+    from dl_lab.cli.render import curves
+
+    eps = data["eps"]
+    series = {"FGSM": (eps, data["fgsm_accuracy"]), f"PGD ({data['pgd_steps']} steps)": (eps, data["pgd_accuracy"])}
+    chart = curves(series, "validation accuracy against ε", "accuracy", width=min(width, 100) - 1, height=14)
+    chart = chart.replace("epoch", "ε (raw input units)")
+    lo, hi = data["range"]
+    out: list[RenderableType] = [
+        Text(
+            f"ε in raw input units; inputs clipped to the data's range [{lo:g}, {hi:g}]; {data['samples']} samples; "
+            f"clean accuracy {data['clean_accuracy']:.1%} (the run's: {_pct(data.get('run_val_acc'))})"
+        ),
+        Text.from_ansi(chart),
+    ]
+    for ex in data["examples"]:
+        img = np.asarray(ex["image"])
+        if img.ndim < 2:
+            continue
+        scale = _scale_for(img.shape, width)
+        clean, adv = ex["clean"], ex["fgsm"]
+        out.append(
+            side_by_side(
+                [
+                    (picture(img, scale=scale, lo=lo, hi=hi), f"{clean['predicted']} {clean['confidence']:.0%}"),
+                    (picture(np.asarray(ex["perturbation"]), scale=scale, diverging=True), f"ε {ex['eps']:g}"),
+                    (
+                        picture(np.asarray(ex["adversarial_image"]), scale=scale, lo=lo, hi=hi),
+                        f"{adv['predicted']} {adv['confidence']:.0%}",
+                    ),
+                ]
+            )
+        )
+    return out
+
+
+def _pct(value) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
