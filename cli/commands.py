@@ -364,7 +364,7 @@ def datasets() -> None:
     console().print(table)
 
 
-INSPECT_VIEWS = ("filters", "features", "saliency", "adversarial")  # the views `dl-lab inspect` draws
+INSPECT_VIEWS = ("filters", "features", "saliency", "adversarial", "dream", "landscape", "gradients")
 
 
 def inspect(
@@ -377,8 +377,14 @@ def inspect(
     sample: int = 0,
     cls: int | None = None,
     eps: str | None = None,
-    steps: int = 5,
+    steps: int | None = None,
     samples: int | None = None,
+    layer: int | None = None,
+    channel: int | None = None,
+    mode: str = "2d",
+    grid: int = 21,
+    span: float = 1.0,
+    batch: int = 64,
 ) -> None:
     """One view of a recorded run's model (sessions/inspect/): drawn in the terminal, or its numbers as JSON."""
     import json
@@ -396,7 +402,7 @@ def inspect(
         except ValueError:
             raise InspectError(f"--eps {eps!r}: expected numbers separated by commas, e.g. 0,0.1,0.2") from None
     ins = open_inspected(run_dir, checkpoint)
-    from dl_lab.sessions.inspect import adversarial, pictures
+    from dl_lab.sessions.inspect import adversarial, dream, gradients, landscape, pictures
 
     if view == "filters":
         data = pictures.filters(ins)
@@ -404,8 +410,15 @@ def inspect(
         data = pictures.features(ins, sample)
     elif view == "saliency":
         data = pictures.saliency(ins, sample, cls)
+    elif view == "adversarial":
+        data = adversarial.compute(ins, eps=sweep, steps=5 if steps is None else steps, samples=samples)
+    elif view == "dream":
+        chosen = None if cls is None else [cls]
+        data = dream.compute(ins, classes=chosen, layer=layer, channel=channel, steps=100 if steps is None else steps)
+    elif view == "landscape":
+        data = landscape.compute(ins, mode=mode, steps=grid, span=span, samples=256 if samples is None else samples)
     else:
-        data = adversarial.compute(ins, eps=sweep, steps=steps, samples=samples)
+        data = gradients.compute(ins, batch=batch)
     if as_json:
         print(json.dumps(data))
         return

@@ -103,6 +103,9 @@ def render(data: dict, width: int = 100) -> list[RenderableType]:
         "features": _features,
         "saliency": _saliency,
         "adversarial": _adversarial,
+        "dream": _dream,
+        "gradients": _gradients,
+        "landscape": _landscape,
     }.get(view)
     if body is None:
         raise ValueError(f"no picture for the view {view!r}")
@@ -200,3 +203,128 @@ def _adversarial(data: dict, width: int) -> list[RenderableType]:
 
 def _pct(value) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
+
+
+def _dream(data: dict, width: int) -> list[RenderableType]:
+    lo, hi = data["range"]
+    images = [np.asarray(t["image"]) for t in data["tiles"]]
+    captions = [f"{t['name']} {t['probability']:.0%}" for t in data["tiles"]]
+    what = "each class's input that maximizes its score" if data["target"] == "class" else "a channel's input"
+    out: list[RenderableType] = [
+        Text(
+            f"{what}: {data['steps']} steps of gradient ascent from zero (lr {data['lr']:g}, L2 {data['l2']:g}, "
+            f"jitter {data['jitter']}, blur {data['blur']:g}); caption: the class and its probability"
+        )
+    ]
+    if images:
+        out += tiles(images, captions, width, scale=_scale_for(images[0].shape, width), lo=lo, hi=hi)
+        series = {
+            t["name"]: ([p["step"] for p in t["progress"]], [p["score"] for p in t["progress"]])
+            for t in data["tiles"][:10]
+        }
+        from dl_lab.cli.render import curves
+
+        chart = curves(series, "score during the ascent", "score", width=min(width, 100) - 1, height=12)
+        out.append(Text.from_ansi(chart.replace("epoch", "step")))
+    return out
+
+
+def _gradients(data: dict, width: int) -> list[RenderableType]:
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(min(width, 100) - 1, 16)
+    plt.theme("clear")
+    plt.yscale("log")
+    for layer in data["layers"]:
+        pts = [(r["step"], r["norm"]) for r in layer["recorded"] if r["norm"] is not None and r["norm"] > 0]
+        if pts:
+            plt.plot(
+                [p[0] for p in pts], [p[1] for p in pts], label=f"{layer['index']} {layer['kind']}", marker="braille"
+            )
+    plt.title("‖∂L/∂W‖ per layer over training (log scale): vanishing or exploding at a glance")
+    plt.xlabel("step")
+    out: list[RenderableType] = [Text.from_ansi(plt.build())]
+    out.append(Text(f"one batch of {data['batch']} at this checkpoint (loss {data['loss']}):", style="bold"))
+    for layer in data["layers"]:
+        now = layer["now"]
+        out.append(
+            Text(
+                f"  {layer['index']:>3} {layer['kind']:<10} mean |∂L/∂W| {_num(now['mean_abs'])}  "
+                f"max {_num(now['max_abs'])}  norm {_num(now['norm'])}"
+            )
+        )
+    return out
+
+
+BANDS = (
+    (13, 8, 135),
+    (84, 2, 163),
+    (139, 10, 165),
+    (185, 50, 137),
+    (219, 92, 104),
+    (244, 136, 73),
+    (254, 188, 43),
+    (240, 249, 33),
+)  # plasma: low loss dark, high loss bright
+
+
+def _landscape(data: dict, width: int) -> list[RenderableType]:
+    if data["mode"] == "1d":
+        from dl_lab.cli.render import curves
+
+        series = {"loss": (data["alpha"], data["loss"])}
+        chart = curves(series, "loss along w(α) = initial + α·(final - initial)", "loss", width=min(width, 100) - 1)
+        return [
+            Text.from_ansi(chart.replace("epoch", "α (0: initial weights, 1: final)")),
+            Text(
+                f"initial loss {_num(data['initial_loss'])}, final {_num(data['final_loss'])} "
+                f"({data['samples']} samples, {data['seconds']:.2f} s)"
+            ),
+        ]
+    loss = np.asarray([[np.nan if v is None else v for v in row] for row in data["loss"]], dtype=np.float64)
+    logl = np.log10(np.maximum(loss, 1e-12))
+    finite = np.isfinite(logl)
+    lo, hi = (float(logl[finite].min()), float(logl[finite].max())) if finite.any() else (0.0, 1.0)
+    band = np.clip(((logl - lo) / ((hi - lo) or 1.0) * len(BANDS)).astype(int), 0, len(BANDS) - 1)
+    rgb = np.array(BANDS)[band]
+    rgb[~finite] = (255, 255, 255)
+    a, b = np.asarray(data["a"]), np.asarray(data["b"])
+    for point in data["path"]:  # the training path, in white (rows: b from -span at the top)
+        i = int(np.argmin(np.abs(b - point["b"])))
+        j = int(np.argmin(np.abs(a - point["a"])))
+        if abs(point["a"]) <= a.max() and abs(point["b"]) <= b.max():
+            rgb[i, j] = (255, 255, 255)
+    scale = max(1, min(3, (width - 4) // max(len(a), 1)))
+    rgb = np.repeat(np.repeat(rgb[::-1], scale, axis=0), scale, axis=1)  # b up, as a plot
+    if rgb.shape[0] % 2:
+        rgb = np.concatenate([rgb, np.full((1, *rgb.shape[1:]), BACKGROUND)], axis=0)
+    lines: list[RenderableType] = []
+    for r in range(0, rgb.shape[0], 2):
+        line = Text()
+        for up, down in zip(rgb[r], rgb[r + 1], strict=True):
+            line.append(
+                "▀", Style(color=f"rgb({up[0]},{up[1]},{up[2]})", bgcolor=f"rgb({down[0]},{down[1]},{down[2]})")
+            )
+        lines.append(line)
+    key = Text("bands of log10 loss: ")
+    for k, colour in enumerate(BANDS):
+        key.append("■", Style(color=f"rgb({colour[0]},{colour[1]},{colour[2]})"))
+        key.append(f"{10 ** (lo + (hi - lo) * k / len(BANDS)):.3g} " if k in (0, len(BANDS) - 1) else " ")
+    return [
+        Text(
+            f"loss around the weights along two filter-normalized directions, a and b in [-{data['span']:g}, "
+            f"{data['span']:g}] ({data['steps']}x{data['steps']}, {data['samples']} samples, {data['seconds']:.1f} s); "
+            f"white: the training path"
+        ),
+        *lines,
+        key,
+        Text(
+            f"centre (the weights) {_num(data['centre_loss'])}, lowest {_num(data['min_loss'])}, "
+            f"highest {_num(data['max_loss'])}"
+        ),
+    ]
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3g}"

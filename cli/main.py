@@ -239,7 +239,10 @@ def export(
 @reports_errors
 def inspect(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a recorded run directory")],
-    view: Annotated[str, typer.Argument(metavar="VIEW", help="filters, features, saliency or adversarial")],
+    view: Annotated[
+        str,
+        typer.Argument(metavar="VIEW", help="filters, features, saliency, adversarial, dream, landscape or gradients"),
+    ],
     checkpoint: Annotated[
         str | None,
         typer.Option(metavar="NAME", help="final (default), initial, last, epoch-N or step-N (a recorded frame)"),
@@ -248,7 +251,8 @@ def inspect(
     svg: Annotated[Path | None, typer.Option(metavar="FILE", help="also save the picture as SVG")] = None,
     sample: Annotated[int, typer.Option(metavar="N", help="validation sample (features, saliency)")] = 0,
     cls: Annotated[
-        int | None, typer.Option("--class", metavar="C", help="a class to explain besides the predicted one")
+        int | None,
+        typer.Option("--class", metavar="C", help="saliency: a class besides the predicted one; dream: one class"),
     ] = None,
     eps: Annotated[
         str | None,
@@ -257,12 +261,24 @@ def inspect(
             help="adversarial: ε values in raw input units, e.g. 0,0.5,1 (default: 0 to 0.3 of the data's range)",
         ),
     ] = None,
-    steps: Annotated[int, typer.Option(metavar="N", help="adversarial: PGD steps")] = 5,
-    samples: Annotated[
-        int | None, typer.Option(metavar="N", help="adversarial: validation samples (default: all)")
+    steps: Annotated[
+        int | None, typer.Option(metavar="N", help="adversarial: PGD steps (5); dream: ascent steps (100)")
     ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="adversarial: validation samples (all); landscape: samples per loss (256)"),
+    ] = None,
+    layer: Annotated[int | None, typer.Option(metavar="I", help="dream: a layer whose --channel to maximize")] = None,
+    channel: Annotated[int | None, typer.Option(metavar="C", help="dream: that layer's channel (or unit)")] = None,
+    mode: Annotated[
+        str, typer.Option(metavar="1d|2d", help="landscape: the line from the initial weights, or a plane")
+    ] = "2d",
+    grid: Annotated[int, typer.Option(metavar="N", help="landscape: points a side (odd, 3 to 101)")] = 21,
+    span: Annotated[float, typer.Option(metavar="S", help="landscape: how far along each direction")] = 1.0,
+    batch: Annotated[int, typer.Option(metavar="N", help="gradients: training samples in the batch now")] = 64,
 ):
-    """Look inside a trained network: its filters, feature maps, saliency and adversarial examples."""
+    """Look inside a trained network: filters, feature maps, saliency, adversarial examples, dreams, the loss
+    landscape and the gradients per layer."""
     commands.inspect(
         run_dir,
         view,
@@ -274,6 +290,12 @@ def inspect(
         eps=eps,
         steps=steps,
         samples=samples,
+        layer=layer,
+        channel=channel,
+        mode=mode,
+        grid=grid,
+        span=span,
+        batch=batch,
     )
 
 

@@ -137,3 +137,25 @@ def test_the_picture_is_drawn_and_saved_as_svg(runs, tmp_path):
     assert result.exit_code == 0, result.output
     assert "▀" in result.output and "predicted" in result.output
     assert svg.read_text().startswith("<svg") and f"saved {svg}" in result.output
+
+
+def test_dream_landscape_and_gradients_from_the_command_line(runs, tmp_path):
+    dream = as_json(runs["mlp"], "dream", "--class", 3, "--steps", 30)
+    [tile] = dream["tiles"]
+    assert tile["class"] == 3 and tile["progress"][-1]["score"] > tile["progress"][0]["score"]
+    plane = as_json(runs["cnn"], "landscape", "--grid", 5, "--samples", 40)
+    assert plane["mode"] == "2d" and np.asarray(plane["loss"]).shape == (5, 5)
+    ins = open_inspected(runs["cnn"])
+    x, y = ins.validation(40)
+    value, _ = ins.loss(ins.model.forward(x), y)
+    assert plane["centre_loss"] == pytest.approx(float(value), rel=1e-5)
+    line = as_json(runs["cnn"], "landscape", "--mode", "1d", "--grid", 5, "--samples", 40)
+    assert line["final_loss"] == pytest.approx(float(value), rel=1e-5)
+    grads = as_json(runs["cnn"], "gradients", "--batch", 16)
+    assert [layer["index"] for layer in grads["layers"]] == [0, 3] and grads["batch"] == 16
+    result = inspect(runs["cnn"], "landscape", "--grid", 4)
+    assert result.exit_code == 2 and "steps" in result.output
+    for view in ("dream", "landscape", "gradients"):
+        drawn = inspect(runs["cnn"], view, "--steps", 5, "--grid", 5, "--samples", 20)
+        assert drawn.exit_code == 0, (view, drawn.output)
+        assert "▀" in drawn.output or "┌" in drawn.output, (view, drawn.output)  # half-blocks or a plotext frame
