@@ -159,3 +159,36 @@ def test_dream_landscape_and_gradients_from_the_command_line(runs, tmp_path):
         drawn = inspect(runs["cnn"], view, "--steps", 5, "--grid", 5, "--samples", 20)
         assert drawn.exit_code == 0, (view, drawn.output)
         assert "▀" in drawn.output or "┌" in drawn.output, (view, drawn.output)  # half-blocks or a plotext frame
+
+
+@pytest.fixture(scope="module")
+def preset_runs(tmp_path_factory):
+    """The digits MLP and CNN presets, one epoch each, recorded offline."""
+    from dl_lab.sessions import preset_session
+
+    root = tmp_path_factory.mktemp("presets")
+    out = {}
+    for name in ("digits_mlp", "digits_cnn"):
+        trainer = Trainer(preset_session(name).with_overrides(["training.epochs=1"]))
+        with Recorder(root / name, trainer) as recorder:
+            for event in trainer.run():
+                recorder.record(event)
+        out[name] = root / name
+    return out
+
+
+@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])
+def test_every_view_runs_on_the_digits_presets_or_says_why_not(preset_runs, name):
+    quick = {
+        "adversarial": ["--eps", "0,2", "--steps", "2", "--samples", "64"],
+        "dream": ["--steps", "10"],
+        "landscape": ["--grid", "5", "--samples", "64"],
+    }
+    for view in ("filters", "features", "saliency", "adversarial", "dream", "landscape", "gradients"):
+        result = inspect(preset_runs[name], view, "--json", *quick.get(view, []))
+        if view == "features" and name == "digits_mlp":
+            assert result.exit_code == 2 and "feature maps need conv layers" in result.output
+            continue
+        assert result.exit_code == 0, (view, result.output)
+        data = json.loads(result.output)
+        assert data["view"] == view and data["checkpoint"] == "final"
