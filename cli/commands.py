@@ -364,9 +364,6 @@ def datasets() -> None:
     console().print(table)
 
 
-INSPECT_VIEWS = ("filters", "features", "saliency", "adversarial", "dream", "landscape", "gradients")
-
-
 def inspect(
     run_dir: Path,
     view: str,
@@ -390,9 +387,10 @@ def inspect(
     import json
 
     from dl_lab.sessions.inspect.common import InspectError, open_inspected
+    from dl_lab.sessions.inspect.views import VIEWS, compute
 
-    if view not in INSPECT_VIEWS:
-        raise InspectError(f"VIEW {view!r}: expected one of {', '.join(INSPECT_VIEWS)}")
+    if view not in VIEWS:
+        raise InspectError(f"VIEW {view!r}: expected one of {', '.join(VIEWS)}")
     if svg is not None and svg.exists() and svg.is_dir():
         raise InspectError(f"--svg {svg}: a folder; give a file name")
     sweep = None
@@ -402,27 +400,13 @@ def inspect(
         except ValueError:
             raise InspectError(f"--eps {eps!r}: expected numbers separated by commas, e.g. 0,0.1,0.2") from None
     ins = open_inspected(run_dir, checkpoint)
-    from dl_lab.sessions.inspect import adversarial, dream, gradients, landscape, pictures
-
-    if view == "filters":
-        data = pictures.filters(ins)
-    elif view == "features":
-        data = pictures.features(ins, sample)
-    elif view == "saliency":
-        data = pictures.saliency(ins, sample, cls)
-    elif view == "adversarial":
-        data = adversarial.compute(ins, eps=sweep, steps=5 if steps is None else steps, samples=samples)
-    elif view == "dream":
-        chosen = None if cls is None else [cls]
-        data = dream.compute(ins, classes=chosen, layer=layer, channel=channel, steps=100 if steps is None else steps)
-    elif view == "landscape":
-        data = landscape.compute(ins, mode=mode, steps=grid, span=span, samples=256 if samples is None else samples)
-    else:
-        data = gradients.compute(ins, batch=batch)
+    options = {"sample": sample, "cls": cls, "eps": sweep, "steps": steps, "samples": samples, "layer": layer}
+    options.update(channel=channel, mode=mode, grid=grid, span=span, batch=batch)
+    data = compute(view, ins, **options)
     if as_json:
         print(json.dumps(data))
         return
-    from .inspect_render import render
+    from dl_lab.tui.inspect_render import render  # the app's pictures, in the terminal (rich and plotext only)
 
     con = console(record=svg is not None)
     for part in render(data, width=con.width):

@@ -18,6 +18,7 @@ from dl_lab.sessions.runs.directory import runs_root as default_runs_root
 
 from .commands import commands
 from .messages import ReplayRequested, ResumeRequested
+from .screens.inspect import InspectScreen
 from .screens.replay import ReplayScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
@@ -118,15 +119,17 @@ class KeyHelp(HelpPanel):
 
 
 class DLLabApp(App):
-    """Build a network (1), train it and watch it learn (2), browse, compare and replay recorded runs (3)."""
+    """Build a network (1), train it and watch it learn (2), browse, compare and replay recorded runs (3), look inside
+    a trained one (4)."""
 
     TITLE = "dl-lab"
     CSS_PATH = "app.tcss"
-    MODES = {"build": build_screen, "train": TrainScreen, "runs": RunsScreen}
+    MODES = {"build": build_screen, "train": TrainScreen, "runs": RunsScreen, "inspect": InspectScreen}
     BINDINGS = [
         Binding("1", "switch_mode('build')", "Build"),
         Binding("2", "switch_mode('train')", "Train"),
         Binding("3", "show_runs", "Runs"),
+        Binding("4", "switch_mode('inspect')", "Inspect"),
         Binding("f2", "switch_mode('build')", "Build", show=False),
         Binding("f3", "switch_mode('train')", "Train", show=False),
         Binding("f4", "show_runs", "Runs", show=False),
@@ -139,6 +142,7 @@ class DLLabApp(App):
     ) -> None:
         super().__init__()
         self.first_mode = mode
+        self.inspect_run: Path | None = None  # the run the inspect screen shows (i on the runs screen)
         self.session = session if session is not None else default_session()
         self.controller = None  # the training screen's controller (process or thread worker), when one exists
         self.replay_dir = Path(replay_dir) if replay_dir else None

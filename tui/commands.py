@@ -130,7 +130,9 @@ def mode_screens() -> dict:
     """Each mode's screen class (as in DLLabApp.MODES, where the build screen comes from a function)."""
     from .screens.build import BuildScreen  # imported here: the app imports it only when first shown
 
-    return {"build": BuildScreen, "train": TrainScreen, "runs": RunsScreen}
+    from .screens.inspect import InspectScreen
+
+    return {"build": BuildScreen, "train": TrainScreen, "runs": RunsScreen, "inspect": InspectScreen}
 
 
 def palette_bindings(screen_class) -> list[Binding]:

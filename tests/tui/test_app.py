@@ -69,7 +69,7 @@ def test_the_palette_knows_the_screen_of_every_mode():
     assert mode_screens() == screens
 
 
-@pytest.mark.parametrize("mode", ["build", "train", "runs"])
+@pytest.mark.parametrize("mode", ["build", "train", "runs", "inspect"])
 def test_the_command_palette_reaches_every_action_of_every_screen(mode):
     screen = mode_screens()[mode]
     reached = {c.callback.args for c in palette() if getattr(c.callback.func, "__name__", "") == "run_on"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from pathlib import Path
 
 from rich.cells import cell_len
 from textual.binding import Binding
@@ -91,6 +92,7 @@ class RunsScreen(Screen, inherit_bindings=False):
         Binding("S", "reverse", "Reverse", tooltip="the sort", show=False),
         Binding("f5,ctrl+r", "reload", "Reload", tooltip="the list", show=False),
         Binding("r", "resume", "Resume", tooltip="a stopped run, on the train screen (its command copied too)"),
+        Binding("i", "inspect", "Inspect", tooltip="the run: filters, saliency, adversarial... (screen 4)"),
         *(dataclasses.replace(b, system=True) for bs in Screen._merged_bindings.key_to_bindings.values() for b in bs),
     ]
 
@@ -202,6 +204,12 @@ class RunsScreen(Screen, inherit_bindings=False):
         key = self._selected_key()
         if key is not None:
             self.post_message(ReplayRequested(key))
+
+    def action_inspect(self) -> None:
+        key = self._selected_key()
+        if key is not None:
+            self.app.inspect_run = Path(key)
+            self.app.switch_mode("inspect")
 
     def action_resume(self) -> None:
         """Continue the selected stopped run on the training screen (space trains on, in its own folder); its

@@ -1,4 +1,5 @@
-"""`dl-lab inspect` in the terminal: each view's numbers (sessions/inspect/) as half-block images and plotext curves.
+"""The inspect views' pictures (`dl-lab inspect` and the app's inspect screen): each view's numbers
+(sessions/inspect/) as half-block images and plotext curves, as Rich renderables.
 
 Two pixels a cell ("▀": the upper pixel in the foreground colour, the lower one in the background colour), so the
 pictures work in any terminal, over SSH and in tmux; a Rich console records them for --svg.
@@ -16,6 +17,23 @@ from rich.text import Text
 NEGATIVE, POSITIVE = (242, 142, 43), (78, 121, 167)  # Playground's orange and blue
 BACKGROUND = (24, 24, 24)
 MOST_TILES = 16  # images a row at most
+
+
+def curves(series: dict, title: str, ylabel: str, width: int = 80, height: int = 15, xlabel: str = "") -> str:
+    """A plotext line chart of named (x, y) series, as text (non-finite points left out)."""
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    for label, (xs, ys) in series.items():
+        pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None and math.isfinite(y)]
+        if pts:
+            plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label, marker="braille")
+    plt.title(title)
+    plt.xlabel(xlabel)
+    plt.ylabel(ylabel)
+    return plt.build()
 
 
 def _rgb(t: np.ndarray, diverging: bool) -> np.ndarray:
@@ -166,12 +184,16 @@ def _saliency(data: dict, width: int) -> list[RenderableType]:
 
 
 def _adversarial(data: dict, width: int) -> list[RenderableType]:
-    from dl_lab.cli.render import curves
-
     eps = data["eps"]
     series = {"FGSM": (eps, data["fgsm_accuracy"]), f"PGD ({data['pgd_steps']} steps)": (eps, data["pgd_accuracy"])}
-    chart = curves(series, "validation accuracy against ε", "accuracy", width=min(width, 100) - 1, height=14)
-    chart = chart.replace("epoch", "ε (raw input units)")
+    chart = curves(
+        series,
+        "validation accuracy against ε",
+        "accuracy",
+        width=min(width, 100) - 1,
+        height=14,
+        xlabel="ε (raw input units)",
+    )
     lo, hi = data["range"]
     out: list[RenderableType] = [
         Text(
@@ -222,10 +244,8 @@ def _dream(data: dict, width: int) -> list[RenderableType]:
             t["name"]: ([p["step"] for p in t["progress"]], [p["score"] for p in t["progress"]])
             for t in data["tiles"][:10]
         }
-        from dl_lab.cli.render import curves
-
-        chart = curves(series, "score during the ascent", "score", width=min(width, 100) - 1, height=12)
-        out.append(Text.from_ansi(chart.replace("epoch", "step")))
+        chart = curves(series, "score during the ascent", "score", width=min(width, 100) - 1, height=12, xlabel="step")
+        out.append(Text.from_ansi(chart))
     return out
 
 
@@ -271,12 +291,16 @@ BANDS = (
 
 def _landscape(data: dict, width: int) -> list[RenderableType]:
     if data["mode"] == "1d":
-        from dl_lab.cli.render import curves
-
         series = {"loss": (data["alpha"], data["loss"])}
-        chart = curves(series, "loss along w(α) = initial + α·(final - initial)", "loss", width=min(width, 100) - 1)
+        chart = curves(
+            series,
+            "loss along w(α) = initial + α·(final - initial)",
+            "loss",
+            width=min(width, 100) - 1,
+            xlabel="α (0: initial weights, 1: final)",
+        )
         return [
-            Text.from_ansi(chart.replace("epoch", "α (0: initial weights, 1: final)")),
+            Text.from_ansi(chart),
             Text(
                 f"initial loss {_num(data['initial_loss'])}, final {_num(data['final_loss'])} "
                 f"({data['samples']} samples, {data['seconds']:.2f} s)"
