@@ -102,6 +102,8 @@ async def test_space_plays_from_the_start_and_speed_keys_change_the_pace(tiny_ru
         assert screen.speed == SPEEDS[0]  # the slowest, not below
         await pilot.press(*["greater_than_sign"] * SPEEDS.index(0.5))
         assert screen.speed == 0.5 and "0.5x" in str(screen.query_one("#timeline").render())
+        await pilot.press("less_than_sign", "less_than_sign")  # 0.1x: 1.8 s to play, time enough on a busy machine
+        assert screen.speed == 0.1
         await pilot.press("space")  # at the end: plays again from the start (the run's clock is 0.01 s a step)
         assert screen.playing and screen.cursor < len(screen.timeline)
         await wait_for(pilot, lambda: not screen.playing, what="the replay to reach the end")
