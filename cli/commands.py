@@ -382,6 +382,9 @@ def inspect(
     grid: int = 21,
     span: float = 1.0,
     batch: int = 64,
+    l2: float = 1e-3,
+    jitter: int = 1,
+    blur: float = 0.0,
 ) -> None:
     """One view of a recorded run's model (sessions/inspect/): drawn in the terminal, or its numbers as JSON."""
     import json
@@ -401,7 +404,7 @@ def inspect(
             raise InspectError(f"--eps {eps!r}: expected numbers separated by commas, e.g. 0,0.1,0.2") from None
     ins = open_inspected(run_dir, checkpoint)
     options = {"sample": sample, "cls": cls, "eps": sweep, "steps": steps, "samples": samples, "layer": layer}
-    options.update(channel=channel, mode=mode, grid=grid, span=span, batch=batch)
+    options.update(channel=channel, mode=mode, grid=grid, span=span, batch=batch, l2=l2, jitter=jitter, blur=blur)
     data = compute(view, ins, **options)
     if as_json:
         print(json.dumps(data))

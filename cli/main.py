@@ -276,6 +276,9 @@ def inspect(
     grid: Annotated[int, typer.Option(metavar="N", help="landscape: points a side (odd, 3 to 101)")] = 21,
     span: Annotated[float, typer.Option(metavar="S", help="landscape: how far along each direction")] = 1.0,
     batch: Annotated[int, typer.Option(metavar="N", help="gradients: training samples in the batch now")] = 64,
+    l2: Annotated[float, typer.Option(metavar="L", help="dream: L2 decay of the image")] = 1e-3,
+    jitter: Annotated[int, typer.Option(metavar="P", help="dream: random shift, pixels a step")] = 1,
+    blur: Annotated[float, typer.Option(metavar="S", help="dream: Gaussian blur sigma, pixels (0: none)")] = 0.0,
 ):
     """Look inside a trained network: filters, feature maps, saliency, adversarial examples, dreams, the loss
     landscape and the gradients per layer."""
@@ -296,6 +299,9 @@ def inspect(
         grid=grid,
         span=span,
         batch=batch,
+        l2=l2,
+        jitter=jitter,
+        blur=blur,
     )
 
 

@@ -137,16 +137,20 @@ def _filters(data: dict, width: int) -> list[RenderableType]:
         o, c = w.shape[0], w.shape[1]
         if layer["kind"] == "dense":  # rows of a dense layer on images: each unit's weights as the image
             images = [w[k] if c == 3 else w[k, 0] for k in range(min(o, 32))]
+            captions = [str(k) for k in range(len(images))]
             out.append(Text(f"layer {layer['index']} dense: each unit's weights over the image ({o} units)"))
         elif c == 3:
             images = [w[k] for k in range(o)]
+            captions = [str(k) for k in range(o)]
             out.append(Text(f"layer {layer['index']} conv2d {tuple(w.shape)}: each filter in RGB"))
-        else:
-            images = [w[k, 0] for k in range(o)]
-            more = f", input channel 0 of {c}" if c > 1 else ""
-            out.append(Text(f"layer {layer['index']} conv2d {tuple(w.shape)}: each filter{more} (orange -, blue +)"))
+        else:  # each filter's kernel for each input channel (the first 16 filters, 8 channels): "filter.channel"
+            pairs = [(k, i) for k in range(min(o, 16)) for i in range(min(c, 8))]
+            images = [w[k, i] for k, i in pairs]
+            captions = [f"{k}.{i}" if c > 1 else str(k) for k, i in pairs]
+            shown = f"; filters 0-{min(o, 16) - 1} x input channels 0-{min(c, 8) - 1}" if c > 1 or o > 16 else ""
+            out.append(Text(f"layer {layer['index']} conv2d {tuple(w.shape)} (orange -, blue +){shown}"))
         scale = _scale_for(images[0].shape, width)
-        out += tiles(images, [str(k) for k in range(len(images))], width, diverging=c != 3, scale=scale)
+        out += tiles(images, captions, width, diverging=c != 3, scale=scale)
     return out
 
 

@@ -31,6 +31,9 @@ def compute(
     grid: int = 21,
     span: float = 1.0,
     batch: int = 64,
+    l2: float = 1e-3,
+    jitter: int = 1,
+    blur: float = 0.0,
 ) -> dict:
     """The numbers of ``view`` for the inspected run (options a view does not use are ignored)."""
     from dl_lab.sessions.inspect import adversarial, dream, gradients, landscape, pictures
@@ -45,7 +48,16 @@ def compute(
         return adversarial.compute(ins, eps=eps, steps=5 if steps is None else steps, samples=samples)
     if view == "dream":
         chosen = None if cls is None else [cls]
-        return dream.compute(ins, classes=chosen, layer=layer, channel=channel, steps=100 if steps is None else steps)
+        return dream.compute(
+            ins,
+            classes=chosen,
+            layer=layer,
+            channel=channel,
+            steps=100 if steps is None else steps,
+            l2=l2,
+            jitter=jitter,
+            blur=blur,
+        )
     if view == "landscape":
         return landscape.compute(ins, mode=mode, steps=grid, span=span, samples=256 if samples is None else samples)
     if view == "gradients":

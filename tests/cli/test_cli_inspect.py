@@ -140,7 +140,8 @@ def test_the_picture_is_drawn_and_saved_as_svg(runs, tmp_path):
 
 
 def test_dream_landscape_and_gradients_from_the_command_line(runs, tmp_path):
-    dream = as_json(runs["mlp"], "dream", "--class", 3, "--steps", 30)
+    dream = as_json(runs["mlp"], "dream", "--class", 3, "--steps", 30, "--l2", 0.01, "--jitter", 0, "--blur", 0.5)
+    assert (dream["l2"], dream["jitter"], dream["blur"]) == (0.01, 0, 0.5)  # the regularization asked for
     [tile] = dream["tiles"]
     assert tile["class"] == 3 and tile["progress"][-1]["score"] > tile["progress"][0]["score"]
     plane = as_json(runs["cnn"], "landscape", "--grid", 5, "--samples", 40)
