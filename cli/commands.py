@@ -385,6 +385,7 @@ def inspect(
     l2: float = 1e-3,
     jitter: int = 1,
     blur: float = 0.0,
+    directions: str = "random",
 ) -> None:
     """One view of a recorded run's model (sessions/inspect/): drawn in the terminal, or its numbers as JSON."""
     import json
@@ -405,6 +406,7 @@ def inspect(
     ins = open_inspected(run_dir, checkpoint)
     options = {"sample": sample, "cls": cls, "eps": sweep, "steps": steps, "samples": samples, "layer": layer}
     options.update(channel=channel, mode=mode, grid=grid, span=span, batch=batch, l2=l2, jitter=jitter, blur=blur)
+    options["directions"] = directions
     data = compute(view, ins, **options)
     if as_json:
         print(json.dumps(data))

@@ -279,6 +279,9 @@ def inspect(
     l2: Annotated[float, typer.Option(metavar="L", help="dream: L2 decay of the image")] = 1e-3,
     jitter: Annotated[int, typer.Option(metavar="P", help="dream: random shift, pixels a step")] = 1,
     blur: Annotated[float, typer.Option(metavar="S", help="dream: Gaussian blur sigma, pixels (0: none)")] = 0.0,
+    directions: Annotated[
+        str, typer.Option(metavar="random|pca", help="landscape: filter-normalized random, or the path's PCA")
+    ] = "random",
 ):
     """Look inside a trained network: filters, feature maps, saliency, adversarial examples, dreams, the loss
     landscape and the gradients per layer."""
@@ -302,6 +305,7 @@ def inspect(
         l2=l2,
         jitter=jitter,
         blur=blur,
+        directions=directions,
     )
 
 

@@ -341,9 +341,9 @@ def _landscape(data: dict, width: int) -> list[RenderableType]:
         key.append(f"{10 ** (lo + (hi - lo) * k / len(BANDS)):.3g} " if k in (0, len(BANDS) - 1) else " ")
     return [
         Text(
-            f"loss around the weights along two filter-normalized directions, a and b in [-{data['span']:g}, "
-            f"{data['span']:g}] ({data['steps']}x{data['steps']}, {data['samples']} samples, {data['seconds']:.1f} s); "
-            f"white: the training path"
+            f"loss around the weights along {_plane(data)}, a and b in [{data['a'][0]:g}, {data['a'][-1]:g}] "
+            f"({data['steps']}x{data['steps']}, {data['samples']} samples, {data['seconds']:.1f} s); "
+            "white: the training path"
         ),
         *lines,
         key,
@@ -352,6 +352,12 @@ def _landscape(data: dict, width: int) -> list[RenderableType]:
             f"highest {_num(data['max_loss'])}"
         ),
     ]
+
+
+def _plane(data: dict) -> str:
+    if data.get("directions") == "pca":
+        return f"the training path's two principal directions ({_num(data.get('variance'))} of its variance)"
+    return "two random filter-normalized directions"
 
 
 def _num(value) -> str:

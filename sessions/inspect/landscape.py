@@ -12,14 +12,15 @@ L(w + a·d1 + b·d2) for a, b on ``steps`` evenly spaced points in [-span, span]
 a = b = 0 is the inspected weights exactly). The training path is every recorded weight vector w_i
 (checkpoints/initial.npz, frames/step-*.npz, checkpoints/epoch-*.npz, checkpoints/final.npz or last.npz; one per
 training step, in step order) minus ``w``, projected on (d1, d2) by least squares: (a_i, b_i) minimizes
-‖a·d1 + b·d2 - (w_i - w)‖. We do not use the PCA directions of Li et al.'s projection.py: the grid and the path
-share the same two random directions, so random directions in a large model see little of the path (its points
-crowd near the centre) — that is the honest picture of those directions, not a bug.
+‖a·d1 + b·d2 - (w_i - w)‖. Random directions in a large model see little of the path (its points crowd near the
+centre); ``directions="pca"`` takes instead the path's first two principal directions (Li et al.'s projection.py:
+unit vectors, not filter-normalized) and a grid reaching ``span`` x 1.2 x the path's largest coordinate, so that
+the path is drawn across the plane it moved in (``variance``: the share of the path's variance in that plane).
 
 Keys (mode 2d):
 - ``view``: "landscape"; ``mode``: "2d"; ``checkpoint``: the inspected checkpoint's name;
 - ``samples``: how many validation samples the loss averages over (fewer than asked when the split is smaller);
-- ``span``, ``steps``, ``seed``: the options used;
+- ``span``, ``steps``, ``seed``, ``directions`` ("random" or "pca"): the options used; ``variance`` (pca only);
 - ``a``, ``b``: the grid's coordinates along d1 and d2 (``steps`` values each, from -span to span);
 - ``loss``: ``steps`` rows (one per b, ascending) of ``steps`` values (one per a, ascending);
 - ``centre_loss``: the loss at the inspected weights (the grid's centre);
@@ -187,11 +188,35 @@ def line_alphas(steps: int, span: float) -> tuple[np.ndarray, int, int]:
     return j / m, centre - m // 2, centre + m // 2
 
 
+def pca_directions(deltas: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The first two principal directions (unit vectors) of the path ``deltas`` (rows w_i - w), as Li et al.'s
+    projection.py draws a trajectory, and the share of the path's variance they hold."""
+    moved = deltas[np.linalg.norm(deltas, axis=1) > 0]
+    if len(moved) < 2:
+        raise InspectError(
+            "directions pca: needs at least two recorded weights besides the inspected ones (checkpoints, frames); "
+            "use directions random"
+        )
+    _, sv, vt = np.linalg.svd(moved - moved.mean(axis=0), full_matrices=False)
+    total = float((sv**2).sum())
+    d2 = vt[1] if len(vt) > 1 else np.zeros_like(vt[0])
+    return vt[0], d2, float((sv[:2] ** 2).sum() / total) if total > 0 else 1.0
+
+
 def compute(
-    ins: Inspected, *, mode: str = "2d", steps: int = 21, span: float = 1.0, samples: int = 256, seed: int = 0
+    ins: Inspected,
+    *,
+    mode: str = "2d",
+    steps: int = 21,
+    span: float = 1.0,
+    samples: int = 256,
+    seed: int = 0,
+    directions: str = "random",
 ) -> dict:
     """The loss landscape view (see the module docstring for the options and every key)."""
     _validate(mode, steps, span, samples)
+    if directions not in ("random", "pca"):
+        raise InspectError(f"directions: expected random or pca, got {directions!r}")
     started = time.perf_counter()
     model, loss = ins.model, ins.loss
     x, y = ins.validation(int(samples))
@@ -224,26 +249,34 @@ def compute(
             final_loss=_round(losses[i1]),
         )
     else:
-        rng = np.random.default_rng(seed)
-        d1 = filter_normalized_direction(model, rng).astype(np.float64)
-        d2 = filter_normalized_direction(model, rng).astype(np.float64)
+        recorded = recorded_weights(ins.run_dir)
+        deltas = np.stack([_flat(model, p) for _, p in recorded]) - w if recorded else np.zeros((0, w.size))
+        reach = float(span)
+        if directions == "pca":  # the plane the training path moved in; the grid spans the path (x span, +20%)
+            d1, d2, share = pca_directions(deltas)
+            extent = float(np.abs(_project(deltas, d1, d2)).max()) if len(deltas) else 1.0
+            reach = float(span) * 1.2 * (extent or 1.0)
+            out["variance"] = _round(share)
+        else:
+            rng = np.random.default_rng(seed)
+            d1 = filter_normalized_direction(model, rng).astype(np.float64)
+            d2 = filter_normalized_direction(model, rng).astype(np.float64)
         c = (int(steps) - 1) // 2
-        coords = float(span) * (np.arange(int(steps)) - c) / c  # exact 0 at the centre
+        coords = reach * (np.arange(int(steps)) - c) / c  # exact 0 at the centre
         grid = np.empty((int(steps), int(steps)))
         for i, b in enumerate(coords):
             for j, a in enumerate(coords):
                 grid[i, j] = at(w + a * d1 + b * d2)
         finite = grid[np.isfinite(grid)]
         path = []
-        recorded = recorded_weights(ins.run_dir)
         if recorded:
-            deltas = np.stack([_flat(model, p) for _, p in recorded]) - w
             ab = _project(deltas, d1, d2)
             path = [
                 {"step": int(s), "a": _round(pa), "b": _round(pb)}
                 for (s, _), (pa, pb) in zip(recorded, ab, strict=True)
             ]
         out.update(
+            directions=directions,
             seed=int(seed),
             a=[_round(v) for v in coords],
             b=[_round(v) for v in coords],

@@ -34,6 +34,7 @@ def compute(
     l2: float = 1e-3,
     jitter: int = 1,
     blur: float = 0.0,
+    directions: str = "random",
 ) -> dict:
     """The numbers of ``view`` for the inspected run (options a view does not use are ignored)."""
     from dl_lab.sessions.inspect import adversarial, dream, gradients, landscape, pictures
@@ -59,7 +60,9 @@ def compute(
             blur=blur,
         )
     if view == "landscape":
-        return landscape.compute(ins, mode=mode, steps=grid, span=span, samples=256 if samples is None else samples)
+        return landscape.compute(
+            ins, mode=mode, steps=grid, span=span, samples=256 if samples is None else samples, directions=directions
+        )
     if view == "gradients":
         return gradients.compute(ins, batch=batch)
     raise InspectError(f"VIEW {view!r}: expected one of {', '.join(VIEWS)}")

@@ -190,3 +190,24 @@ def test_path_projection_is_least_squares(mlp_run):
 def test_bad_options_name_the_option(mlp_run, options, name):
     with pytest.raises(InspectError, match=rf"^{name}:"):
         compute(open_inspected(mlp_run), **options)
+
+
+def test_pca_directions_span_the_path_and_hold_its_variance(mlp_run):
+    from dl_lab.sessions.inspect.landscape import _flat, pca_directions, recorded_weights
+
+    out = compute(open_inspected(mlp_run), steps=5, samples=32, directions="pca")
+    assert out["directions"] == "pca" and out["path"][-1]["a"] == 0.0 and out["path"][-1]["b"] == 0.0
+    reach = max(abs(v) for v in out["a"])
+    assert all(abs(p["a"]) <= reach and abs(p["b"]) <= reach for p in out["path"])  # drawn inside the grid
+    assert max(abs(p["a"]) for p in out["path"]) == pytest.approx(reach / 1.2, rel=1e-4)  # span 1: the path's reach
+    # independently: the path's deltas from the final weights, their top two principal directions
+    ins = open_inspected(mlp_run)
+    w = np.asarray(ins.model.params, dtype=np.float64)
+    deltas = np.stack([_flat(ins.model, p) for _, p in recorded_weights(mlp_run)]) - w
+    moved = deltas[np.linalg.norm(deltas, axis=1) > 0]
+    _, sv, _ = np.linalg.svd(moved - moved.mean(axis=0), full_matrices=False)
+    assert out["variance"] == pytest.approx((sv[:2] ** 2).sum() / (sv**2).sum(), rel=1e-5)
+    d1, d2, _ = pca_directions(deltas)
+    assert abs(np.dot(d1, d2)) < 1e-9 and np.linalg.norm(d1) == pytest.approx(1.0)
+    with pytest.raises(InspectError, match="directions"):
+        compute(ins, steps=5, samples=8, directions="sideways")
