@@ -371,23 +371,11 @@ def inspect(
     checkpoint: str | None = None,
     as_json: bool = False,
     svg: Path | None = None,
-    sample: int = 0,
-    cls: int | None = None,
     eps: str | None = None,
-    steps: int | None = None,
-    samples: int | None = None,
-    layer: int | None = None,
-    channel: int | None = None,
-    mode: str = "2d",
-    grid: int = 21,
-    span: float = 1.0,
-    batch: int = 64,
-    l2: float = 1e-3,
-    jitter: int = 1,
-    blur: float = 0.0,
-    directions: str = "random",
+    **options,
 ) -> None:
-    """One view of a recorded run's model (sessions/inspect/): drawn in the terminal, or its numbers as JSON."""
+    """One view of a recorded run's model (sessions/inspect/): drawn in the terminal, or its numbers as JSON.
+    ``eps`` is the command line's list ("0,0.5,1"); ``options`` are views.compute's."""
     import json
 
     from dl_lab.sessions.inspect.common import InspectError, open_inspected
@@ -403,11 +391,7 @@ def inspect(
             sweep = [float(part) for part in eps.split(",") if part.strip()]
         except ValueError:
             raise InspectError(f"--eps {eps!r}: expected numbers separated by commas, e.g. 0,0.1,0.2") from None
-    ins = open_inspected(run_dir, checkpoint)
-    options = {"sample": sample, "cls": cls, "eps": sweep, "steps": steps, "samples": samples, "layer": layer}
-    options.update(channel=channel, mode=mode, grid=grid, span=span, batch=batch, l2=l2, jitter=jitter, blur=blur)
-    options["directions"] = directions
-    data = compute(view, ins, **options)
+    data = compute(view, open_inspected(run_dir, checkpoint), eps=sweep, **options)
     if as_json:
         print(json.dumps(data))
         return

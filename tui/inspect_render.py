@@ -63,7 +63,11 @@ def picture(values, *, diverging: bool = False, scale: int = 1, lo=None, hi=None
         rgb = np.rint(np.clip(np.moveaxis(t, 0, -1), 0, 1) * 255).astype(int)
     else:
         rgb = _rgb(t, diverging)
-    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    return halfblocks(np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1))
+
+
+def halfblocks(rgb: np.ndarray) -> list[Text]:
+    """(H, W, 3) pixels as Text lines of "▀" cells, two pixels a cell (an odd last row over the background)."""
     if rgb.shape[0] % 2:
         rgb = np.concatenate([rgb, np.full((1, *rgb.shape[1:]), BACKGROUND)], axis=0)
     lines = []
@@ -324,17 +328,7 @@ def _landscape(data: dict, width: int) -> list[RenderableType]:
         if abs(point["a"]) <= a.max() and abs(point["b"]) <= b.max():
             rgb[i, j] = (255, 255, 255)
     scale = max(1, min(3, (width - 4) // max(len(a), 1)))
-    rgb = np.repeat(np.repeat(rgb[::-1], scale, axis=0), scale, axis=1)  # b up, as a plot
-    if rgb.shape[0] % 2:
-        rgb = np.concatenate([rgb, np.full((1, *rgb.shape[1:]), BACKGROUND)], axis=0)
-    lines: list[RenderableType] = []
-    for r in range(0, rgb.shape[0], 2):
-        line = Text()
-        for up, down in zip(rgb[r], rgb[r + 1], strict=True):
-            line.append(
-                "▀", Style(color=f"rgb({up[0]},{up[1]},{up[2]})", bgcolor=f"rgb({down[0]},{down[1]},{down[2]})")
-            )
-        lines.append(line)
+    lines: list[RenderableType] = list(halfblocks(np.repeat(np.repeat(rgb[::-1], scale, axis=0), scale, axis=1)))
     key = Text("bands of log10 loss: ")
     for k, colour in enumerate(BANDS):
         key.append("■", Style(color=f"rgb({colour[0]},{colour[1]},{colour[2]})"))

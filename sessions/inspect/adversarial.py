@@ -22,18 +22,14 @@ import numpy as np
 
 from dl_lab.core.inspect import fgsm, pgd
 from dl_lab.sessions.inspect.common import Inspected, InspectError
-from dl_lab.sessions.inspect.pictures import _class_name, _needs_classes, rounded
+from dl_lab.sessions.inspect.pictures import _class_name, _needs_classes, predictions, rounded
 
 TUTORIAL_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # fractions of the raw data's range
 BATCH = 256
 
 
 def _predict(ins: Inspected, x) -> tuple[np.ndarray, np.ndarray]:
-    prob = np.asarray(ins.loss.probabilities(ins.model.forward(x, training=False)), dtype=np.float64)
-    if prob.ndim == 1 or prob.shape[1] == 1:  # one logit: the probability of class 1
-        p1 = prob.reshape(-1)
-        prob = np.stack([1 - p1, p1], axis=1)
-    return prob.argmax(axis=1), prob.max(axis=1)
+    return predictions(ins, ins.model.forward(x, training=False))
 
 
 def compute(ins: Inspected, eps=None, steps: int = 5, samples: int | None = None, examples: int = 6) -> dict:

@@ -19,6 +19,14 @@ from dl_lab.datasets import Dataset
 from dl_lab.sessions.config.session import Session
 
 
+def number(value) -> float | None:
+    """A number for a view's JSON: 6 significant digits, None for a NaN, an infinity or None."""
+    if value is None:
+        return None
+    v = float(value)
+    return float(f"{v:.6g}") if np.isfinite(v) else None
+
+
 class InspectError(DLLabError):
     """A view that cannot be computed for this run, or bad options: the message says why and what works instead."""
 

@@ -43,16 +43,11 @@ from __future__ import annotations
 import numpy as np
 
 from dl_lab.core.inspect import class_score_gradient, evaluation_gradients, input_gradient, layer_output
-from dl_lab.sessions.inspect.common import Inspected, InspectError
+from dl_lab.sessions.inspect.common import Inspected, InspectError, number
 from dl_lab.sessions.inspect.pictures import _class_name, _needs_classes, rounded
 
 BLUR_EVERY = 4  # steps between blurs
 CHANNEL_NOISE = 0.1  # a channel's dream starts from Gaussian noise of this std (model input units), not zero
-
-
-def _number(value) -> float | None:
-    v = float(value)
-    return float(f"{v:.6g}") if np.isfinite(v) else None
 
 
 def gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -219,7 +214,7 @@ def compute(
 
     def record(step):
         for i, s in enumerate(scores(x)):
-            progress[i].append({"step": step, "score": _number(s)})
+            progress[i].append({"step": step, "score": number(s)})
 
     record(0)
     for step in range(1, steps + 1):
@@ -254,10 +249,10 @@ def compute(
             tile.update({"name": f"layer {index} channel {ch}", "layer": index, "channel": ch})
             tile["kind"] = model.layers[index].kind
         tile["image"] = rounded(raw[i])
-        tile["score"] = _number(final[i])
+        tile["score"] = number(final[i])
         if probs is not None and predicted is not None:
             p = int(predicted[i])
-            tile["probability"] = _number(probs[i, c] if target == "class" else probs[i, p])
+            tile["probability"] = number(probs[i, c] if target == "class" else probs[i, p])
             tile["predicted"] = _class_name(ins, p)
         else:
             tile["probability"], tile["predicted"] = None, None

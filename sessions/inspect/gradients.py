@@ -33,14 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from dl_lab.core.inspect import evaluation_gradients
-from dl_lab.sessions.inspect.common import Inspected, InspectError
-
-
-def _number(value) -> float | None:
-    if value is None:
-        return None
-    v = float(value)
-    return float(f"{v:.6g}") if np.isfinite(v) else None
+from dl_lab.sessions.inspect.common import Inspected, InspectError, number
 
 
 def _recorded(ins: Inspected, indices: set[int]) -> dict[int, list[dict]]:
@@ -61,8 +54,8 @@ def _recorded(ins: Inspected, indices: set[int]) -> dict[int, list[dict]]:
                 {
                     "step": rec.get("step"),
                     "epoch": rec.get("epoch"),
-                    "norm": _number(grad.get("norm")),
-                    "max": _number(peak),
+                    "norm": number(grad.get("norm")),
+                    "max": number(peak),
                 }
             )
     for rows in out.values():
@@ -94,12 +87,12 @@ def compute(ins: Inspected, *, batch: int = 64) -> dict:
     recorded = _recorded(ins, {i for i, _, _ in weighted})
     layers = []
     for (i, layer, p), g in zip(weighted, grads, strict=True):
-        now = {"mean_abs": _number(g.mean()), "max_abs": _number(g.max()), "norm": _number(np.sqrt(np.dot(g, g)))}
+        now = {"mean_abs": number(g.mean()), "max_abs": number(g.max()), "norm": number(np.sqrt(np.dot(g, g)))}
         layers.append({"index": i, "kind": layer.kind, "size": int(p.size), "recorded": recorded[i], "now": now})
     return {
         "view": "gradients",
         "checkpoint": ins.checkpoint,
         "batch": len(x),
-        "loss": _number(value),
+        "loss": number(value),
         "layers": layers,
     }

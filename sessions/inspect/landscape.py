@@ -43,7 +43,6 @@ Numbers are rounded to 6 significant digits; a NaN or infinite loss is null.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -51,17 +50,11 @@ from pathlib import Path
 import numpy as np
 
 from dl_lab.core.inspect import loss_at
+from dl_lab.sessions.runs.weights import recorded_weights
 
-from .common import Inspected, InspectError
+from .common import Inspected, InspectError, number
 
 MODES = ("1d", "2d")
-
-
-def _round(value) -> float | None:
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    return float(f"{value:.6g}")
 
 
 def _whole(value) -> bool:
@@ -122,55 +115,6 @@ def _flat(model, path: Path) -> np.ndarray:
                 raise InspectError(f"{path}: no parameter {key} of shape {p.shape}; it does not belong to this run")
             flat[p.offset : p.offset + p.size] = np.asarray(npz[key], dtype=np.float64).reshape(-1)
     return flat
-
-
-def _epoch_steps(run_dir: Path) -> dict[int, int]:
-    """Epoch -> the step it ended at, from metrics.jsonl (the last record wins, for a resumed run)."""
-    steps: dict[int, int] = {}
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return steps
-    with path.open() as f:
-        for line in f:
-            if '"event":"epoch"' not in line:
-                continue
-            try:
-                record = json.loads(line)
-                steps[int(record["epoch"])] = int(record["step"])
-            except (ValueError, KeyError, TypeError):
-                continue
-    return steps
-
-
-def _final_step(run_dir: Path, epoch_steps: dict[int, int]) -> int | None:
-    try:
-        return int(json.loads((run_dir / "summary.json").read_text())["steps"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return max(epoch_steps.values()) if epoch_steps else None
-
-
-def recorded_weights(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, file) of every recorded weight vector of the run, one per step, in step order: initial (step 0),
-    the frames, the epoch checkpoints and final (or last, for a stopped run)."""
-    run_dir = Path(run_dir)
-    checkpoints, frames = run_dir / "checkpoints", run_dir / "frames"
-    found: dict[int, Path] = {}
-    if (checkpoints / "initial.npz").is_file():
-        found[0] = checkpoints / "initial.npz"
-    for path in sorted(frames.glob("step-*.npz")):
-        if path.stem[5:].isdigit():
-            found.setdefault(int(path.stem[5:]), path)
-    epoch_steps = _epoch_steps(run_dir)
-    for path in sorted(checkpoints.glob("epoch-*.npz")):
-        if path.stem[6:].isdigit() and int(path.stem[6:]) in epoch_steps:
-            found.setdefault(epoch_steps[int(path.stem[6:])], path)
-    end = _final_step(run_dir, epoch_steps)
-    for name in ("final", "last"):
-        path = checkpoints / f"{name}.npz"
-        if path.is_file() and end is not None:
-            found[end] = path  # the end of training: the same weights as a frame at that step, if any
-            break
-    return sorted(found.items())
 
 
 def _project(path_deltas: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
@@ -241,12 +185,12 @@ def compute(
         alphas, i0, i1 = line_alphas(int(steps), float(span))
         losses = [at(w0 + a * (w - w0)) for a in alphas]
         out.update(
-            alpha=[_round(a) for a in alphas],
-            loss=[_round(v) for v in losses],
+            alpha=[number(a) for a in alphas],
+            loss=[number(v) for v in losses],
             initial_index=int(i0),
             final_index=int(i1),
-            initial_loss=_round(losses[i0]),
-            final_loss=_round(losses[i1]),
+            initial_loss=number(losses[i0]),
+            final_loss=number(losses[i1]),
         )
     else:
         recorded = recorded_weights(ins.run_dir)
@@ -256,7 +200,7 @@ def compute(
             d1, d2, share = pca_directions(deltas)
             extent = float(np.abs(_project(deltas, d1, d2)).max()) if len(deltas) else 1.0
             reach = float(span) * 1.2 * (extent or 1.0)
-            out["variance"] = _round(share)
+            out["variance"] = number(share)
         else:
             rng = np.random.default_rng(seed)
             d1 = filter_normalized_direction(model, rng).astype(np.float64)
@@ -272,18 +216,18 @@ def compute(
         if recorded:
             ab = _project(deltas, d1, d2)
             path = [
-                {"step": int(s), "a": _round(pa), "b": _round(pb)}
+                {"step": int(s), "a": number(pa), "b": number(pb)}
                 for (s, _), (pa, pb) in zip(recorded, ab, strict=True)
             ]
         out.update(
             directions=directions,
             seed=int(seed),
-            a=[_round(v) for v in coords],
-            b=[_round(v) for v in coords],
-            loss=[[_round(v) for v in row] for row in grid],
-            centre_loss=_round(grid[c, c]),
-            min_loss=_round(finite.min()) if finite.size else None,
-            max_loss=_round(finite.max()) if finite.size else None,
+            a=[number(v) for v in coords],
+            b=[number(v) for v in coords],
+            loss=[[number(v) for v in row] for row in grid],
+            centre_loss=number(grid[c, c]),
+            min_loss=number(finite.min()) if finite.size else None,
+            max_loss=number(finite.max()) if finite.size else None,
             path=path,
         )
     out["seconds"] = round(time.perf_counter() - started, 4)

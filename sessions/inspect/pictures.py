@@ -41,8 +41,30 @@ def rounded(values) -> list:
     return merge(listed, mask)
 
 
-def _probabilities(ins: Inspected, out) -> np.ndarray:
-    return np.asarray(ins.loss.probabilities(out), dtype=np.float64)
+def predictions(ins: Inspected, out) -> tuple[np.ndarray, np.ndarray]:
+    """Each sample's predicted class and its probability, from the model's outputs ``out`` (one logit: the
+    probability of class 1 against class 0)."""
+    prob = np.asarray(ins.loss.probabilities(out), dtype=np.float64)
+    if prob.ndim == 1 or prob.shape[1] == 1:
+        p1 = prob.reshape(-1)
+        prob = np.stack([1 - p1, p1], axis=1)
+    return prob.argmax(axis=1), prob.max(axis=1)
+
+
+def _about_sample(ins: Inspected, view: str, sample: int, x: np.ndarray, true: int, out) -> tuple[dict, int]:
+    """The keys every one-sample view starts with, and the predicted class."""
+    pred, conf = predictions(ins, out)
+    predicted = int(pred[0])
+    about = {
+        "view": view,
+        "checkpoint": ins.checkpoint,
+        "sample": sample,
+        "true": _class_name(ins, true),
+        "predicted": _class_name(ins, predicted),
+        "probability": round(float(conf[0]), 6),
+        "image": rounded(_raw(ins, x)[0]),
+    }
+    return about, predicted
 
 
 def _class_name(ins: Inspected, k: int) -> str:
@@ -95,25 +117,14 @@ def features(ins: Inspected, sample: int = 0) -> dict:
         raise InspectError("features: feature maps need conv layers and this model has none; try filters or saliency")
     _needs_classes(ins, "features")
     x, true = _sample(ins, sample)
-    out = ins.model.forward(x, training=False)
-    prob = _probabilities(ins, out)[0]
+    about, _ = _about_sample(ins, "features", sample, x, true, ins.model.forward(x, training=False))
     layers = []
     for i, kind in enumerate(kinds):
         if kind == "conv2d" or kind.endswith("pool2d"):
             maps = np.asarray(layer_output(ins.model, x, i))[0]
             after = "activation" if kind == "conv2d" else "pooling"
             layers.append({"index": i, "kind": kind, "after": after, "maps": rounded(maps)})
-    predicted = int(prob.argmax())
-    return {
-        "view": "features",
-        "checkpoint": ins.checkpoint,
-        "sample": sample,
-        "true": _class_name(ins, true),
-        "predicted": _class_name(ins, predicted),
-        "probability": round(float(prob[predicted]), 6),
-        "image": rounded(_raw(ins, x)[0]),
-        "layers": layers,
-    }
+    return {**about, "layers": layers}
 
 
 def saliency(ins: Inspected, sample: int = 0, cls: int | None = None) -> dict:
@@ -123,8 +134,7 @@ def saliency(ins: Inspected, sample: int = 0, cls: int | None = None) -> dict:
     if cls is not None and not 0 <= cls < k:
         raise InspectError(f"--class {cls}: the classes are 0 to {k - 1} ({', '.join(ins.dataset.class_names or [])})")
     out = ins.model.forward(x, training=False)
-    prob = _probabilities(ins, out)[0]
-    predicted = int(prob.argmax())
+    about, predicted = _about_sample(ins, "saliency", sample, x, true, out)
     chosen = [predicted] + ([cls] if cls is not None and cls != predicted else [])
     if out.shape[1] == 1:  # one logit (bce): the score of class 1; class 0's is its negative
         scores = [float(out[0, 0]) * (1 if c == 1 else -1) for c in chosen]
@@ -138,13 +148,4 @@ def saliency(ins: Inspected, sample: int = 0, cls: int | None = None) -> dict:
         grad = np.abs(np.asarray(grad, dtype=np.float64))
         values = grad.max(axis=0) if ins.is_image else grad
         maps.append({"class": c, "name": _class_name(ins, c), "score": round(score, 6), "saliency": rounded(values)})
-    return {
-        "view": "saliency",
-        "checkpoint": ins.checkpoint,
-        "sample": sample,
-        "true": _class_name(ins, true),
-        "predicted": _class_name(ins, predicted),
-        "probability": round(float(prob[predicted]), 6),
-        "image": rounded(_raw(ins, x)[0]),
-        "maps": maps,
-    }
+    return {**about, "maps": maps}

@@ -221,27 +221,6 @@ def edit_parameter(trainer, run_dir, index: int, value: float, name: str = "") -
     return before
 
 
-def recorded_frames(run_dir) -> list[tuple[int, object]]:
-    """(step, checkpoint path) of the weights a run recorded, in step order: checkpoints/initial.npz at step 0,
-    frames/step-N.npz at each snapshot of a small model, checkpoints/final.npz at its last step."""
-    import re
-    from pathlib import Path
-
-    run_dir = Path(run_dir)
-    out: list[tuple[int, object]] = []
-    initial = run_dir / "checkpoints" / "initial.npz"
-    if initial.is_file():
-        out.append((0, initial))
-    for path in sorted((run_dir / "frames").glob("step-*.npz")):
-        found = re.fullmatch(r"step-(\d+)\.npz", path.name)
-        if found:
-            out.append((int(found.group(1)), path))
-    final = run_dir / "checkpoints" / "final.npz"
-    if final.is_file():
-        out.append((max([s for s, _ in out], default=0) + 1 if not out else 10**12, final))
-    return sorted(out, key=lambda item: item[0])
-
-
 def frame_weights(live: LiveModel, path, epoch: int, step: int) -> LiveWeights:
     """The recorded weights in checkpoint ``path`` as the run would have sent them (for a replay)."""
     with np.load(path, allow_pickle=False) as npz:

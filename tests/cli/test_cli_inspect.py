@@ -8,10 +8,10 @@ import json
 
 import numpy as np
 import pytest
+from recorded import record
 from typer.testing import CliRunner
 
 from dl_lab.cli.main import app
-from dl_lab.sessions import Recorder, Trainer, session_from_text
 from dl_lab.sessions.inspect.common import open_inspected
 
 DIGITS = """\
@@ -31,14 +31,6 @@ CNN = (
     "[{conv2d: {filters: 4, kernel: 3, padding: 1, activation: relu}}, {avgpool2d: {size: 2}}, {flatten: {}}, "
     "{dense: {units: 10}}]"
 )
-
-
-def record(run_dir, text):
-    trainer = Trainer(session_from_text(text))
-    with Recorder(run_dir, trainer) as recorder:
-        for event in trainer.run():
-            recorder.record(event)
-    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +160,11 @@ def preset_runs(tmp_path_factory):
     from dl_lab.sessions import preset_session
 
     root = tmp_path_factory.mktemp("presets")
-    out = {}
-    for name in ("digits_mlp", "digits_cnn"):
-        trainer = Trainer(preset_session(name).with_overrides(["training.epochs=1"]))
-        with Recorder(root / name, trainer) as recorder:
-            for event in trainer.run():
-                recorder.record(event)
-        out[name] = root / name
-    return out
+    one_epoch = ["training.epochs=1"]
+    return {
+        name: record(root / name, preset_session(name).with_overrides(one_epoch))
+        for name in ("digits_mlp", "digits_cnn")
+    }
 
 
 @pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])

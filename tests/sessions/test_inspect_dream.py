@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from recorded import DIGITS_MLP, record
 
-from dl_lab.sessions import Recorder, Trainer, session_from_text
 from dl_lab.sessions.inspect import dream
 from dl_lab.sessions.inspect.common import InspectError, open_inspected
-
-DIGITS = """\
-name: digits
-seed: 0
-dtype: float64
-data: {dataset: digits, samples: 200, normalize: standard}
-model:
-  - flatten
-  - dense: {units: 16, activation: relu}
-  - dense: {units: 10}
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 2, batch_size: 16}
-monitor: {every_steps: 5}
-"""
 
 CIRCLE = """\
 name: circle
@@ -37,16 +23,12 @@ monitor: {every_steps: 5}
 
 
 def _record(text, run_dir):
-    trainer = Trainer(session_from_text(text))
-    with Recorder(run_dir, trainer) as rec:
-        for event in trainer.run():
-            rec.record(event)
-    return open_inspected(run_dir)
+    return open_inspected(record(run_dir, text))
 
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    return _record(DIGITS, tmp_path_factory.mktemp("dream") / "digits")
+    return _record(DIGITS_MLP, tmp_path_factory.mktemp("dream") / "digits")
 
 
 def test_each_class_tile_climbs_and_wins(digits):

@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from recorded import DIGITS_MLP, record
 
-from dl_lab.sessions import Recorder, Trainer, session_from_text
 from dl_lab.sessions.inspect import gradients
 from dl_lab.sessions.inspect.common import InspectError, open_inspected
 from dl_lab.sessions.runs.directory import open_run
 
-DIGITS = """\
-name: digits
-seed: 0
-dtype: float64
-data: {dataset: digits, samples: 200, normalize: standard}
-model:
-  - flatten
-  - dense: {units: 16, activation: relu}
-  - dense: {units: 10}
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 2, batch_size: 16}
-monitor: {every_steps: 5}
-"""
-
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("gradients") / "digits"
-    trainer = Trainer(session_from_text(DIGITS))
-    with Recorder(run_dir, trainer) as rec:
-        for event in trainer.run():
-            rec.record(event)
-    return open_inspected(run_dir)
+    return open_inspected(record(tmp_path_factory.mktemp("gradients") / "digits", DIGITS_MLP))
 
 
 def _independent(ins, batch):
@@ -103,5 +84,6 @@ def test_bad_batch(digits):
 
 
 def test_nan_becomes_null():
-    assert gradients._number(float("nan")) is None and gradients._number(float("inf")) is None
-    assert gradients._number(1.23456789) == 1.23457
+    number = gradients.number  # common.number, what every view's JSON goes through
+    assert number(float("nan")) is None and number(float("inf")) is None
+    assert number(1.23456789) == 1.23457

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from recorded import record
 
 from dl_lab.core.inspect import weights
-from dl_lab.sessions import Recorder, Trainer, session_from_text
 from dl_lab.sessions.inspect.common import InspectError, open_inspected
 from dl_lab.sessions.inspect.landscape import compute, filter_normalized_direction, recorded_weights
 
@@ -39,22 +39,14 @@ training: {epochs: 1, batch_size: 32}
 """
 
 
-def _record(run_dir, text):
-    trainer = Trainer(session_from_text(text))
-    with Recorder(run_dir, trainer) as recorder:
-        for event in trainer.run():
-            recorder.record(event)
-    return run_dir
-
-
 @pytest.fixture(scope="module")
 def mlp_run(tmp_path_factory):
-    return _record(tmp_path_factory.mktemp("landscape") / "mlp", MLP)
+    return record(tmp_path_factory.mktemp("landscape") / "mlp", MLP)
 
 
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory):
-    return _record(tmp_path_factory.mktemp("landscape") / "cnn", CNN)
+    return record(tmp_path_factory.mktemp("landscape") / "cnn", CNN)
 
 
 def _loss_of_checkpoint(run_dir, name, samples):

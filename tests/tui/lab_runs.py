@@ -6,9 +6,10 @@ import json
 import time
 from pathlib import Path
 
+from recorded import record
 from textual import events
 
-from dl_lab.sessions import Recorder, Trainer, session_from_text
+from dl_lab.sessions import Trainer, session_from_text
 
 TINY = """\
 name: tiny
@@ -34,22 +35,18 @@ def tiny_session(**overrides):
 def record_run(run_dir: Path, session=None) -> Path:
     """Train ``session`` headless into ``run_dir`` and freeze its clock readings (times, speeds) so that
     pictures of its replay are the same on every machine."""
-    session = session or tiny_session()
-    trainer = Trainer(session)
-    with Recorder(run_dir, trainer) as recorder:
-        for event in trainer.run():
-            recorder.record(event)
+    record(run_dir, session or tiny_session())
     metrics = run_dir / "metrics.jsonl"
     lines = []
     for line in metrics.read_text().splitlines():
-        record = json.loads(line)
-        frozen = round(record.get("step", 0) * 0.01, 4)
+        line_record = json.loads(line)
+        frozen = round(line_record.get("step", 0) * 0.01, 4)
         for key in ("time", "wall_time", "train_time"):
-            if key in record:
-                record[key] = frozen
-        if "train_samples_per_s" in record:
-            record["train_samples_per_s"] = 1000.0
-        lines.append(json.dumps(record))
+            if key in line_record:
+                line_record[key] = frozen
+        if "train_samples_per_s" in line_record:
+            line_record["train_samples_per_s"] = 1000.0
+        lines.append(json.dumps(line_record))
     metrics.write_text("\n".join(lines) + "\n")
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.update(train_samples_per_s=1000.0, wall_time=1.0, train_time=1.0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from lab_runs import tap, wait_for
+from recorded import record
 from textual.widgets import DataTable
 
-from dl_lab.sessions import Recorder, Trainer, session_from_text
 from dl_lab.tui.app import make_app
 from dl_lab.tui.screens.inspect import InspectScreen
 from dl_lab.tui.screens.runs import RunsScreen
@@ -27,14 +27,6 @@ MLP = CNN.replace("digits-cnn", "digits-mlp").replace(
         {dense: {units: 10}}]""",
     "[{flatten: {}}, {dense: {units: 10}}]",
 )
-
-
-def record(run_dir, text):
-    trainer = Trainer(session_from_text(text))
-    with Recorder(run_dir, trainer) as recorder:
-        for event in trainer.run():
-            recorder.record(event)
-    return run_dir
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,19 @@ def arrays(path):
         return {k: npz[k] for k in npz.files}
 
 
+async def resume_from_runs_screen(pilot, run_dir) -> TrainScreen:
+    """r on the runs screen's row of ``run_dir``: the training screen, once it has loaded the run."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, what="the runs")
+    table = app.screen.query_one(DataTable)
+    table.move_cursor(row=table.get_row_index(str(run_dir)))
+    await tap(pilot, "r")
+    await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training screen")
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.controller is not None, timeout=60, what="the run to be loaded")
+    return screen
+
+
 @pytest.mark.parametrize("worker", ["process", "thread"])
 async def test_r_then_space_continues_a_stopped_run_to_the_uninterrupted_weights(tmp_path, monkeypatch, worker):
     monkeypatch.setenv(WORKER_ENV, worker)
@@ -51,13 +64,7 @@ async def test_r_then_space_continues_a_stopped_run_to_the_uninterrupted_weights
     other = tiny_session(training__epochs=1)  # the app's own session: the run trains its recorded one
     app = make_app(other, runs_root=runs, mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, what="the runs")
-        table = app.screen.query_one(DataTable)
-        table.move_cursor(row=table.get_row_index(str(stopped)))
-        await tap(pilot, "r")
-        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training screen")
-        screen = app.screen
-        await wait_for(pilot, lambda: screen.controller is not None, timeout=60, what="the run to be loaded")
+        screen = await resume_from_runs_screen(pilot, stopped)
         c = screen.controller
         assert c.resume_dir == stopped and c.run_dir == stopped and c.state == "idle"
         assert is_locked(stopped)  # held from loading to the end of the run
@@ -96,15 +103,9 @@ async def test_a_run_loaded_but_not_continued_is_let_go_still_stopped(tmp_path, 
     stopped = stopped_run(tmp_path / "halted")
     app = make_app(tiny_session(), runs_root=tmp_path, mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, what="the runs")
-        table = app.screen.query_one(DataTable)
-        table.move_cursor(row=table.get_row_index(str(stopped)))
-        await tap(pilot, "r")
-        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training screen")
-        screen = app.screen
-        await wait_for(pilot, lambda: screen.controller is not None, timeout=60, what="the run to be loaded")
+        screen = await resume_from_runs_screen(pilot, stopped)
         assert is_locked(stopped)
-        await tap(pilot, "R")  # reset: a fresh model of the app's session instead
+        await tap(pilot, "R")  # reset: a fresh model instead (of the run's session), not the stopped run
         await wait_for(pilot, lambda: not is_locked(stopped), timeout=30, what="the run's lock to be let go")
         assert screen.controller is None or screen.controller.resume_dir is None
     assert json.loads((stopped / "summary.json").read_text())["status"] == "cancelled"
@@ -118,13 +119,7 @@ async def test_a_resumed_run_keeps_its_own_rate_and_session_and_leaves_the_apps_
     other = tiny_session(training__epochs=1, optimizer__lr=0.5)  # the build screen's session
     app = make_app(other, runs_root=runs, mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, what="the runs")
-        table = app.screen.query_one(DataTable)
-        table.move_cursor(row=table.get_row_index(str(stopped)))
-        await tap(pilot, "r")
-        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training screen")
-        screen = app.screen
-        await wait_for(pilot, lambda: screen.controller is not None, timeout=60, what="the run to be loaded")
+        screen = await resume_from_runs_screen(pilot, stopped)
         resumed = screen.controller
         await tap(pilot, "minus")  # adam 0.03 -> 0.01, for this run only
         assert resumed.lr == pytest.approx(0.01)

@@ -182,13 +182,16 @@ class InspectScreen(Screen):
         self.action_compute()
 
     def action_next_checkpoint(self) -> None:
-        from dl_lab.sessions.training.live import recorded_frames
+        from dl_lab.sessions.runs.weights import recorded_weights
 
         if self.run_dir is None:
             return
-        names = ["final" if (self.run_dir / "checkpoints" / "final.npz").is_file() else "last", "initial"]
-        names += sorted(p.stem for p in (self.run_dir / "checkpoints").glob("epoch-*.npz"))
-        names += [f"step-{step}" for step, path in recorded_frames(self.run_dir) if path.parent.name == "frames"]
+        # the end of training first (the default), then every recorded weight vector in step order
+        recorded = [
+            f"step-{step}" if path.parent.name == "frames" else path.stem
+            for step, path in recorded_weights(self.run_dir)
+        ]
+        names = [recorded[-1], *recorded[:-1]] if recorded else ["final"]
         current = self.checkpoint or names[0]
         self.checkpoint = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
         self.action_compute()

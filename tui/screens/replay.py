@@ -111,10 +111,12 @@ class ReplayScreen(PaneActions, Screen):
     def _live_model(self, dataset):
         """A copy of the run's model to draw from the weights it recorded at its snapshots (None: not recorded)."""
         from dl_lab.sessions import session_from_dict
-        from dl_lab.sessions.training.live import LiveModel, recorded_frames
+        from dl_lab.sessions.runs.weights import recorded_weights
+        from dl_lab.sessions.training.live import LIVE_PARAMS, LiveModel
 
-        self._frames = recorded_frames(self.run.path)
-        if len(self._frames) < 2:  # the initial and final weights alone: no frames were recorded (a large model)
+        self._frames = recorded_weights(self.run.path)
+        too_large = self.started is not None and self.started.param_count > LIVE_PARAMS
+        if too_large or not any(path.parent.name == "frames" for _, path in self._frames):  # none recorded
             return None, None
         try:
             session = session_from_dict(self.run.session, base_dir=self.run.path)
@@ -126,15 +128,10 @@ class ReplayScreen(PaneActions, Screen):
         """The weights recorded nearest before the cursor, on ``state`` (as a training run sends them)."""
         if self.live is None:
             return
-        from dl_lab.sessions.events import RunEnded
         from dl_lab.sessions.training.live import frame_weights
 
-        final = [f for f in self._frames if f[1].name == "final.npz"]
-        during = [f for f in self._frames if f[1].name != "final.npz"]
-        if isinstance(state.end, RunEnded) and final:
-            step, path = final[0]
-        else:
-            step, path = max((f for f in during if f[0] <= state.step), key=lambda f: f[0], default=during[0])
+        # in step order, the end of training (final.npz) at its last step
+        step, path = max((f for f in self._frames if f[0] <= state.step), key=lambda f: f[0], default=self._frames[0])
         if self._frame is None or self._frame[0] != path:
             try:
                 self._frame = (path, frame_weights(self.live, path, state.epoch, state.step))

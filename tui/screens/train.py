@@ -116,6 +116,7 @@ class TrainScreen(PaneActions, Screen):
         self._dirty = False
         self.pacer = Pacer()
         self.outbox: Outbox | None = None
+        self.live_model: LiveModel | None = None  # the run's model here, drawn from the weights it sends
         self.chosen_pace: object = UNSET  # a pace chosen with the keys: kept for the next runs, as Playground does
         self._full_speed_from: float | None = None  # f goes back to this pace
 
@@ -242,7 +243,10 @@ class TrainScreen(PaneActions, Screen):
             dataset = load_dataset(session, progress=False)
             controller = make_controller(session, on_event, dataset=dataset, **kwargs)
             # a copy of a small model here, loaded with the weights the run sends: the pictures follow them
-            live = LiveModel(session, dataset) if controller.initial_weights() is not None else None
+            weights = controller.initial_weights()
+            live = LiveModel(session, dataset) if weights is not None else None
+            if live is not None:
+                live.load(weights)  # the untrained network's pictures, before the first step (as Playground)
             return source, (controller, [], live)
 
         return make
@@ -277,9 +281,9 @@ class TrainScreen(PaneActions, Screen):
         for event in recorded:
             self.state.apply(event)
         self.state.started = started  # where it goes on from
-        weights = controller.initial_weights()
-        if weights is not None:  # the untrained network's pictures, before the first step (as Playground)
-            self.state.apply(weights)
+        self.live_model = live  # None: a model too large to watch live (it trains at full speed)
+        if live is not None:
+            self.state.apply(live.weights)
         self.query_one(RunView).configure(controller.dataset, started, live, self.session)
         pictured = live is not None and live.kind is not None
         if self.chosen_pace is UNSET:
@@ -344,7 +348,7 @@ class TrainScreen(PaneActions, Screen):
         status = self.query_one("#status", Static)
         width = status.content_size.width or None  # before the first layout: everything, cut by the ellipsis
         pace = self.controller.pace if self.controller else None
-        label = pace_label(pace) if self.controller and self.controller.initial_weights() is not None else None
+        label = pace_label(pace) if self.controller and self.live_model is not None else None
         status.update(
             live_status(self.state, self.run_state, lr, run_dir, width, pace=label, steps_per_s=pace), layout=False
         )
@@ -450,7 +454,7 @@ class TrainScreen(PaneActions, Screen):
     def action_pace(self, direction: int) -> None:
         """Slower or faster (slow motion, Playground's frame pace, ..., full speed); kept for the next runs."""
         c = self.controller
-        if c is None or c.initial_weights() is None:
+        if c is None or self.live_model is None:
             self.notify("This model trains at full speed (too large to watch step by step).", timeout=3)
             return
         self._set_pace(faster(c.pace) if direction > 0 else slower(c.pace))
@@ -458,7 +462,7 @@ class TrainScreen(PaneActions, Screen):
     def action_full_speed(self) -> None:
         """Full speed, or back to the pace it left."""
         c = self.controller
-        if c is None or c.initial_weights() is None:
+        if c is None or self.live_model is None:
             return
         if c.pace is None:
             self._set_pace(self._full_speed_from or slower(None))
