@@ -93,6 +93,7 @@ def new(preset: str, out: Path | None, list_: bool, force: bool) -> None:
 def validate(name: str, overrides) -> None:
     from dl_lab.core import Sequential, get_loss, make_optimizer
     from dl_lab.core.errors import DLLabError
+    from dl_lab.datasets.pca import flat_input_error
     from dl_lab.datasets.probe import input_shape
     from dl_lab.sessions.training.build import memory_budget
 
@@ -110,7 +111,7 @@ def validate(name: str, overrides) -> None:
             memory=memory_budget(config, make_optimizer(config.optimizer.to_spec())),
         )
     except DLLabError as exc:
-        raise session.located(exc) from None
+        raise session.located(flat_input_error(config.data.options, exc)) from None
     con = console()
     con.print(model_table(model, title=f"{config.name}: {config.data.dataset} -> {config.loss}"))
     if model.memory is not None:
@@ -343,9 +344,12 @@ def _check_csv_out(out: Path, run_dirs: list[Path], force: bool) -> None:
         raise RunDirError(f"--csv {out}: already exists (use --force to replace it)")
 
 
-def datasets() -> None:
+def datasets(name: str | None = None, *, pca: bool = False) -> None:
     from dl_lab.datasets import list_datasets
 
+    if name is not None or pca:
+        dataset_pca(name, pca)
+        return
     table = Table()
     table.add_column("dataset (description)", ratio=1)
     for name in ("task", "shape", "classes", "size", "offline"):
@@ -362,6 +366,65 @@ def datasets() -> None:
             "yes" if row.offline else "download",
         )
     console().print(table)
+
+
+def dataset_pca(name: str | None, pca: bool) -> None:
+    """``dl-lab datasets NAME [--pca]``: the dataset's line, and with --pca its PCA preview (datasets/pca.py)."""
+    from dl_lab.datasets import DataError, load
+    from dl_lab.datasets.pca import preview
+    from dl_lab.datasets.registry import lookup
+
+    from .render import pca_scatter
+
+    if name is None:
+        raise DataError("--pca: name a dataset, e.g. dl-lab datasets digits --pca (dl-lab datasets lists them)")
+    info = lookup(name)
+    con = console()
+    con.print(f"[b]{info.name}[/b]: {info.description} ({info.task})")
+    if not pca:
+        con.print(f"[dim]its first two principal components: dl-lab datasets {info.name} --pca[/dim]")
+        return
+    view = preview(load(info.name))
+    width = max(40, min(con.width, 100) - 1)
+    chart = pca_scatter(view, f"{info.name}: PC1 against PC2 of the training split", width, max(15, width // 3))
+    con.print(Text.from_ansi(chart), no_wrap=True, crop=False)
+    con.print(view.line, markup=False)
+
+
+def backprop(
+    target: str, *, sample: int = 0, checkpoint: str | None = None, as_json: bool = False, overrides=()
+) -> None:
+    """One training sample through the network: forward node by node, backward to every gradient, one update
+    (sessions/inspect/backprop.py). ``target`` is a session file, a preset or a recorded run's folder (its
+    ``checkpoint``, final by default)."""
+    import json
+
+    from dl_lab.sessions.inspect.backprop import walk
+
+    path = Path(target)
+    if path.is_dir() and (path / "session.yaml").is_file():
+        if overrides:
+            raise SessionError("backprop RUN_DIR: a recorded run keeps its session; give no --set with it")
+        from dl_lab.sessions.inspect.common import open_inspected
+
+        inspected = open_inspected(path, checkpoint)
+        session, model, dataset = inspected.session, inspected.model, inspected.dataset
+    else:
+        if checkpoint is not None:
+            raise SessionError("backprop --checkpoint: only with a recorded run's folder")
+        from dl_lab.sessions.training.build import build
+
+        session = resolve_session(target, overrides)
+        built = build(session, backend="numpy")
+        session, model, dataset = session, built.model, built.dataset
+    result = walk(session, model, dataset, sample).to_dict()
+    if as_json:  # the steps, a list of {phase, node, formula, numbers, inputs, value, layer, unit, what}
+        print(json.dumps(result["steps"], ensure_ascii=False))
+        return
+    from dl_lab.tui.backprop_render import render
+
+    con = console()
+    con.print(render(result, width=max(60, min(con.width, 160))))
 
 
 def inspect(

@@ -237,6 +237,27 @@ def export(
 
 @command()
 @reports_errors
+def backprop(
+    target: Annotated[
+        str, typer.Argument(metavar="SESSION|RUN_DIR", help="a session file, a preset or a recorded run's folder")
+    ],
+    sample: Annotated[int, typer.Option(metavar="I", help="the training sample to follow")] = 0,
+    checkpoint: Annotated[
+        str | None, typer.Option(metavar="NAME", help="a run's weights: final (default), initial, epoch-N, step-N")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the steps as a JSON list of {node, formula, inputs, value, ...}")
+    ] = False,
+    overrides: SetOpt = None,
+):
+    """Backpropagation one number at a time: one training sample forward node by node, backward through every
+    local derivative and chain-rule product to each gradient, then one optimizer update (seed 003's example:
+    dl-lab backprop backprop_example)."""
+    commands.backprop(target, sample=sample, checkpoint=checkpoint, as_json=as_json, overrides=overrides or ())
+
+
+@command()
+@reports_errors
 def inspect(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a recorded run directory")],
     view: Annotated[
@@ -311,9 +332,20 @@ def inspect(
 
 @command()
 @reports_errors
-def datasets():
-    """List every dataset: task, shape, classes, size and whether it works offline."""
-    commands.datasets()
+def datasets(
+    name: Annotated[
+        str | None, typer.Argument(metavar="DATASET", help="one dataset: its description (with --pca, a picture)")
+    ] = None,
+    pca: Annotated[
+        bool, typer.Option("--pca", help="the first two principal components of DATASET's training split, by class")
+    ] = False,
+):
+    """List every dataset: task, shape, classes, size and whether it works offline.
+
+    With a DATASET and --pca: a scatter of its training rows on their first two principal components (PCA fitted on
+    the training split, after the dataset's normalization), coloured by class, and the share of the variance each
+    explains."""
+    commands.datasets(name, pca=pca)
 
 
 def main() -> None:

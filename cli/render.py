@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -73,6 +74,30 @@ def curves(series: dict[str, tuple[list, list]], title: str, ylabel: str, width:
     return plt.build()
 
 
+def pca_scatter(view, title: str, width: int = 80, height: int = 24) -> str:
+    """A plotext scatter of a PCA preview (datasets/pca.Preview): PC1 across, PC2 up, a colour per class (a
+    regression's rows in one colour)."""
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    x, y = view.points[:, 0], view.points[:, 1]
+    if view.regression:
+        plt.scatter(x.tolist(), y.tolist(), marker="braille", label="training rows")
+    else:
+        labels = np.asarray(view.labels).astype(np.int64)
+        names = view.class_names or []
+        for c in np.unique(labels):
+            rows = labels == c
+            name = names[c] if c < len(names) else str(c)
+            plt.scatter(x[rows].tolist(), y[rows].tolist(), marker="braille", label=name)
+    plt.title(title)
+    plt.xlabel(f"PC1 ({100 * view.ratio[0]:.1f}%)")
+    plt.ylabel(f"PC2 ({100 * view.ratio[1]:.1f}%)")
+    return plt.build()
+
+
 def epoch_ticks(first: int, last: int, most: int = 6) -> list[int]:
     """Whole epoch numbers for a chart's x axis: at most ``most`` of them, evenly spaced, ``first`` and
     ``last`` among them (epochs are counted, never 15.8)."""
@@ -123,6 +148,26 @@ class _Console(Console):
         decides instead (cli.main.reports_errors: quietly, status 141)."""
         self.quiet = True
         raise BrokenPipeError
+
+
+def boost_table(rounds: list[dict], most: int = 12) -> Table:
+    """A boosted run's rounds (metrics.jsonl's ``boost`` records): each perceptron's weighted error and vote, and the
+    combined classifier's accuracy after it; long runs show ``most`` rounds, evenly spread, the last included."""
+    table = Table("round", "ε (weighted error)", "α (vote)", "h alone", "H train", "H val", box=box.SIMPLE_HEAD)
+    table.title = f"AdaBoost: {len(rounds)} perceptrons, H = sign(Σ α h)"
+    step = max(1, math.ceil(len(rounds) / most))
+    shown = rounds[::step] if rounds[-1:] == rounds[::step][-1:] else [*rounds[::step], rounds[-1]]
+    percent = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
+    for r in shown:
+        table.add_row(
+            str(r.get("round")),
+            f"{r.get('epsilon', math.nan):.4f}",
+            f"{r.get('alpha', math.nan):+.4f}",
+            percent(r.get("learner_acc")),
+            percent(r.get("train_acc")),
+            percent(r.get("val_acc")),
+        )
+    return table
 
 
 def console(stderr: bool = False, **kwargs) -> Console:

@@ -28,13 +28,14 @@ from dl_lab.sessions import (
     open_run,
     session_from_dict,
 )
+from dl_lab.sessions.events import Diagnosis
 from dl_lab.sessions.runs.directory import LOCK_FILE, RunLock, is_locked
 from dl_lab.sessions.runs.files import RESUME_DIR, settle_resume
 from dl_lab.sessions.runs.recorder import FRAMES_DIR
 from dl_lab.sessions.training.live import EDITS_FILE
 from dl_lab.sessions.training.loop import run_recorded
 
-from .render import console, run_curves, summary_table
+from .render import boost_table, console, run_curves, summary_table
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
 EXIT_HANGUP, EXIT_TERMINATED = 129, 143
@@ -234,6 +235,8 @@ def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool, lock: R
 
     def show(event) -> None:
         nonlocal task
+        if isinstance(event, Diagnosis):  # as it appears, above the bar (each kind once a run), --quiet or not
+            (bar.console if bar else console(stderr=True)).print(diagnosis_text(event), soft_wrap=True)
         if bar:
             task = _update_bar(bar, task, event, trainer)
 
@@ -250,6 +253,15 @@ def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool, lock: R
     if isinstance(last, RunCancelled):
         return flag.exit_status, last
     return EXIT_OK, last
+
+
+def diagnosis_text(event: Diagnosis) -> str:
+    """A health finding as `dl-lab run` prints it (Rich markup): what was seen at which epoch, and what to try."""
+    what = event.kind.replace("_", " ")
+    return (
+        f"[bold yellow]dl-lab: health: {what}[/] (epoch {event.epoch}, step {event.step}): {escape(event.message)}\n"
+        f"  try: {escape(event.advice)}"
+    )
 
 
 def _update_bar(bar, task, event, trainer):
@@ -306,5 +318,8 @@ def report(run_dir: Path, status: int, last, *, quiet: bool, as_json: bool) -> N
         out.print(summary_table(run.final(), run.summary, title=run.name))
         for chart in run_curves(run.epochs(), width=min(out.width, 100) - 1):
             out.print(Text.from_ansi(chart), no_wrap=True, crop=False)
+        rounds = [r for r in run.records if r.get("event") == "boost"]
+        if rounds:  # a boosted session (boost:): each round's eps and alpha
+            out.print(boost_table(rounds))
     if isinstance(last, RunEnded) and last.message:
         out.print(f"stopped early: {last.message}")

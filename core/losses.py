@@ -174,7 +174,23 @@ class Perceptron(Loss):
         return (-score * wrong).mean(), -t * wrong * (1.0 / out.shape[0])
 
 
-LOSSES = {cls.name: cls for cls in (MSE, MAE, CrossEntropy, BCE, Hinge, Perceptron)}
+class LMS(Loss):
+    """ADALINE's least mean squares, 1/2 mean (s - t)^2 on the raw score s, labels 0/1 or -1/+1 (0 read as -1).
+
+    Named after the criterion (Widrow and Hoff's LMS), as ``perceptron`` is; ``mse`` is the regression loss and
+    has no classes. The 1/2 makes the gradient (s - t) x, so SGD with batch size 1 is exactly the Widrow-Hoff rule
+    w += lr (t - s) x with lr its eta (mse's mean (s - t)^2 would step 2 lr). Every point moves the weights, right
+    side or not, until s reaches t; the predicted class is s > 0.
+    """
+
+    name, binary = "lms", True
+
+    def __call__(self, out, target):
+        diff = out - _signs(target, out, self.name)
+        return 0.5 * (diff * diff).mean(), diff * (1.0 / out.shape[0])
+
+
+LOSSES = {cls.name: cls for cls in (MSE, MAE, CrossEntropy, BCE, Hinge, Perceptron, LMS)}
 LOSS_NAMES = tuple(LOSSES)
 
 

@@ -13,8 +13,21 @@ class TrainStep:
     The returned loss is a 0-d backend array (no device synchronisation until someone reads it).
     """
 
-    def __init__(self, model, loss, optimizer, *, l1: float = 0.0, l2: float = 0.0, clip_norm: float | None = None):
+    def __init__(
+        self,
+        model,
+        loss,
+        optimizer,
+        *,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        clip_norm: float | None = None,
+        keep_on_nan: bool = False,
+    ):
         self.model, self.loss, self.optimizer = model, loss, optimizer
+        # keep_on_nan: a NaN or infinite loss skips the update, so that the weights stay those the loss came from
+        # (a diagnosis then tells weights that broke from a step that broke them); it reads the loss each step
+        self.keep_on_nan = keep_on_nan
         self.l1, self.l2, self.clip_norm = float(l1), float(l2), clip_norm
         optimizer.bind(model.xp, model.size, model.dtype)
         self.grad_norm: float | None = None  # set by each step when clip_norm is on
@@ -31,6 +44,8 @@ class TrainStep:
             apply_penalty(model.xp, model.params[:n], model.grads[:n], self.l1, self.l2)
         if self.clip_norm:
             self.grad_norm = clip_grad_norm(model.xp, model.grads, self.clip_norm)
+        if self.keep_on_nan and not bool(model.xp.isfinite(loss)):
+            return loss
         self.optimizer.step(model.params, model.grads)
         return loss
 

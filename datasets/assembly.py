@@ -10,7 +10,8 @@ from typing import TypedDict
 import numpy as np
 
 from .dataset import Dataset
-from .normalization import fit_normalization
+from .normalization import apply_normalization, fit_normalization
+from .pca import fit_pca
 from .split import random_split, stratified_split
 
 DEFAULT_VAL_FRACTION = 0.2
@@ -113,7 +114,7 @@ def _points_2d(prepared: Prepared, splits: dict[str, _Part]) -> dict | None:
 
 
 def finish(prepared: Prepared, options: dict, dtype: str) -> Dataset:
-    """Split, fit the normalization on the training rows only, and build the Dataset."""
+    """Split, fit the normalization, then the PCA (``pca: k``), on the training rows only; build the Dataset."""
     splits = _splits(prepared, options)
     if prepared.task == "regression":
         converted: dict[int, np.ndarray] = {}
@@ -122,6 +123,10 @@ def finish(prepared: Prepared, options: dict, dtype: str) -> Dataset:
             converted.setdefault(key, np.asarray(part["targets"], dtype).reshape(len(part["targets"]), -1))
             part["targets"] = converted[key]
     record = fit_normalization(splits["train"]["inputs"], options.get("normalize", "none"), prepared.axis)
+    components = options.get("pca")
+    pca = None
+    if components:  # normalize first, then PCA: the components of the inputs the model would otherwise get
+        pca = fit_pca(splits["train"]["inputs"], components, lambda rows: apply_normalization(rows, record, "float64"))
     return Dataset(
         name=prepared.name,
         task=prepared.task,
@@ -135,4 +140,5 @@ def finish(prepared: Prepared, options: dict, dtype: str) -> Dataset:
         feature_names=prepared.feature_names,
         to_inputs=prepared.to_inputs,
         points_2d=_points_2d(prepared, splits),
+        pca=pca,
     )

@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import DataError, shown
 from .normalization import apply_normalization
+from .pca import PCAFit
 
 SPLITS = ("train", "val")
 
@@ -18,7 +19,9 @@ SPLITS = ("train", "val")
 class Dataset:
     """A dataset ready to train on.
 
-    ``x_*`` are model inputs: features computed, normalization applied, ``dtype`` floats, images NCHW.
+    ``x_*`` are model inputs: features computed, normalization applied, ``dtype`` floats, images NCHW; with
+    ``pca`` (``data.pca: k``) the normalized inputs are then projected on their first k principal components,
+    flat ``(N, k)`` (``data_shape`` keeps the shape before the projection).
     ``y_*`` are int64 class ids (classification) or floats of shape ``(N, output_dim)`` (regression).
     Inputs stay in their stored form (uint8 for images) until ``x_train``/``x_val`` is first read, and
     ``batches`` converts uint8 images batch by batch, so CIFAR-10 never needs all its floats at once.
@@ -40,6 +43,7 @@ class Dataset:
         feature_names: list[str] | None = None,
         to_inputs: Callable[[np.ndarray], np.ndarray] | None = None,
         points_2d: dict | None = None,
+        pca: PCAFit | None = None,
     ):
         self.name, self.task, self.source, self.dtype = name, task, source, dtype
         self.val_is_train = inputs["val"] is inputs["train"]
@@ -49,7 +53,9 @@ class Dataset:
         self.class_names = list(class_names) if class_names is not None else None
         self.feature_names = list(feature_names) if feature_names is not None else None
         self.points_2d = points_2d
-        self.input_shape = tuple(int(d) for d in inputs["train"].shape[1:])
+        self._pca = pca
+        self.data_shape = tuple(int(d) for d in inputs["train"].shape[1:])  # before PCA
+        self.input_shape = (pca.components,) if pca is not None else self.data_shape
         self._to_inputs = to_inputs
         # Used only when the caller shuffles without its own generator; seeded so runs repeat.
         self._shuffle_rng = np.random.default_rng([options.get("seed", 0), 1])
@@ -78,6 +84,15 @@ class Dataset:
         """The fitted normalization record (a copy: JSON-serialisable, safe to store in a run)."""
         return copy.deepcopy(self._normalization)
 
+    @property
+    def pca(self) -> dict | None:
+        """The fitted PCA (``data.pca``) as a plain JSON record (mean, components, variance), or None."""
+        return self._pca.record() if self._pca is not None else None
+
+    @property
+    def pca_fit(self) -> PCAFit | None:
+        return self._pca
+
     def __len__(self) -> int:
         return len(self._targets["train"])
 
@@ -86,8 +101,17 @@ class Dataset:
         return f"Dataset({self.name!r}, {self.task}, input_shape={self.input_shape}, {sizes})"
 
     # -- arrays --------------------------------------------------------------------------------------
-    def _encode(self, inputs: np.ndarray) -> np.ndarray:
+    def normalize(self, inputs: np.ndarray) -> np.ndarray:
+        """Stored inputs -> normalized ``dtype`` floats, before any PCA."""
         return apply_normalization(inputs, self._normalization, self.dtype)
+
+    def _encode(self, inputs: np.ndarray) -> np.ndarray:
+        normalized = self.normalize(inputs)
+        return normalized if self._pca is None else self._pca.apply(normalized, self.dtype)
+
+    def stored_inputs(self, split: str) -> np.ndarray:
+        """A split's inputs as stored: features computed, not normalized (uint8 for images)."""
+        return self._inputs[self._check_split(split)]
 
     @cached_property
     def x_train(self) -> np.ndarray:
@@ -116,8 +140,8 @@ class Dataset:
             inputs = self._to_inputs(raw) if self._to_inputs else raw
         except ValueError:  # a reshape that cannot fit: report it like any other shape mismatch
             inputs = raw
-        if inputs.ndim == 0 or inputs.shape[1:] != self.input_shape:
-            raise DataError(f"featurize: expected raw data giving inputs {self.input_shape}, got {raw.shape}")
+        if inputs.ndim == 0 or inputs.shape[1:] != self.data_shape:
+            raise DataError(f"featurize: expected raw data giving inputs {self.data_shape}, got {raw.shape}")
         return self._encode(inputs)
 
     # -- batches -------------------------------------------------------------------------------------
@@ -183,6 +207,7 @@ class Dataset:
             "val_is_train": self.val_is_train,
             "dtype": self.dtype,
             "normalize": self._normalization["method"],
+            "pca": self._pca.summary() if self._pca is not None else None,
             "options": copy.deepcopy(self.options),
         }
         if self.task == "classification":

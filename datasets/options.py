@@ -33,11 +33,16 @@ DATA_OPTIONS: dict[str, Option] = {
     "seed": Option("int", None, min=0, help="seeds the generated points and the split (default: the session's seed)"),
     "val_fraction": Option("float", None, min=0.0, help="share of the data held out for validation"),  # < 1 too
     "normalize": Option("choice", None, choices=NORMALIZE_METHODS, help="input scaling, fitted on train"),
+    "pca": Option(
+        "int", None, min=0, help="keep the first k principal components (after normalize; fitted on train; 0: off)"
+    ),
     "features": Option("list", None, help="Playground's input features, e.g. [x1, x2, x1^2]"),
     "train": Option("str", None, help="training CSV file, relative to the session file"),
     "val": Option("str", None, help="validation CSV file (empty: split from train)"),
     "target": Option("any", None, help="the target column (or a list of them)"),
     "task": Option("choice", None, choices=TASKS, help="classification or regression"),
+    "inputs": Option("any", None, help="points typed into the session: a list of rows, e.g. [[3]]"),
+    "targets": Option("any", None, help="each row's target: a class id or a value (a list for several outputs)"),
     "shape": Option("any", None, help="image shape [C, H, W] of each row (empty: a flat table)"),
 }
 
@@ -116,6 +121,31 @@ def check_shape(where: str, value: object) -> list[int]:
     raise DataError(f"{where}: expected [channels, height, width] of positive integers, got {shown(value)}{hint}")
 
 
+def check_rows(where: str, value: object) -> list:
+    """Typed-in inputs: a non-empty list of rows of numbers, every row as long as the first (one number: a row of 1)."""
+    if not isinstance(value, list) or not value:
+        raise DataError(
+            f"{where}: expected a non-empty list of rows of numbers, e.g. [[0, 1], [1, 0]], got {shown(value)}"
+        )
+    rows = [row if isinstance(row, list) else [row] for row in value]
+    for i, row in enumerate(rows):
+        if len(row) != len(rows[0]) or not row:
+            raise DataError(f"{where}[{i}]: expected {len(rows[0])} numbers like the first row, got {shown(value[i])}")
+        for v in row:
+            check_number(f"{where}[{i}]", v, float("-inf"))
+    return rows
+
+
+def check_targets(where: str, value: object) -> list:
+    """Typed-in targets: a list of numbers (or of equal-length lists of numbers, for several outputs)."""
+    if not isinstance(value, list) or not value:
+        raise DataError(f"{where}: expected a non-empty list of targets, e.g. [0, 1, 1, 0], got {shown(value)}")
+    for i, v in enumerate(value):
+        for x in v if isinstance(v, list) else [v]:
+            check_number(f"{where}[{i}]", x, float("-inf"))
+    return list(value)
+
+
 def _minimum(option: Option) -> float:
     """The lower bound of a number option (every int and float option in DATA_OPTIONS declares one)."""
     if option.min is None:
@@ -145,6 +175,8 @@ _OWN_CHECKS: dict[str, Callable[[str, object], object]] = {
     "val": check_path,
     "target": check_target,
     "shape": check_shape,
+    "inputs": check_rows,
+    "targets": check_targets,
 }
 CHECKS: dict[str, Callable[[str, object], object]] = {
     key: _OWN_CHECKS.get(key) or _declared_check(option) for key, option in DATA_OPTIONS.items()

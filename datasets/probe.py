@@ -49,7 +49,10 @@ class DataProbe:
 
 
 def declared_shape(info: DatasetInfo, data: Mapping) -> tuple | None:
-    """The input shape known without loading: the chosen features' count, else the registry's (None for CSV)."""
+    """The input shape known without loading: PCA's components, the chosen features' count, else the registry's
+    (None for CSV)."""
+    if data.get("pca"):
+        return (int(data["pca"]),)
     if data.get("features"):
         return (len(data["features"]),)
     return info.input_shape
@@ -61,7 +64,7 @@ def input_shape(data: Mapping, base_dir=".") -> tuple:
     the built-in digits and CSV files load in milliseconds)."""
     info = lookup(data["dataset"])
     shape = declared_shape(info, data)
-    if shape is not None and (data.get("features") or not info.offline):
+    if shape is not None and ((data.get("features") and not data.get("pca")) or not info.offline):
         return shape
     return load_config(data, base_dir=base_dir, progress=False).input_shape
 
@@ -99,8 +102,9 @@ def _probe(data: dict, base_dir) -> DataProbe:
 
 
 def sample_images(dataset: Dataset, count: int = 8) -> tuple[np.ndarray, list[str]]:
-    """The first ``count`` training images scaled to 0..1 for display, with their class names as captions."""
-    x, y = next(iter(dataset.batches("train", count)))
+    """The first ``count`` training images scaled to 0..1 for display, with their class names as captions (the
+    images themselves with ``data.pca`` too: normalized, not projected)."""
+    x, y = dataset.normalize(dataset.stored_inputs("train")[:count]), dataset.y_train[:count]
     images = np.asarray(x, dtype=np.float64)
     low = images.min(axis=(1, 2, 3), keepdims=True)
     span = images.max(axis=(1, 2, 3), keepdims=True) - low

@@ -13,7 +13,7 @@ from .csvfile import load_csv
 from .dataset import Dataset
 from .errors import DataError, unknown_name
 from .features import DEFAULT_FEATURES
-from .generated import load_gate, load_playground, load_sine
+from .generated import load_gate, load_playground, load_points, load_sine
 from .images import is_cached, load_digits, load_downloaded
 from .options import check_dtype, resolve_options
 
@@ -38,7 +38,8 @@ class DatasetInfo:
 # Defaults, and why. Generated 2-D sets are standardized: a feature like x1^2 reaches 36 while sin(x1)
 # stays in [-1, 1], and unit scale lets one learning rate suit every feature (Playground's own ranges
 # are kept in ``points_2d`` for plots). Gates keep their 0/1 inputs; images are scaled to [0, 1] by
-# minmax (MNIST's 0..255 becomes x / 255); a CSV file's values are kept as written.
+# minmax (MNIST's 0..255 becomes x / 255); a CSV file's values are kept as written. No set applies PCA unless
+# asked (``pca: k``, fitted after the normalization).
 _PLAYGROUND = {
     "samples": 500,
     "noise": 0.0,
@@ -46,11 +47,29 @@ _PLAYGROUND = {
     "val_fraction": 0.2,
     "normalize": "standard",
     "features": DEFAULT_FEATURES,
+    "pca": None,
 }
-_SINE = {"samples": 500, "noise": 0.0, "seed": 0, "val_fraction": 0.2, "normalize": "standard"}
-_GATE = {"seed": 0, "val_fraction": 0.0, "normalize": "none", "features": DEFAULT_FEATURES}
-_DIGITS = {"samples": None, "seed": 0, "val_fraction": 0.2, "normalize": "minmax"}
-_DOWNLOADED = {"samples": None, "seed": 0, "val_fraction": None, "normalize": "minmax"}
+_SINE = {"samples": 500, "noise": 0.0, "seed": 0, "val_fraction": 0.2, "normalize": "standard", "pca": None}
+_GATE = {
+    "seed": 0,
+    "val_fraction": 0.0,
+    "normalize": "none",
+    "features": DEFAULT_FEATURES,
+    "task": "classification",
+    "pca": None,
+}
+# points: typed in; by default seed 003's one sample (x = 3, y = -12)
+_POINTS = {
+    "inputs": [[3]],
+    "targets": [-12],
+    "task": "regression",
+    "seed": 0,
+    "val_fraction": 0.0,
+    "normalize": "none",
+    "pca": None,
+}
+_DIGITS = {"samples": None, "seed": 0, "val_fraction": 0.2, "normalize": "minmax", "pca": None}
+_DOWNLOADED = {"samples": None, "seed": 0, "val_fraction": None, "normalize": "minmax", "pca": None}
 _CSV = {
     "train": None,
     "val": None,
@@ -60,6 +79,7 @@ _CSV = {
     "seed": 0,
     "val_fraction": None,
     "normalize": "none",
+    "pca": None,
 }
 
 
@@ -77,6 +97,7 @@ _TABLE = (
     ("gate_and", "classification", (2,), 2, 4, True, _GATE, load_gate),
     ("gate_or", "classification", (2,), 2, 4, True, _GATE, load_gate),
     ("gate_xor", "classification", (2,), 2, 4, True, _GATE, load_gate),
+    ("points", "regression", (1,), None, 1, True, _POINTS, load_points),
     ("digits", "classification", (1, 8, 8), 10, 1797, True, _DIGITS, load_digits),
     ("mnist", "classification", (1, 28, 28), 10, 70000, False, _DOWNLOADED, load_downloaded),
     ("fashion_mnist", "classification", (1, 28, 28), 10, 70000, False, _DOWNLOADED, load_downloaded),
@@ -93,6 +114,7 @@ _DESCRIPTIONS = {
     "plane": "Playground regression: y = (x1 + x2) / 10",
     "multi_gaussian": "Playground regression: six bumps of alternating sign",
     "sine": "1-D regression: y = sin(x) on [-pi, pi]",
+    "points": "rows typed into the session (data.inputs, data.targets): a worked example",
     "gate_and": "logic gate AND: the 4 rows of its truth table",
     "gate_or": "logic gate OR: the 4 rows of its truth table",
     "gate_xor": "logic gate XOR: the 4 rows of its truth table",

@@ -1,7 +1,8 @@
 """The events a training run emits: frozen records of plain numbers, consumed by the CLI, the recorder and the app.
 
-Four kinds are written to metrics.jsonl (``step``, ``epoch``, ``snapshot``, ``end``); a failed or cancelled run
-is recorded as an ``end`` event with its status. RunStarted describes the run and lives in summary.json.
+Four kinds are written to metrics.jsonl (``step``, ``epoch``, ``snapshot``, ``end``), ``diagnosis`` when the run's
+health watch spots a problem, and ``boost`` for a boosted session's rounds; a failed or cancelled run is recorded
+as an ``end`` event with its status. RunStarted describes the run and lives in summary.json.
 """
 
 from __future__ import annotations
@@ -153,6 +154,43 @@ class SnapshotTaken:
 
 
 @dataclass(frozen=True)
+class BoostRound:
+    """An AdaBoost round done (sessions/training/boost.py): the weak learner h_t (a perceptron, sign(w.x + b)), its
+    weighted error and vote, the combined H_t = sign(sum_s alpha_s h_s) so far, and the sample weights w_{t+1} that
+    the next round trains on. Recorded just before the round's EpochEnded (a boosted run's epochs are its rounds)."""
+
+    round: int
+    step: int
+    time: float  # seconds since the run started
+    epsilon: float  # sum_i w_t(i) [h_t(x_i) != y_i] over the training split (kept inside [EPS, 1 - EPS])
+    alpha: float  # 1/2 ln((1 - epsilon) / epsilon)
+    learner_acc: float  # h_t alone on the training split, every point counted once
+    train_acc: float  # H_t on the training split
+    val_acc: float | None
+    exp_loss: float  # mean exp(-y_i F_t(x_i)) over the training split, F_t = sum_s alpha_s h_s: what AdaBoost lowers
+    weight: list[float]  # h_t's weights, one per model input (feature)
+    bias: float
+    sample_weights: list[float] | None  # w_{t+1}, one per training point (None for large training splits)
+    weight_max: float  # the largest w_{t+1}(i)
+    effective_size: float  # 1 / sum_i w_{t+1}(i)^2: n when the weights are uniform, 1 when one point has them all
+    event: str = field(default="boost", init=False)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A training problem spotted while the run goes on (sessions/training/health.py), once per kind and run: the
+    kind (health.KINDS), what was seen in words, the numbers that show it, and what to try."""
+
+    kind: str  # dead_units | saturation | vanishing_gradients | exploding_gradients | plateau | overfitting | ...
+    epoch: int  # the epoch being trained (at a snapshot) or just ended
+    step: int
+    message: str
+    evidence: dict[str, Any]
+    advice: str
+    event: str = field(default="diagnosis", init=False)
+
+
+@dataclass(frozen=True)
 class RunEnded:
     """The run finished: ``completed`` or ``stopped_early`` (early stopping)."""
 
@@ -191,12 +229,24 @@ class RunCancelled:
     event: str = field(default="cancelled", init=False)
 
 
-Event = RunStarted | StepEnded | EpochEnded | SnapshotTaken | RunEnded | RunFailed | RunCancelled
+Event = (
+    RunStarted | StepEnded | EpochEnded | SnapshotTaken | BoostRound | Diagnosis | RunEnded | RunFailed | RunCancelled
+)
 FINAL = (RunEnded, RunFailed, RunCancelled)  # the events a run ends with
 
 EVENT_TYPES = {
     cls.__dataclass_fields__["event"].default: cls
-    for cls in (RunStarted, StepEnded, EpochEnded, SnapshotTaken, RunEnded, RunFailed, RunCancelled)
+    for cls in (
+        RunStarted,
+        StepEnded,
+        EpochEnded,
+        SnapshotTaken,
+        BoostRound,
+        Diagnosis,
+        RunEnded,
+        RunFailed,
+        RunCancelled,
+    )
 }
 
 

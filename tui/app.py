@@ -18,6 +18,7 @@ from dl_lab.sessions.runs.directory import runs_root as default_runs_root
 
 from .commands import commands
 from .messages import ReplayRequested, ResumeRequested
+from .screens.backprop import BackpropScreen
 from .screens.inspect import InspectScreen
 from .screens.replay import ReplayScreen
 from .screens.runs import RunsScreen
@@ -120,16 +121,23 @@ class KeyHelp(HelpPanel):
 
 class DLLabApp(App):
     """Build a network (1), train it and watch it learn (2), browse, compare and replay recorded runs (3), look inside
-    a trained one (4)."""
+    a trained one (4), follow one sample through backpropagation (5)."""
 
     TITLE = "dl-lab"
     CSS_PATH = "app.tcss"
-    MODES = {"build": build_screen, "train": TrainScreen, "runs": RunsScreen, "inspect": InspectScreen}
+    MODES = {
+        "build": build_screen,
+        "train": TrainScreen,
+        "runs": RunsScreen,
+        "inspect": InspectScreen,
+        "backprop": BackpropScreen,
+    }
     BINDINGS = [
         Binding("1", "switch_mode('build')", "Build"),
         Binding("2", "switch_mode('train')", "Train"),
         Binding("3", "show_runs", "Runs"),
         Binding("4", "switch_mode('inspect')", "Inspect"),
+        Binding("5", "switch_mode('backprop')", "Backprop", tooltip="one sample through the network, number by number"),
         Binding("f2", "switch_mode('build')", "Build", show=False),
         Binding("f3", "switch_mode('train')", "Train", show=False),
         Binding("f4", "show_runs", "Runs", show=False),

@@ -128,10 +128,17 @@ def setting_commands(app) -> Iterable[SystemCommand]:
 
 def mode_screens() -> dict:
     """Each mode's screen class (as in DLLabApp.MODES, where the build screen comes from a function)."""
+    from .screens.backprop import BackpropScreen
     from .screens.build import BuildScreen  # imported here: the app imports it only when first shown
     from .screens.inspect import InspectScreen
 
-    return {"build": BuildScreen, "train": TrainScreen, "runs": RunsScreen, "inspect": InspectScreen}
+    return {
+        "build": BuildScreen,
+        "train": TrainScreen,
+        "runs": RunsScreen,
+        "inspect": InspectScreen,
+        "backprop": BackpropScreen,
+    }
 
 
 def palette_bindings(screen_class) -> list[Binding]:

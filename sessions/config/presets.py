@@ -12,9 +12,14 @@ DEFAULT = "spiral"
 # The course's order (the README's): the preset picker and `dl-lab new --list` show them so. A preset file not named
 # here comes after these, alphabetically.
 ORDER = (
+    "mcculloch_pitts",
     "perceptron",
+    "adaline",
     "logistic_regression",
     "xor",
+    "xor_by_hand",
+    "backprop_example",
+    "boost",
     "circle_width",
     "spiral",
     "spiral_deep",
@@ -25,10 +30,13 @@ ORDER = (
     "initialization",
     "digits_mlp",
     "digits_cnn",
+    "lenet5_digits",
     "residual",
     "mnist",
+    "lenet5",
     "fashion_mnist",
     "cifar10",
+    "vgg_small",
 )
 
 

@@ -13,6 +13,7 @@ from dl_lab.core.model import parse_layer_spec
 from dl_lab.core.optimizers import make_optimizer
 from dl_lab.core.schedules import Schedule
 from dl_lab.core.spec import Option, check_options, closest
+from dl_lab.sessions.config.weights import check_weights
 
 if TYPE_CHECKING:
     from dl_lab.datasets.registry import DatasetInfo
@@ -33,6 +34,8 @@ TOP_KEYS = (
     "regularization",
     "training",
     "monitor",
+    "weights",
+    "boost",
 )
 SCALARS = {
     "version": Option("int", SCHEMA_VERSION, min=1, max=SCHEMA_VERSION, help="schema version of the file"),
@@ -69,6 +72,12 @@ MONITOR = {
     "sample_size": Option("int", 128, min=1, help="validation samples used for activation statistics"),
     "boundary_resolution": Option("int", 32, min=4, max=200, help="grid size of the decision-boundary map"),
 }
+
+
+BOOST = {
+    "rounds": Option("int", 10, min=1, help="AdaBoost rounds: perceptrons trained one after the other and combined"),
+}
+WEIGHTLESS = ("flatten", "dropout")  # the layers a boosted perceptron may have besides its dense unit
 
 
 def _mapping(where: str, value) -> dict:
@@ -149,4 +158,37 @@ def validate(raw) -> dict:
     )
     out["training"] = _check_training(raw.get("training"))
     out["monitor"] = check_options("monitor", MONITOR, _mapping("monitor", raw.get("monitor")))
+    if raw.get("boost") is not None:  # written only when set: boosting is a kind of session of its own
+        out["boost"] = _check_boost(raw["boost"], out["model"], loss, task, info)
+    if raw.get("weights") is not None:  # written only when set: most sessions let the initializer choose
+        out["weights"] = check_weights(raw["weights"])
     return out
+
+
+def _check_boost(raw, model: list, loss: str, task: str, info: DatasetInfo) -> dict:
+    """``boost:`` (absent or null: no boosting): AdaBoost of perceptrons needs two classes and a model that is one
+    perceptron (sessions/training/boost.py)."""
+    boost = check_options("boost", BOOST, _mapping("boost", raw))
+    if task != "classification" or info.num_classes not in (2, None):
+        classes = "a regression task" if task != "classification" else f"{info.num_classes} classes"
+        raise ConfigError(f"boost: AdaBoost here combines binary classifiers, but {info.name} has {classes}")
+    dense = [(i, layer["dense"]) for i, layer in enumerate(model) if "dense" in layer]
+    weighted = [i for i, layer in enumerate(model) if next(iter(layer)) not in (*WEIGHTLESS, "dense")]
+    if weighted or len(dense) != 1 or dense[0][1]["units"] != 1:
+        if weighted:
+            got = ", ".join(f"model[{i}] is {next(iter(model[i]))}" for i in weighted)
+        elif len(dense) != 1:
+            got = f"{len(dense)} dense layers"
+        else:
+            got = f"model[{dense[0][0]}] has {dense[0][1]['units']} units"
+        raise ConfigError(
+            "boost: each weak learner is a perceptron, so the model must be one dense layer with 1 unit "
+            f"(- dense: {{units: 1}}) and a binary loss (perceptron, bce, hinge); got {got}"
+        )
+    i, dense_cfg = dense[0]
+    if dense_cfg["activation"] not in ("identity", LOSSES[loss].fuses):
+        raise ConfigError(
+            f"boost: the perceptron votes with the sign of its score w.x + b, so model[{i}] takes no activation "
+            f"(got {dense_cfg['activation']})"
+        )
+    return boost

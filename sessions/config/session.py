@@ -95,6 +95,10 @@ def apply_overrides(raw: dict, overrides) -> dict:
 
 
 def _child(node, key, nxt, path):
+    if isinstance(key, int) and isinstance(node, dict):  # a mapping keyed by number: weights.1.bias
+        if not isinstance(node.get(key), (dict, list)):
+            node[key] = {}
+        return node[key]
     if isinstance(key, int):
         if not isinstance(node, list) or key >= len(node):
             raise SessionError(f"--set {path}: index [{key}] is out of range")
@@ -107,7 +111,9 @@ def _child(node, key, nxt, path):
 
 
 def _assign(node, key, value, path):
-    if isinstance(key, int):
+    if isinstance(key, int) and isinstance(node, dict):
+        node[key] = value
+    elif isinstance(key, int):
         if not isinstance(node, list) or key > len(node):
             raise SessionError(f"--set {path}: index [{key}] is out of range")
         if key == len(node):

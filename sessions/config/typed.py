@@ -84,6 +84,13 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True)
+class BoostConfig:
+    """``boost:``: AdaBoost of perceptrons (sessions/training/boost.py), ``rounds`` weak learners."""
+
+    rounds: int
+
+
+@dataclass(frozen=True)
 class SessionConfig:
     """A complete, validated session."""
 
@@ -100,6 +107,8 @@ class SessionConfig:
     regularization: RegularizationConfig
     training: TrainingConfig
     monitor: MonitorConfig
+    weights: Any = None  # parameters fixed by hand (sessions/config/weights.py), or None
+    boost: BoostConfig | None = None  # AdaBoost of perceptrons, or None (a plain run)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> SessionConfig:
@@ -123,6 +132,8 @@ class SessionConfig:
             regularization=RegularizationConfig(**spec["regularization"]),
             training=TrainingConfig(**training),
             monitor=MonitorConfig(**spec["monitor"]),
+            weights=spec.get("weights"),
+            boost=BoostConfig(**spec["boost"]) if spec.get("boost") is not None else None,
         )
 
     def to_spec(self) -> dict:
@@ -130,7 +141,7 @@ class SessionConfig:
         training = _plain(self.training)
         if self.training.early_stopping is not None:
             training["early_stopping"] = _plain(self.training.early_stopping)
-        return {
+        spec = {
             "version": self.version,
             "name": self.name,
             "seed": self.seed,
@@ -145,6 +156,11 @@ class SessionConfig:
             "training": training,
             "monitor": _plain(self.monitor),
         }
+        if self.weights is not None:
+            spec["weights"] = self.weights
+        if self.boost is not None:
+            spec["boost"] = _plain(self.boost)
+        return spec
 
 
 def _plain(obj) -> dict:

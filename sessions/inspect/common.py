@@ -59,6 +59,9 @@ class Inspected:
         raw = np.asarray(ds._inputs["train"], dtype=np.float64)
         record = ds.normalization
         shape = (1, -1) + (1,) * (raw.ndim - 2)
+        if ds.pca_fit is not None:  # data.pca: the model's inputs are principal components, their own units
+            x = np.asarray(ds.x_train, dtype=np.float64)
+            return np.zeros((1, 1)), np.ones((1, 1)), float(x.min()), float(x.max())
         if record.get("method", "none") == "none":
             shift, scale = np.zeros(1), np.ones(1)
         else:

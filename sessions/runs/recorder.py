@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from dl_lab.core.backend import import_cupy
+from dl_lab.sessions.config.weights import RECORDED, uses_files
+from dl_lab.sessions.config.yamlio import dump_yaml
 from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, SnapshotTaken, to_record
 from dl_lab.sessions.runs import files
 from dl_lab.sessions.runs.directory import RunLock, read_summary
@@ -99,7 +101,7 @@ class Recorder:
         except OSError as exc:
             raise write_error(exc, self.dir / "checkpoints") from None
         if not resume:
-            files.write_text(self.dir / "session.yaml", self.trainer.session.to_yaml())
+            files.write_text(self.dir / "session.yaml", _recorded_yaml(self.trainer.session))
             files.save_model(self.trainer.model, self.dir / "checkpoints" / "initial.npz")
         else:
             self._drop_records_after(self.trainer.progress.step)
@@ -166,6 +168,8 @@ class Recorder:
             raise write_error(exc, self.dir / "metrics.jsonl") from None
         every = self.trainer.config.training.checkpoint_every
         checkpoints = self.dir / "checkpoints"
+        if isinstance(event, (EpochEnded, RunEnded, RunCancelled)):
+            self._save_extras(checkpoints)
         if isinstance(event, SnapshotTaken) and self.trainer.model.size <= FRAME_PARAMS:
             # the weights at each snapshot of a small model: a replay draws the network and the maps from them
             frames = self.dir / FRAMES_DIR
@@ -187,6 +191,14 @@ class Recorder:
                 self._finish("cancelled", asdict(event))
         elif isinstance(event, RunFailed):
             self._finish("failed", asdict(event))
+
+    def _save_extras(self, checkpoints: Path) -> None:
+        """Arrays a trainer keeps beside the model's checkpoints (a boosted run's ensemble, checkpoints/boost.npz),
+        saved at each epoch and at the end: ``trainer.checkpoint_extras()`` maps file names to arrays."""
+        extras = getattr(self.trainer, "checkpoint_extras", None)
+        for name, arrays in (extras() if extras is not None else {}).items():
+            with files.replacing(checkpoints / name) as tmp, open(tmp, "wb") as f:
+                np.savez(f, **arrays)
 
     def _progress_after(self, event: EpochEnded):
         """The progress a resumed run starts from after ``event``: the trainer updates early stopping's counts
@@ -268,6 +280,13 @@ class Recorder:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _recorded_yaml(session) -> str:
+    """session.yaml as run; weights read from files become the run's own initial checkpoint (the same values)."""
+    if not uses_files(session.spec.get("weights")):
+        return session.to_yaml()
+    return dump_yaml({**session.spec, "weights": RECORDED})
 
 
 def _step_of(record) -> int:

@@ -95,6 +95,9 @@ def load_resume(trainer, run_dir: Path) -> None:
         setattr(trainer.progress, key, value)
     if trainer.progress.rng_state and _rng_state(trainer.model.ctx.rng) is not None:
         trainer.model.ctx.rng.bit_generator.state = trainer.progress.rng_state
+    restore = getattr(trainer, "restore_extras", None)  # what a trainer keeps besides (a boosted run's rounds)
+    if restore is not None:
+        restore(run_dir)
 
 
 def _read_state(path: Path) -> dict:

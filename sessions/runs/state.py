@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dl_lab.sessions.events import (
+    BoostRound,
+    Diagnosis,
     EpochEnded,
     LayerRow,
     LayerSnapshot,
@@ -49,10 +51,12 @@ class RunState:
         self.live: LiveWeights | None = None  # the latest weights the run sent (small models, in the app)
         self.live_before: LiveWeights | None = None  # the ones before (a weight's update is the difference)
         self.lives = 0  # how many it sent (the panes drawn from them redraw when it changes)
+        self.boost_rounds: list[BoostRound] = []  # a boosted session's rounds (AdaBoost), in order
+        self.diagnoses: list[Diagnosis] = []  # the problems the run's health watch found, in order (one per kind)
 
     # --- building --------------------------------------------------------------------------------
     def apply(self, event) -> None:
-        if isinstance(self.end, RunCancelled) and isinstance(event, (StepEnded, EpochEnded, SnapshotTaken)):
+        if isinstance(self.end, RunCancelled) and isinstance(event, (StepEnded, EpochEnded, SnapshotTaken, BoostRound)):
             self.end, self.resumes = None, self.resumes + 1  # the run was stopped, then resumed (--resume)
         if isinstance(event, RunStarted):
             self.started = event
@@ -63,6 +67,10 @@ class RunState:
             self.epochs.append(event)
         elif isinstance(event, SnapshotTaken):
             self._apply_snapshot(event)
+        elif isinstance(event, BoostRound):
+            self.boost_rounds.append(event)
+        elif isinstance(event, Diagnosis):  # a resumed run watches afresh: a kind found again replaces the first
+            self.diagnoses = [d for d in self.diagnoses if d.kind != event.kind] + [event]
         elif isinstance(event, (RunEnded, RunFailed, RunCancelled)):
             self.end = event
         elif isinstance(event, LiveWeights):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import replace
 
-from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, SnapshotTaken, StepEnded
+from dl_lab.sessions.events import Diagnosis, EpochEnded, RunCancelled, RunEnded, RunFailed, SnapshotTaken, StepEnded
 from dl_lab.sessions.runs.state import RunState
 
-GROUP_ENDS = (SnapshotTaken, EpochEnded, RunEnded, RunFailed, RunCancelled)
+GROUP_ENDS = (SnapshotTaken, EpochEnded, Diagnosis, RunEnded, RunFailed, RunCancelled)  # a diagnosis joins its group
 
 
 class Timeline:

@@ -11,6 +11,8 @@ from dl_lab.core.losses import Loss
 from dl_lab.core.memory import EVAL_BATCH, Budget, Estimate
 from dl_lab.core.optimizers import Optimizer
 from dl_lab.datasets import DataError, Dataset, load_config
+from dl_lab.datasets.pca import flat_input_error
+from dl_lab.sessions.config.weights import apply_weights
 
 
 class DataFacts(Protocol):
@@ -109,17 +111,21 @@ def _build(session, dataset, backend, progress) -> Built:
     loss = get_loss(config.loss)
     backend_ = get_backend(backend or config.backend)
     optimizer = make_optimizer(config.optimizer.to_spec())
-    model = Sequential(
-        list(config.model),
-        dataset.input_shape,
-        backend=backend_,
-        dtype=config.dtype,
-        seed=config.seed,
-        init=config.init,
-        loss=loss,
-        memory=memory_budget(config, optimizer, dataset, backend_.name),
-    )
+    try:
+        model = Sequential(
+            list(config.model),
+            dataset.input_shape,
+            backend=backend_,
+            dtype=config.dtype,
+            seed=config.seed,
+            init=config.init,
+            loss=loss,
+            memory=memory_budget(config, optimizer, dataset, backend_.name),
+        )
+    except ModelError as exc:  # an image layer given PCA's flat inputs: say it about data.pca
+        raise flat_input_error(config.data.options, exc) from None
     check_output(len(config.model), model.output_shape, loss, dataset)
+    apply_weights(model, config.weights, session.base_dir)
     training = config.training
     schedule = Schedule(optimizer.lr, dict(training.schedule), training.epochs, where="training.schedule")
     return Built(dataset, model, loss, optimizer, schedule)

@@ -23,6 +23,7 @@ from dl_lab.sessions.events import (
 )
 from dl_lab.sessions.training.build import build
 from dl_lab.sessions.training.diagnosis import explain
+from dl_lab.sessions.training.health import HealthWatch, classes_of
 from dl_lab.sessions.training.metrics import EpochTotals, evaluate
 from dl_lab.sessions.training.monitor import Monitor
 
@@ -66,13 +67,24 @@ class Trainer:
     EpochEnded and finally RunEnded, RunFailed or RunCancelled (``should_stop`` is polled between batches).
     """
 
+    def __new__(cls, session, *args, **kwargs):
+        """A boosted session (``boost:``) gets a BoostTrainer (training/boost.py): its rounds through this loop's
+        controls and events, wherever a front end makes its trainer with ``Trainer(session)``."""
+        if cls is Trainer and session.config.boost is not None:
+            from dl_lab.sessions.training.boost import BoostTrainer
+
+            return super().__new__(BoostTrainer)
+        return super().__new__(cls)
+
     def __init__(self, session, *, dataset=None, backend=None, progress=None):
         self.session, self.config = session, session.config
         built = build(session, dataset=dataset, backend=backend, progress=progress)
         self.dataset, self.model, self.loss = built.dataset, built.model, built.loss
         self.optimizer, self.schedule = built.optimizer, built.schedule
         tr, reg = self.config.training, self.config.regularization
-        self.step_fn = TrainStep(self.model, self.loss, self.optimizer, l1=reg.l1, l2=reg.l2, clip_norm=tr.clip_norm)
+        self.step_fn = TrainStep(
+            self.model, self.loss, self.optimizer, l1=reg.l1, l2=reg.l2, clip_norm=tr.clip_norm, keep_on_nan=True
+        )
         self.epochs, self.batch_size, self.drop_last = tr.epochs, tr.batch_size, tr.drop_last
         self.steps_per_epoch = self.dataset.num_batches("train", self.batch_size, drop_last=self.drop_last)
         if self.steps_per_epoch == 0:
@@ -85,6 +97,8 @@ class Trainer:
         mon = self.config.monitor
         self.every = mon.every_steps
         self.monitor = Monitor(self.model, self.loss, self.dataset, mon) if self.every else None
+        ds = self.dataset
+        self.health = HealthWatch(self.config, classes_of(ds.task, ds.output_dim, ds.class_names))
         self.progress = Progress()
         self.recent: deque[float] = deque(maxlen=50)
         self.last_epoch: dict | None = None
@@ -190,7 +204,9 @@ class Trainer:
                     time=time.perf_counter() - t0,
                 )
                 if self.monitor and p.step % self.every == 0:
-                    yield self.monitor.snapshot(epoch, p.step, self._before)
+                    snapshot = self.monitor.snapshot(epoch, p.step, self._before)
+                    yield snapshot
+                    yield from self.health.snapshot(snapshot)  # problems it shows (diagnosis events)
             p.epoch, p.batch, p.totals = epoch, 0, {}
             event = self._end_epoch(epoch, totals, time.perf_counter() - t0)
             if not math.isfinite(event.val_loss):
@@ -198,6 +214,7 @@ class Trainer:
                 return
             self.last_epoch = {k: v for k, v in asdict(event).items() if k not in ("event", "samples")}
             yield event
+            yield from self.health.epoch(event)
             if self._should_stop_early(event):
                 yield self._ended("stopped_early", t0, f"no improvement in {p.bad_epochs} epochs")
                 return

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gradient_helper import assert_close_gradient, numeric_gradient
 
-from dl_lab.core import LOSS_NAMES, ConfigError, Sequential, get_loss
+from dl_lab.core import LOSS_NAMES, ConfigError, Sequential, TrainStep, get_loss, make_optimizer
 
 RNG = np.random.default_rng(0)
 TARGETS = {
@@ -19,11 +19,12 @@ TARGETS = {
     "bce": np.array([0, 1, 1, 0]),
     "hinge": np.array([0, 2, 1, 2]),
     "perceptron": np.array([0, 1, 1, 0]),
+    "lms": np.array([-1, 1, 1, -1]),
 }
 
 
 def _outputs(name):
-    cols = 1 if name in ("bce", "perceptron") else 3
+    cols = 1 if name in ("bce", "perceptron", "lms") else 3
     return np.random.default_rng(1).standard_normal((4, cols)) * 2.0
 
 
@@ -92,3 +93,29 @@ def test_a_softmax_or_sigmoid_last_layer_gives_the_same_numbers_as_logits(loss_n
 def test_unknown_loss_names_suggest_the_closest():
     with pytest.raises(ConfigError, match=r"did you mean 'cross_entropy'"):
         get_loss("crossentropy")
+
+
+def test_lms_is_half_the_mean_squared_error_against_plus_minus_one_labels():
+    out, labels = np.array([[0.5], [-2.0], [3.0]]), np.array([1, 0, -1])  # 0 and -1 both read as -1
+    value, grad = get_loss("lms")(out, labels)
+    t = np.array([[1.0], [-1.0], [-1.0]])
+    assert float(value) == pytest.approx(0.5 * np.mean((out - t) ** 2)) == pytest.approx((0.25 + 1 + 16) / 6)
+    assert np.allclose(grad, (out - t) / 3)
+    assert np.allclose(grad, numeric_gradient(lambda o: float(get_loss("lms")(o, labels)[0]), out.copy()))
+    assert get_loss("lms").predict(out).tolist() == [1, 0, 1]
+    with pytest.raises(ConfigError, match="lms: binary targets"):
+        get_loss("lms")(out, np.array([1, 2, 0]))
+
+
+def test_sgd_with_batch_one_on_lms_is_exactly_the_widrow_hoff_rule():
+    rng = np.random.default_rng(3)
+    model = Sequential([{"dense": {"units": 1}}], (3,), dtype="float64", seed=1)
+    step = TrainStep(model, get_loss("lms"), make_optimizer({"name": "sgd", "lr": 0.05}))
+    for x, t in zip(rng.standard_normal((5, 1, 3)), [1, 0, 0, 1, 1], strict=True):
+        w, b = model.layers[0].weight.data.copy(), model.layers[0].bias.data.copy()
+        s = float(x[0] @ w[0] + b[0])
+        target = 1.0 if t == 1 else -1.0
+        step(x, np.array([t]))
+        # w <- w + eta (t - s) x, b <- b + eta (t - s): every point moves the line, even a correctly classified one
+        assert np.allclose(model.layers[0].weight.data, w + 0.05 * (target - s) * x)
+        assert np.allclose(model.layers[0].bias.data, b + 0.05 * (target - s))

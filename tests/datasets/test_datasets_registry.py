@@ -92,6 +92,7 @@ def test_options_record_every_default_filled_in():
         "val_fraction": 0.2,
         "normalize": "standard",
         "features": ["x1", "x2"],
+        "pca": None,
     }
 
 

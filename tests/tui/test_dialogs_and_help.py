@@ -92,7 +92,12 @@ async def test_the_layer_picker_opens_at_the_top_with_a_visible_cursor(tmp_path)
 # --- 3. presets: the course's order, a line each ------------------------------------------------------------
 def test_presets_come_in_the_course_s_order_declared_once():
     assert list(PRESETS) == [name for name in ORDER if name in PRESETS]
-    assert list(PRESETS)[:3] == ["perceptron", "logistic_regression", "xor"]
+    assert [name for name in PRESETS if name in ("perceptron", "adaline", "logistic_regression", "xor")] == [
+        "perceptron",
+        "adaline",
+        "logistic_regression",
+        "xor",
+    ]
     assert course_order(["zeta", "alpha", "xor", "perceptron"]) == ["perceptron", "xor", "alpha", "zeta"]
 
 
@@ -101,7 +106,7 @@ def test_dl_lab_new_list_shows_the_presets_in_the_course_s_order():
 
     output = CliRunner().invoke(app, ["new", "--list"], env={"COLUMNS": "200"}).output
     shown = sorted(PRESETS, key=lambda name: output.index(f" {name} "))
-    assert shown == list(PRESETS) and shown[:3] == ["perceptron", "logistic_regression", "xor"]
+    assert shown == list(PRESETS)  # the course's order, checked against ORDER above
 
 
 async def test_the_preset_picker_shows_a_line_per_preset_cut_to_the_dialog(tmp_path):
@@ -113,8 +118,8 @@ async def test_the_preset_picker_shows_a_line_per_preset_cut_to_the_dialog(tmp_p
         choices = app.screen.query_one(OptionList)
         assert choices.virtual_size.height == choices.option_count == len(PRESETS)  # one line each, none wraps
         first = "".join(s.text for s in choices.render_line(0))
-        assert "perceptron" in first and first.rstrip().endswith("…")
-        assert choices.get_option_at_index(0).id == "perceptron" and choices.highlighted == 0
+        assert "mcculloch_pitts" in first and first.rstrip().endswith("…")  # the course's first model comes first
+        assert choices.get_option_at_index(0).id == "mcculloch_pitts" and choices.highlighted == 0
 
 
 # --- 4. the open dialog completes paths --------------------------------------------------------------------

@@ -11,7 +11,7 @@ def test_every_pane_of_the_run_view_is_redrawn_while_training():
 
 
 def test_the_panes_that_change_every_step_are_redrawn_every_round():
-    often, rare = ("data", "network", "loss", "quality"), ("confusion", "norms", "layers", "projection")
+    often, rare = ("data", "network", "loss", "quality"), ("boost", "confusion", "norms", "layers", "projection")
     expected = tuple(key for other in rare for key in (*often, other))
     assert expected == ROTATION
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from textual import on
+from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -13,6 +14,7 @@ from textual.widgets import Checkbox, Label, Select, Static
 from dl_lab.core.spec import Option
 from dl_lab.datasets import DATASETS, FEATURES, list_datasets
 from dl_lab.datasets.options import CHECKS, DATA_OPTIONS
+from dl_lab.datasets.pca import Preview, preview
 from dl_lab.datasets.probe import DataProbe, sample_images, sample_points
 from dl_lab.tui.widgets.forms import OptionForm, say
 
@@ -62,8 +64,12 @@ class DataPane(Container):
     """The session's data: pick a dataset, set its options and input features, and see a preview of it.
 
     Posts ``Changed`` with the new ``data:`` mapping after every valid edit; ``show`` draws what a probe found.
-    Its widgets are made when it is first shown (``activate``): a hidden pane costs nothing to restyle.
+    Its widgets are made when it is first shown (``activate``): a hidden pane costs nothing to restyle. ``P``
+    switches the preview to the first two principal components of the training split (any dataset) and back.
     """
+
+    # Uppercase: in a text field it is typed (esc leaves the field).
+    BINDINGS = [Binding("P", "toggle_pca", "PCA view", tooltip="of the data: PC1 against PC2, or the data again")]
 
     class Changed(Message):
         def __init__(self, data: dict) -> None:
@@ -76,6 +82,8 @@ class DataPane(Container):
         self.ready = False
         self._probe: DataProbe | None = None
         self._shown: DataProbe | None = None
+        self.pca_view = False
+        self._pca: tuple[DataProbe, Preview | str] | None = None  # the last probe's PCA preview (or why none)
 
     def compose(self):
         if not self.ready:
@@ -164,11 +172,42 @@ class DataPane(Container):
         self._shown = probe
         self._preview(probe)
 
+    def action_toggle_pca(self) -> None:
+        """P: the preview shows the data's first two principal components, or the data again."""
+        self.pca_view = not self.pca_view
+        if self.ready and self.is_mounted and self._probe is not None:
+            self._preview(self._probe)
+
+    def pca_preview(self, probe: DataProbe) -> Preview | str:
+        """The probed dataset's PCA preview (computed once per probe), or why there is none."""
+        if self._pca is None or self._pca[0] is not probe:
+            try:
+                found: Preview | str = preview(probe.dataset) if probe.dataset is not None else "no data loaded"
+            except ValueError as exc:  # DataError, or an SVD that did not converge
+                found = str(exc)
+            self._pca = (probe, found)
+        return self._pca[1]
+
     def _preview(self, probe: DataProbe) -> None:
         note = self.query_one("#preview-note", Static)
         scatter = self.query("#preview-scatter").first() if ScatterPlot is not None else None
         images = self.query("#preview-images").first() if ImageGrid is not None else None
         shown = None
+        if self.pca_view and probe.dataset is not None and scatter is not None:
+            found = self.pca_preview(probe)
+            for widget in (scatter, images):
+                if widget is not None:
+                    widget.display = widget is scatter and isinstance(found, Preview)
+            if isinstance(found, Preview):
+                names = found.class_names
+                scatter.set_points(
+                    found.points, found.labels, found.bounds, regression=found.regression, class_names=names
+                )
+                note.update(f"PCA · {found.line} · P: the data")
+            else:
+                note.update(f"no PCA view: {found}")
+            note.display = True
+            return
         if probe.dataset is not None:
             points = sample_points(probe.dataset)
             if points is not None and scatter is not None:
@@ -179,7 +218,7 @@ class DataPane(Container):
                     names = None if regression else probe.dataset.class_names
                     scatter.set_points(pts, labels, bounds, regression=regression, class_names=names)
                 shown = scatter
-            elif len(probe.dataset.input_shape) == 3 and images is not None:
+            elif len(probe.dataset.data_shape) == 3 and images is not None:  # the images, with data.pca too
                 pictures, captions = sample_images(probe.dataset, PREVIEW_IMAGES)
                 images.set_images(pictures, captions)
                 shown = images

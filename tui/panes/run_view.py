@@ -10,6 +10,7 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from dl_lab.sessions.runs.state import RunState
+from dl_lab.tui.panes.boost import BoostPane
 from dl_lab.tui.panes.network import NetworkPane
 from dl_lab.tui.panes.projection import ProjectionPane
 from dl_lab.tui.panes.run_panes import (
@@ -35,7 +36,18 @@ def rotation(panes: tuple[type[Pane], ...]) -> tuple[str, ...]:
 
 
 # in the grid's order (train.tcss): the data and the network side by side on top, the curves and matrices below
-PANES = (DataPlotPane, NetworkPane, LossPane, QualityPane, ConfusionPane, NormsPane, LayersPane, ProjectionPane)
+# (a boosted session shows the boost pane in the network pane's place: RunView.configure)
+PANES = (
+    DataPlotPane,
+    NetworkPane,
+    BoostPane,
+    LossPane,
+    QualityPane,
+    ConfusionPane,
+    NormsPane,
+    LayersPane,
+    ProjectionPane,
+)
 ROTATION = rotation(PANES)  # data, network, loss, quality, confusion, data, network, loss, quality, norms, ...
 
 
@@ -116,7 +128,8 @@ class RunView(Vertical):
 
     @property
     def panes(self) -> list[Pane]:
-        return list(self.query(Pane))
+        """The panes this run shows (the boost pane or the network pane: ``configure``)."""
+        return [pane for pane in self.query(Pane) if getattr(pane, "wanted", True)]
 
     def on_resize(self, event: events.Resize) -> None:
         self.narrow = event.size.width < WIDE[0] or event.size.height < WIDE[1]
@@ -162,6 +175,16 @@ class RunView(Vertical):
         sends its weights: pictures are computed from them) of ``session``."""
         network = self.query_one(NetworkPane)
         network.configure(dataset, session, live)
+        boosted = session is not None and session.config.boost is not None
+        self.query_one(BoostPane).configure(dataset, boosted)
+        network.wanted = not boosted  # a perceptron's network says little; AdaBoost's combined boundary, much
+        for pane in self.query(Pane):
+            unused = not getattr(pane, "wanted", True)
+            pane.set_class(unused, "-unused")  # hidden (train.tcss), and not one of the run's panes (.run-pane)
+            pane.set_class(not unused, "run-pane")
+            if unused:
+                pane.remove_class("-current")
+        self.current = min(self.current, len(self.panes) - 1)
         self.query_one(ProjectionPane).configure(dataset, live)
         self.query_one(DataPlotPane).configure(dataset, started, live, network)
         task = started.task if started else "classification"
@@ -198,14 +221,14 @@ class RunView(Vertical):
         return bool(chosen)
 
     def cycle(self, delta: int) -> None:
-        self.current = (self.current + delta) % len(PANES)
+        self.current = (self.current + delta) % len(self.panes)
 
     def toggle_zoom(self) -> None:
         self.zoomed = not self.zoomed
 
     def show_pane(self, key: str) -> None:
         """Bring pane ``key`` into view on a small terminal (on a large one every pane shows)."""
-        keys = [p.key for p in PANES]
+        keys = [p.key for p in self.panes]
         if self.single and key in keys:
             self.current = keys.index(key)
 

@@ -147,6 +147,50 @@ def _fit(text: Text, extras: list[Text], width: int | None) -> Text:
     return out
 
 
+HEALTH_WORDS = {
+    "dead_units": "dead units",
+    "saturation": "saturation",
+    "vanishing_gradients": "vanishing gradients",
+    "exploding_gradients": "exploding gradients",
+    "plateau": "plateau at chance",
+    "overfitting": "overfitting",
+    "lr_too_high": "learning rate too high",
+    "lr_too_low": "learning rate too low",
+}
+
+
+def health_text(state: RunState) -> Text | None:
+    """The problems the run's health watch found (Diagnosis events), newest first, one paragraph each: the kind in
+    words and when, what was seen, what to try. None while there are none (the box is hidden then); the box's
+    height cuts the oldest."""
+    found = state.diagnoses
+    if not found:
+        return None
+    text = Text()
+    for n, d in enumerate(reversed(found)):
+        if n:
+            text.append("\n")
+        text.append(f"⚠ {HEALTH_WORDS.get(d.kind, d.kind)}", style="bold")
+        text.append(f" (epoch {d.epoch}): {d.message}; ")
+        text.append("try: ", style="bold")
+        text.append(d.advice)
+    return text
+
+
+def show_health(box, state: RunState) -> None:
+    """The health box (a Static) drawn from ``state``, shown only while the run has findings; redrawn only when
+    they change (the training screen calls it at every tick)."""
+    key = (id(state), tuple(id(d) for d in state.diagnoses))
+    if getattr(box, "health_key", None) == key:
+        return
+    box.health_key = key
+    text = health_text(state)
+    if text is not None:
+        box.update(text)
+    if box.display != (text is not None):
+        box.display = text is not None
+
+
 SHORT_FAILURE_BELOW = 40  # terminal rows under which the failure box is three lines, leaving the panes room
 
 

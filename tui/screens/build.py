@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Checkbox, DataTable, Footer, Input, OptionList, Select, Static, Switch, Tab, Tabs
+from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, Switch, Tab, Tabs
 
 from dl_lab.datasets.probe import DataProbe, probe_data
 from dl_lab.sessions import Session, SessionError, session_from_dict
@@ -26,6 +26,7 @@ from dl_lab.sessions.config.stack import check_stack, output_error, output_warni
 from dl_lab.tui.panes.data import DataPane
 from dl_lab.tui.panes.stack import LayerStack, ModelSummary, StackView
 from dl_lab.tui.panes.training_settings import TrainingPane
+from dl_lab.tui.widgets.footer import LabFooter
 from dl_lab.tui.widgets.forms import NamedForm, OptionField, OptionForm, format_value, say
 
 from .build_edits import LayerEdits, where_of
@@ -168,7 +169,7 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         yield Static("", id="build-status", markup=False)
         yield Static(HINTS["model"][0], id="build-hints", classes="hints", markup=False)
         yield Static(HINTS["model"][1], id="build-short-hints", classes="hints", markup=False)
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.stack = self.query_one(LayerStack)

@@ -24,6 +24,7 @@ from dl_lab.tui.panes.status import (
     progress_text,
     rate,
     set_short,
+    show_health,
 )
 from dl_lab.tui.widgets.footer import LabFooter
 
@@ -95,6 +96,7 @@ class ReplayScreen(PaneActions, Screen):
 
     def compose(self):
         yield Static(id="timeline")
+        yield Static(id="health")  # what the run's health watch had found by the cursor
         yield Static(id="failure")
         yield RunView()
         yield LabFooter()
@@ -147,6 +149,7 @@ class ReplayScreen(PaneActions, Screen):
         self._attach_weights(state)
         self.query_one(RunView).show(state)
         self.query_one("#timeline", Static).update(self._status(state), layout=False)
+        show_health(self.query_one("#health", Static), state)
         failure = self.query_one("#failure", Static)
         failed = isinstance(state.end, RunFailed)
         if failed:

@@ -21,7 +21,7 @@ from dl_lab.sessions.training.pacer import Pacer
 from dl_lab.tui.dialogs.prompt import ValuePrompt
 from dl_lab.tui.panes.network import NetworkPane
 from dl_lab.tui.panes.run_view import NETWORK_BINDINGS, PANE_BINDINGS, PaneActions, RunView
-from dl_lab.tui.panes.status import SHORT_FAILURE_BELOW, failure_text, live_status, set_short
+from dl_lab.tui.panes.status import SHORT_FAILURE_BELOW, failure_text, live_status, set_short, show_health
 from dl_lab.tui.widgets.footer import LabFooter
 
 from ..messages import Outbox, RunEventsReceived, TrainingCrashed
@@ -122,6 +122,7 @@ class TrainScreen(PaneActions, Screen):
 
     def compose(self):
         yield Static(id="status")
+        yield Static(id="health")  # what the run's health watch found (diagnosis events)
         yield Static(id="failure")
         yield Static(id="build-error", markup=False)  # a run refused: the build screen's draft has an error
         yield RunView()
@@ -130,6 +131,7 @@ class TrainScreen(PaneActions, Screen):
     def on_mount(self) -> None:
         self.query_one("#failure").display = False
         self.query_one("#build-error").display = False
+        self.query_one("#health").display = False
         self.set_interval(REDRAW_S, self.redraw)
         if self._pending_resume is not None:
             run_dir, self._pending_resume = self._pending_resume, None
@@ -352,6 +354,7 @@ class TrainScreen(PaneActions, Screen):
         status.update(
             live_status(self.state, self.run_state, lr, run_dir, width, pace=label, steps_per_s=pace), layout=False
         )
+        show_health(self.query_one("#health", Static), self.state)
         if now or self.pacer.due():
             # one pane per redraw while training at full speed: short pauses of the event loop rather than one long
             # one; a paced run leaves the UI time enough to redraw every pane at each frame

@@ -1,0 +1,234 @@
+"""Training diagnosed in plain words (sessions/training/health.py): each kind of finding from a crafted session that
+shows it, none from its healthy twin, none from the presets that train well; once a run, recorded, replayed."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from recorded import record
+
+from dl_lab.sessions import Trainer, open_run, preset_session, session_from_dict
+from dl_lab.sessions.events import Diagnosis, EpochEnded, SnapshotTaken, from_record, to_record
+from dl_lab.sessions.runs.state import RunState
+from dl_lab.sessions.runs.timeline import Timeline
+from dl_lab.sessions.training.health import KINDS, SUSTAINED, HealthWatch
+
+# Two classes on a plane, 160 training samples in 10 batches an epoch, a snapshot every 5 steps.
+BASE = {
+    "name": "health",
+    "seed": 3,
+    "data": {"dataset": "circle", "samples": 200, "noise": 0.1},
+    "model": [{"dense": {"units": 16, "activation": "relu"}}, {"dense": {"units": 2}}],
+    "optimizer": {"name": "sgd", "lr": 0.1},
+    "training": {"epochs": 10, "batch_size": 16},
+    "monitor": {"every_steps": 5},
+}
+OUT = {"dense": {"units": 2}}
+SINE = {"data": {"dataset": "sine", "samples": 200}, "loss": "mse"}
+SINE_MODEL = [{"dense": {"units": 16, "activation": "tanh"}}, {"dense": {"units": 1}}]
+
+
+def spec(**changes) -> dict:
+    out = copy.deepcopy(BASE)
+    out.update(copy.deepcopy(changes))
+    return out
+
+
+def blocks(n: int) -> list:
+    """n dense-batchnorm-relu blocks and a 2-logit output."""
+    block = [{"dense": {"units": 16}}, {"batchnorm": {}}, {"activation": {"name": "relu"}}]
+    return [copy.deepcopy(layer) for _ in range(n) for layer in block] + [{"dense": {"units": 2}}]
+
+
+def stack(activation: str, n: int) -> list:
+    return [{"dense": {"units": 16, "activation": activation}} for _ in range(n)] + [{"dense": {"units": 2}}]
+
+
+DEEP = {"data": {"dataset": "circle", "samples": 100, "noise": 0.1}, "optimizer": {"name": "adam", "lr": 0.001}}
+DEEP_RUN = {"training": {"epochs": 1, "batch_size": 16}, "monitor": {"every_steps": 1}}
+
+# kind -> (a session that shows it, its twin that trains well)
+CRAFTED = {
+    # a bias of -5 under standardized inputs: every ReLU is negative on every sample from the start
+    "dead_units": (
+        spec(
+            model=[{"dense": {"units": 16, "activation": "relu", "bias_init": {"name": "constant", "value": -5}}}, OUT]
+        ),
+        spec(),
+    ),
+    # weights 10x too large: tanh sees inputs of about +-14
+    "saturation": (
+        spec(model=[{"dense": {"units": 16, "activation": "tanh", "init": {"name": "normal", "std": 10}}}, OUT]),
+        spec(model=[{"dense": {"units": 16, "activation": "tanh"}}, OUT], optimizer={"name": "adam", "lr": 0.05}),
+    ),
+    # sigmoid passes back at most a quarter of the gradient: 8 layers leave 1e-5 of it at the first
+    "vanishing_gradients": (spec(model=stack("sigmoid", 8)), spec(model=stack("relu", 8), init="he_uniform")),
+    # 40 dense-batchnorm-relu blocks: batchnorm's gradient grows layer by layer towards the input
+    "exploding_gradients": (spec(model=blocks(40), **DEEP, **DEEP_RUN), spec(model=blocks(4), **DEEP, **DEEP_RUN)),
+    # a linear model cannot separate a circle from its ring: it guesses
+    "plateau": (
+        spec(model=[{"dense": {"units": 2}}], optimizer={"name": "adam", "lr": 0.05}),
+        spec(optimizer={"name": "adam", "lr": 0.05}),
+    ),
+    # 30 noisy training points, two wide layers: the validation loss turns up after the first epoch
+    "overfitting": (
+        spec(
+            data={"dataset": "circle", "samples": 60, "noise": 0.35, "val_fraction": 0.5},
+            model=[
+                {"dense": {"units": 128, "activation": "relu"}},
+                {"dense": {"units": 128, "activation": "relu"}},
+                OUT,
+            ],
+            optimizer={"name": "adam", "lr": 0.01},
+        ),
+        spec(
+            data={"dataset": "circle", "samples": 60, "noise": 0.35, "val_fraction": 0.5},
+            optimizer={"name": "adam", "lr": 0.01},
+            training={"epochs": 3, "batch_size": 16},
+        ),
+    ),
+    "lr_too_high": (spec(optimizer={"name": "sgd", "lr": 10.0}), spec()),
+    "lr_too_low": (
+        spec(**SINE, model=SINE_MODEL, optimizer={"name": "sgd", "lr": 1e-4}),
+        spec(**SINE, model=SINE_MODEL, optimizer={"name": "sgd", "lr": 0.1}),
+    ),
+}
+
+
+def findings(data: dict) -> list[Diagnosis]:
+    return [e for e in Trainer(session_from_dict(data)).run() if isinstance(e, Diagnosis)]
+
+
+def test_every_kind_has_a_crafted_session():
+    assert set(CRAFTED) == set(KINDS)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # lr 10 overflows an exp now and then
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_crafted_session_shows_its_kind_with_evidence_and_advice_naming_a_setting(kind):
+    found = {d.kind: d for d in findings(CRAFTED[kind][0])}
+    assert kind in found, f"{kind} not found; found {sorted(found)}"
+    d = found[kind]
+    assert d.message and d.evidence and d.epoch >= 1 and d.step >= 1
+    assert "--set " in d.advice, d.advice  # what to change, as `dl-lab run ... --set` takes it
+    assert json.loads(json.dumps(to_record(d)))["event"] == "diagnosis"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_its_healthy_twin_shows_nothing(kind):
+    assert findings(CRAFTED[kind][1]) == []
+
+
+def test_each_kind_is_told_once_a_run_and_only_when_the_finding_holds():
+    dead = {"dense": {"units": 16, "activation": "relu", "bias_init": {"name": "constant", "value": -5}}}
+    found = findings(spec(model=[dead, {"dense": {"units": 2}}], training={"epochs": 10, "batch_size": 16}))
+    kinds = [d.kind for d in found]
+    assert len(kinds) == len(set(kinds)) and "dead_units" in kinds  # 20 snapshots of dead units, one finding
+    assert next(d for d in found if d.kind == "dead_units").step == 5 * SUSTAINED  # the second snapshot
+
+
+def _snapshot(step: int, dead: float) -> SnapshotTaken:
+    activation = {"mean": 0.0, "std": 0.0, "histogram": {"counts": [], "lo": 0.0, "hi": 0.0}}
+    row = {"index": 0, "kind": "dense", "activation": {**activation, "function": "relu", "dead_fraction": dead}}
+    return SnapshotTaken(epoch=1, step=step, layers=[row])
+
+
+def test_one_snapshot_is_not_enough_a_finding_must_hold_at_consecutive_ones():
+    watch = HealthWatch(session_from_dict(spec()).config, classes=2)
+    assert watch.snapshot(_snapshot(1, 1.0)) == []
+    assert watch.snapshot(_snapshot(2, 0.0)) == []  # it cleared: the count starts again
+    assert watch.snapshot(_snapshot(3, 0.9)) == []
+    (found,) = watch.snapshot(_snapshot(4, 0.8))
+    assert found.kind == "dead_units" and found.evidence["dead_fraction"] == 0.8
+    assert watch.snapshot(_snapshot(5, 1.0)) == []  # told once
+
+
+def _epoch(n: int, train: float, val: float, val_acc: float | None = None) -> EpochEnded:
+    return EpochEnded(
+        epoch=n, step=n, lr=0.1, train_loss=train, val_loss=val, time=0.0, train_samples_per_s=0.0, val_acc=val_acc
+    )
+
+
+def _saturated(step: int) -> SnapshotTaken:
+    activation = {"mean": 0.0, "std": 0.0, "histogram": {"counts": [], "lo": 0.0, "hi": 0.0}}
+    hidden = {"index": 0, "kind": "dense", "activation": {**activation, "function": "tanh", "saturated_fraction": 0.9}}
+    output = {"index": 1, "kind": "dense", "activation": {**activation, "function": "identity"}}
+    stats = {"norm": 1.0, "mean": 0.0, "std": 1.0, "histogram": {"counts": [], "lo": 0.0, "hi": 0.0}}
+    return SnapshotTaken(epoch=1, step=step, layers=[{**hidden, "weight": stats}, {**output, "weight": stats}])
+
+
+def test_saturation_counts_while_the_model_has_learned_little_not_once_it_is_sure():
+    config = session_from_dict(spec()).config
+    learning = HealthWatch(config, classes=2)
+    learning.epoch(_epoch(1, 0.69, 0.69, 0.5))  # what guessing scores: saturated units are stuck ones
+    assert learning.snapshot(_saturated(1)) == [] and learning.snapshot(_saturated(2))[0].kind == "saturation"
+    learned = HealthWatch(config, classes=2)
+    learned.epoch(_epoch(1, 0.1, 0.1, 0.99))  # a confident classifier's tanh units saturate where it is sure
+    assert learned.snapshot(_saturated(1)) == [] and learned.snapshot(_saturated(2)) == []
+
+
+def test_overfitting_wants_a_clear_rise_of_the_validation_loss_while_the_training_loss_falls():
+    def run(vals, trains):
+        watch = HealthWatch(session_from_dict(spec()).config, classes=2)
+        return [
+            d.kind for i, (t, v) in enumerate(zip(trains, vals, strict=True)) for d in watch.epoch(_epoch(i + 1, t, v))
+        ]
+
+    falling = [0.6, 0.4, 0.3, 0.2, 0.1]
+    assert run([0.6, 0.3, 0.4, 0.45, 0.5], falling) == ["overfitting"]
+    assert run([0.6, 0.3, 0.31, 0.31, 0.32], falling) == []  # within a tenth of its best: noise
+    assert run([0.6, 0.3, 0.4, 0.45, 0.5], [0.6, 0.4, 0.5, 0.5, 0.5]) == []  # the training loss rose too
+    assert run([0.6, 0.01, 0.03, 0.04, 0.05], falling) == []  # a tenth of what it had gained: 0.059
+
+
+def test_a_plateau_takes_the_blame_from_a_too_low_learning_rate():
+    # a flat loss at ln 2 with chance accuracy is a plateau (whose advice names the learning rate), not lr_too_low
+    watch = HealthWatch(session_from_dict(spec()).config, classes=2)
+    kinds = [d.kind for n in range(1, 9) for d in watch.epoch(_epoch(n, 0.693, 0.693, 0.5))]
+    assert kinds == ["plateau"]
+
+
+# The presets that train well, in full (digits_mlp in 20 epochs of its 40: 97% from epoch 10 on).
+WELL_TRAINING = {
+    "spiral": {},
+    "xor": {},
+    "circle_width": {},
+    "perceptron": {},
+    "logistic_regression": {},
+    "sine": {},
+    "digits_mlp": {"training.epochs": 20},
+}
+
+
+@pytest.mark.parametrize("name", WELL_TRAINING)
+def test_the_presets_that_train_well_raise_no_alarm(name):
+    session = preset_session(name).with_overrides([f"{k}={v}" for k, v in WELL_TRAINING[name].items()])
+    events = list(Trainer(session).run())
+    assert [e for e in events if isinstance(e, Diagnosis)] == []
+    last = [e for e in events if isinstance(e, EpochEnded)][-1]
+    assert (last.val_acc if last.val_acc is not None else last.val_r2) >= 0.95  # it did train well
+
+
+def test_a_finding_is_recorded_in_metrics_jsonl_and_replayed_into_the_run_state(tmp_path):
+    run_dir = record(tmp_path / "run", session_from_dict(CRAFTED["dead_units"][0]))
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    (line,) = [r for r in lines if r["event"] == "diagnosis" and r["kind"] == "dead_units"]
+    assert {"kind", "epoch", "step", "evidence", "advice", "message"} <= set(line)
+    assert isinstance(from_record(line), Diagnosis)
+    events = open_run(run_dir).events()  # the records check their types: a diagnosis line passes
+    timeline = Timeline(events)
+    assert [d.kind for d in timeline.state_at(len(timeline)).diagnoses] == ["dead_units", "plateau"]
+    assert timeline.state_at(0).diagnoses == []
+    at = events.index(next(e for e in events if isinstance(e, Diagnosis)))
+    assert timeline.next_stop(at - 1) > at  # a finding joins its snapshot's group: stepping lands after it
+
+
+def test_the_run_state_keeps_one_finding_a_kind_when_a_resumed_run_finds_it_again():
+    state = RunState()
+    first = Diagnosis(kind="plateau", epoch=5, step=50, message="m", evidence={}, advice="a")
+    again = Diagnosis(kind="plateau", epoch=9, step=90, message="m", evidence={}, advice="a")
+    state.apply(first)
+    state.apply(again)
+    assert state.diagnoses == [again]

@@ -1,0 +1,86 @@
+"""The boost pane: a boosted run (``boost:``) shows AdaBoost's combined boundary, the points by weight and each
+round's eps and alpha in the network pane's place (other runs keep the network pane: test_replay, test_train)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lab_runs import record_run, wait_for
+
+from dl_lab.sessions import session_from_text
+from dl_lab.tui.app import make_app
+from dl_lab.tui.panes.boost import BoostPane
+from dl_lab.tui.panes.network import NetworkPane
+from dl_lab.tui.panes.run_view import RunView
+from dl_lab.tui.screens.replay import ReplayScreen
+from dl_lab.tui.widgets import DecisionMap
+
+BOOSTED = """\
+name: boosted
+seed: 3
+dtype: float64
+data: {dataset: circle, samples: 100, noise: 0.0}
+model:
+  - dense: {units: 1}
+loss: perceptron
+optimizer: {name: sgd, lr: 0.1}
+training: {epochs: 2, batch_size: 10}
+boost: {rounds: 4}
+monitor: {every_steps: 4, boundary_resolution: 8}
+"""
+
+
+@pytest.fixture(scope="module")
+def boosted_run(tmp_path_factory):
+    return record_run(tmp_path_factory.mktemp("runs") / "boosted", session_from_text(BOOSTED))
+
+
+def text_of(widget) -> str:
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+async def test_a_boosted_replay_shows_the_combined_boundary_the_weights_and_each_round(boosted_run, tmp_path):
+    app = make_app(replay_dir=boosted_run, runs_root=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen), what="the replay screen")
+        await pilot.pause()
+        screen = app.screen
+        view = screen.query_one(RunView)
+        pane = screen.query_one(BoostPane)
+        assert pane.display and pane.region.width > 0 and not screen.query_one(NetworkPane).region.width
+        assert "boost" in [p.key for p in view.panes] and "network" not in [p.key for p in view.panes]
+        await wait_for(pilot, lambda: pane.query_one(DecisionMap).data is not None, what="the combined boundary")
+        data = pane.query_one(DecisionMap).data
+        assert data.cls is not None and set(np.unique(data.cls)) == {0, 1}  # H_4 votes both classes
+        weights = screen.timeline.state_at(len(screen.timeline)).boost_rounds[-1].sample_weights
+        np.testing.assert_allclose(data.train.strength, np.asarray(weights) / max(weights))
+        assert data.val is None and len(np.unique(data.train.strength)) > 1  # bright points: heavy ones
+        table = text_of(pane.query_one("#boost-table"))
+        assert "ε" in table and "α" in table and all(f"\n {t} " in "\n" + table for t in (1, 2, 3, 4))
+        assert "round 4/4" in text_of(pane.query_one("#boost-note"))
+        # back to the start: no round yet, uniform weights
+        screen.seek_to(0)
+        await pilot.pause()
+        await wait_for(pilot, lambda: "round 1 of 4" in text_of(pane.query_one("#boost-note")), what="round 1")
+        data = pane.query_one(DecisionMap).data
+        assert data.cls is None and np.all(data.train.strength == 1.0)
+
+
+async def test_a_boosted_session_trains_in_the_app_and_its_rounds_fill_the_boost_pane(tmp_path, monkeypatch):
+    from dl_lab.tui.screens.train import TrainScreen
+
+    monkeypatch.setenv("DL_LAB_WORKER", "thread")  # the same loop as the process worker's, without its start-up
+    app = make_app(session_from_text(BOOSTED), runs_root=tmp_path, mode="train")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TrainScreen)
+        await wait_for(pilot, lambda: screen.controller is not None, what="the session to be prepared")
+        screen.controller.set_pace(None)  # full speed
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.state.end is not None, timeout=20, what="the run's end on the screen")
+        assert [r.round for r in screen.state.boost_rounds] == [1, 2, 3, 4]
+        pane = screen.query_one(BoostPane)
+        await wait_for(pilot, lambda: "round 4/4" in text_of(pane.query_one("#boost-note")), what="round 4")
+        assert pane.query_one(DecisionMap).data.cls is not None
+        assert (screen.controller.run_dir / "checkpoints" / "boost.npz").exists()
+        assert "epoch 4/4" in str(screen.query_one("#status").render())
