@@ -199,6 +199,11 @@ WELL_TRAINING = {
     "logistic_regression": {},
     "sine": {},
     "digits_mlp": {"training.epochs": 20},
+    "mcculloch_pitts": {},  # a step unit: nothing moves, nothing is wrong
+    "xor_by_hand": {},  # the exact solution: the loss is 0 from the start
+    "adaline": {},
+    "lenet5_digits": {"training.epochs": 10},
+    "residual": {},
 }
 
 
