@@ -250,9 +250,10 @@ def backprop(
     ] = False,
     overrides: SetOpt = None,
 ):
-    """Backpropagation one number at a time: one training sample forward node by node, backward through every
-    local derivative and chain-rule product to each gradient, then one optimizer update (seed 003's example:
-    dl-lab backprop backprop_example)."""
+    """Backpropagation one number at a time, for one training sample.
+
+    Forward node by node, backward through every local derivative and chain-rule product to each gradient, then
+    one optimizer update (seed 003's example: dl-lab backprop backprop_example)."""
     commands.backprop(target, sample=sample, checkpoint=checkpoint, as_json=as_json, overrides=overrides or ())
 
 

@@ -123,6 +123,8 @@ def check_shape(where: str, value: object) -> list[int]:
 
 def check_rows(where: str, value: object) -> list:
     """Typed-in inputs: a non-empty list of rows of numbers, every row as long as the first (one number: a row of 1)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [[value]]  # one number: one row of one input (a form shows [[3]] as 3)
     if not isinstance(value, list) or not value:
         raise DataError(
             f"{where}: expected a non-empty list of rows of numbers, e.g. [[0, 1], [1, 0]], got {shown(value)}"
@@ -138,6 +140,8 @@ def check_rows(where: str, value: object) -> list:
 
 def check_targets(where: str, value: object) -> list:
     """Typed-in targets: a list of numbers (or of equal-length lists of numbers, for several outputs)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]  # one number: the one row's target
     if not isinstance(value, list) or not value:
         raise DataError(f"{where}: expected a non-empty list of targets, e.g. [0, 1, 1, 0], got {shown(value)}")
     for i, v in enumerate(value):

@@ -73,24 +73,25 @@ def _chips(walk: dict, current: int | None) -> Text:
         layer = column["layer"]
         label = column["label"].split(" ", 1)[-1] if layer not in (-1, None) else ("x" if layer == -1 else "L")
         value = known.get((layer, None)) if layer is not None else known.get((None, 0))
-        if isinstance(value, dict):
-            label += " " + "×".join(str(n) for n in value["shape"][1:])
+        if isinstance(value, dict):  # no spaces: a chip never wraps inside
+            label += "(" + "×".join(str(n) for n in value["shape"][1:]) + ")"
         elif value is not None:
-            label += " " + fmt(value)
+            label += "=" + fmt(value)
         lit = focus is not None and focus["layer"] == layer
         if i:
             text.append(" → ", style="dim")
         text.append(f"[{layer}]" if layer not in (-1, None) else "", style="dim")
-        text.append(label.replace(" ", "\u00a0"), style=CURRENT if lit else "")
+        text.append(label, style=CURRENT if lit else "")
     return text
 
 
-def values_at(walk: dict, upto: int) -> dict:
-    """The value each drawn node has once the steps up to ``upto`` are done (forward values; L)."""
+def values_at(walk: dict, upto: int, *, named: bool = False) -> dict:
+    """The value each drawn node has once the steps up to ``upto`` are done (forward values; L); ``named``: with
+    the name of the step that gave it ((name, value): a dense unit is z1 until its activation makes it a1)."""
     known: dict = {}
     for step in walk["steps"][: upto + 1]:
         if step["phase"] == "forward":
-            known[(step["layer"], step["unit"])] = step["value"]
+            known[(step["layer"], step["unit"])] = (step["node"], step["value"]) if named else step["value"]
     return known
 
 
@@ -101,7 +102,7 @@ def network(walk: dict, current: int | None = None, width: int = 100) -> Text:
         return _chips(walk, current)
     steps = walk["steps"]
     focus = steps[current] if current is not None and 0 <= current < len(steps) else None
-    known = values_at(walk, current if current is not None else len(steps) - 1)
+    known = values_at(walk, current if current is not None else len(steps) - 1, named=True)
     columns = walk["columns"]
     drawn = {name for column in columns for name in column["nodes"]}
     grads = {}  # the gradient ∂L/∂node of each drawn node, once the walk has reached it
@@ -118,8 +119,8 @@ def network(walk: dict, current: int | None = None, width: int = 100) -> Text:
         nodes = column["nodes"]
         shown = nodes if len(nodes) <= 8 else [*nodes[:7], f"+{len(nodes) - 7} more"]
         for j, name in enumerate(shown):
-            value = known.get((layer if layer is not None else None, j if layer is not None else 0))
-            label = name if value is None or name.startswith("+") else f"{name} {fmt(value)}"
+            got = known.get((layer if layer is not None else None, j if layer is not None else 0))
+            label = name if got is None or name.startswith("+") else f"{got[0]} {fmt(got[1])}"
             if name in grads:
                 label += f" ∇{fmt(grads[name])}"
             here = focus is not None and focus["layer"] == layer and (focus["unit"] in (j, None) or layer is None)

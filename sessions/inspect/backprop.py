@@ -57,6 +57,7 @@ class Walk:
     loss: str
     optimizer: dict
     columns: list[dict]  # the drawing: {"label", "layer", "nodes"} from the input to the loss
+    samples: int = 0  # how many training samples there are to choose from
     steps: list[dict] = field(default_factory=list)
 
     def add(self, phase, node, formula, numbers, inputs, value, layer, unit=None, what="") -> None:
@@ -84,6 +85,7 @@ class Walk:
             "loss": self.loss,
             "optimizer": self.optimizer,
             "columns": self.columns,
+            "samples": self.samples,
             "steps": self.steps,
         }
 
@@ -151,7 +153,8 @@ def walk(session, model, dataset, sample: int = 0) -> Walk:
     config = session.config
     x_all, y_all = dataset.x_train, dataset.y_train
     if not 0 <= sample < len(y_all):
-        raise BackpropError(f"--sample {sample}: the training split has {len(y_all)} samples (0 to {len(y_all) - 1})")
+        count = f"{len(y_all)} sample{'s' if len(y_all) != 1 else ''}"
+        raise BackpropError(f"--sample {sample}: the training split has {count} (0 to {len(y_all) - 1})")
     loss = get_loss(config.loss)
     model64 = _float64_model(model, config, loss)
     x = np.asarray(x_all[sample : sample + 1], dtype=np.float64)
@@ -167,6 +170,7 @@ def walk(session, model, dataset, sample: int = 0) -> Walk:
         config.loss,
         opt,
         [],
+        len(y_all),
     )
     names = list(getattr(dataset, "feature_names", None) or [])
     if w.mode == "numbers":
@@ -380,7 +384,8 @@ def _numbers(w: Walk, model, loss, x, y, feature_names) -> None:
                 f"∂L/∂{n}",
                 " + ".join(terms),
                 " + ".join(values),
-                {t: float(g[j]) for j, t in enumerate(terms)},
+                {f"∂L/∂{r.z_names[j]}": g[j] for j in range(units)}
+                | {_wname(r.l, W.shape, j, k): W[j, k] for j in range(units)},
                 gin[k],
                 prev_layer,
                 k,
@@ -424,17 +429,22 @@ def _loss_formula(name: str, names, out, y, dout) -> tuple[str, str]:
             "L = −log softmax(ŷ)_y",
             f"y = {int(yv[0])}, softmax(ŷ)_y = {fmt(_softmax(out)[int(yv[0])])}",
         )
-    if name == "hinge":
-        return (
-            f"L = max(0, 1 − t·{n}), t = ±1",
-            f"t = {1 if yv[0] > 0 else -1}, max(0, 1 − {_p(1 if yv[0] > 0 else -1)}·{_p(out[0])})",
-        )
-    if name == "perceptron":
-        return (
-            f"L = max(0, −t·{n}), t = ±1",
-            f"t = {1 if yv[0] > 0 else -1}, max(0, −{_p(1 if yv[0] > 0 else -1)}·{_p(out[0])})",
-        )
-    return f"L = {name}(ŷ, y)", ", ".join(fmt(o) for o in out)
+    if name in SIGNED:
+        t = _sign(yv[0])
+        read = f" (y = {fmt(yv[0])} read as t = {fmt(t)})"
+        if name == "hinge":
+            return f"L = max(0, 1 − t·{n}){read}", f"max(0, 1 − {_p(t)}·{_p(out[0])})"
+        if name == "perceptron":
+            return f"L = max(0, −t·{n}){read}", f"max(0, −{_p(t)}·{_p(out[0])})"
+        return f"L = ½({n} − t)²{read}", f"½·({fmt(out[0])} − {_p(t)})²"
+    return f"L = {name}(ŷ, y)", ""
+
+
+SIGNED = ("hinge", "perceptron", "lms")  # binary losses that read the labels as t = -1/+1
+
+
+def _sign(y) -> float:
+    return 1.0 if float(y) > 0 else -1.0
 
 
 def _softmax(out) -> np.ndarray:
@@ -450,6 +460,7 @@ def _loss_derivative(name: str, n: str, m: int) -> str:
         "cross_entropy": f"softmax(ŷ)_j − 1[j = y] for {n}",
         "hinge": f"−t if t·{n} < 1 else 0",
         "perceptron": f"−t if t·{n} ≤ 0 else 0",
+        "lms": f"{n} − t",
     }
     return f"∂L/∂{n} = " + rules.get(name, f"∂{name}/∂{n}")
 
@@ -462,7 +473,14 @@ def _loss_numbers(name: str, out_j: float, y, j: int, m: int) -> str:
         return f"2·({fmt(out_j)} − {_p(target)})" + (f" / {m}" if m > 1 else "")
     if name == "bce":
         return f"{fmt(1 / (1 + np.exp(-out_j)))} − {fmt(yv[0])}"
-    return "the engine's value"
+    if name in SIGNED:
+        t = _sign(yv[0])
+        if name == "lms":
+            return f"{fmt(out_j)} − {_p(t)}"
+        active = t * out_j < 1 if name == "hinge" else t * out_j <= 0
+        flat = "t·z ≥ 1" if name == "hinge" else "t·z > 0"
+        return f"−({fmt(t)})" if active else f"0 ({flat})"
+    return ""
 
 
 def _fill_engine_grads(model, out, loss, y) -> None:

@@ -127,7 +127,7 @@ def test_dl_lab_backprop_prints_the_walk_and_its_json(tmp_path, monkeypatch):
     assert all({"node", "formula", "inputs", "value"} <= set(s) for s in steps)
     assert {s["node"]: s["value"] for s in steps}["∂L/∂w1"] == 12.0
     bad = runner.invoke(app, ["backprop", "backprop_example", "--sample", "1"])
-    assert bad.exit_code == 2 and "--sample 1: the training split has 1 samples" in bad.output
+    assert bad.exit_code == 2 and "--sample 1: the training split has 1 sample (0 to 0)" in bad.output
     monkeypatch.chdir(tmp_path)
     assert (
         runner.invoke(app, ["run", "xor_by_hand", "--out", "run", "--quiet", "--set", "training.epochs=2"]).exit_code

@@ -48,6 +48,8 @@ async def test_stepping_through_seed003_forward_backward_and_the_update():
         assert "w1 ← w1 − lr·∂L/∂w1 = 5 − 0.001·12 = 4.988" in text_of(screen, "#backprop-current")
         await pilot.press("left", "p")
         assert text_of(screen, "#backprop-current").startswith("∂L/∂z2")  # back to the backward phase's start
+        await pilot.press("end")
+        assert screen.index == len(screen.walk["steps"]) - 1  # the keys reach the screen, not the list
         await pilot.press("home")
         assert screen.index == 0
 

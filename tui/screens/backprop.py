@@ -44,7 +44,7 @@ class BackpropScreen(Screen):
     BackpropScreen #backprop-network { height: auto; max-height: 12; padding: 1 1 0 1; }
     BackpropScreen #backprop-current { height: auto; min-height: 3; padding: 1 1 0 1; }
     BackpropScreen #backprop-steps-box { height: 1fr; border-top: solid $foreground 30%; }
-    BackpropScreen #backprop-steps { padding: 0 1; }
+    BackpropScreen #backprop-steps { padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
     PALETTE_GROUP = "Backprop"
     BINDINGS = [
@@ -72,7 +72,8 @@ class BackpropScreen(Screen):
         yield Static(id="backprop-status")
         yield Static(id="backprop-network")
         yield Static(id="backprop-current")
-        with VerticalScroll(id="backprop-steps-box"):
+        # not focusable: the arrows, home and end step through the walk; the list follows the current step
+        with VerticalScroll(id="backprop-steps-box", can_focus=False):
             yield Static(id="backprop-steps")
         yield LabFooter()
 
@@ -130,8 +131,8 @@ class BackpropScreen(Screen):
         text.append("\n")
         if walk is not None and not note:
             step = walk["steps"][self.index]
-            text.append(f"step {self.index + 1} of {len(walk['steps'])}, ", style="dim")
-            text.append(PHASE_TITLES[step["phase"]], style=PHASE_STYLES[step["phase"]])
+            text.append(f"step {self.index + 1} of {len(walk['steps'])} ", style="dim")
+            text.append(step["phase"], style=f"bold {PHASE_STYLES[step['phase']]}")
             text.append("   → ← step  n p phase  [ ] sample", style="dim")
         elif note:
             text.append(note, style="dim")
@@ -208,5 +209,10 @@ class BackpropScreen(Screen):
     def action_sample(self, delta: int) -> None:
         if self.session is None:
             return
-        self.sample = max(0, self.sample + delta)
+        last = self.walk["samples"] - 1 if self.walk is not None else None
+        sample = max(0, self.sample + delta) if last is None else max(0, min(last, self.sample + delta))
+        if sample == self.sample and self.walk is not None:
+            self._status(f"sample {sample} is the {'first' if delta < 0 else 'last'} (the training split: 0 to {last})")
+            return
+        self.sample = sample
         self._compute()
