@@ -230,6 +230,10 @@ def replay(run_dir: Path, headless: bool) -> None:
     events = run.records
     snaps = sum(1 for r in events if r.get("event") == "snapshot")
     con.print(f"{len(run.epochs())} epochs, {snaps} snapshots recorded")
+    from .runner import diagnosis_text, recorded_diagnoses
+
+    for found in recorded_diagnoses(events):  # what the health watch found, as `dl-lab run` told it
+        con.print(diagnosis_text(found, prefix=""), soft_wrap=True)
     for chart in run_curves(run.epochs(), width=min(con.width, 100) - 1):
         con.print(Text.from_ansi(chart), no_wrap=True, crop=False)
 
@@ -344,11 +348,11 @@ def _check_csv_out(out: Path, run_dirs: list[Path], force: bool) -> None:
         raise RunDirError(f"--csv {out}: already exists (use --force to replace it)")
 
 
-def datasets(name: str | None = None, *, pca: bool = False) -> None:
+def datasets(name: str | None = None, *, pca: bool = False, options=()) -> None:
     from dl_lab.datasets import list_datasets
 
-    if name is not None or pca:
-        dataset_pca(name, pca)
+    if name is not None or pca or options:
+        dataset_pca(name, pca, options)
         return
     table = Table()
     table.add_column("dataset (description)", ratio=1)
@@ -368,11 +372,13 @@ def datasets(name: str | None = None, *, pca: bool = False) -> None:
     console().print(table)
 
 
-def dataset_pca(name: str | None, pca: bool) -> None:
-    """``dl-lab datasets NAME [--pca]``: the dataset's line, and with --pca its PCA preview (datasets/pca.py)."""
+def dataset_pca(name: str | None, pca: bool, options=()) -> None:
+    """``dl-lab datasets NAME [--pca] [--set KEY=VALUE]``: the dataset's line, and with --pca its PCA preview
+    (datasets/pca.py) of the dataset loaded with those data options (its defaults otherwise)."""
     from dl_lab.datasets import DataError, load
     from dl_lab.datasets.pca import preview
     from dl_lab.datasets.registry import lookup
+    from dl_lab.sessions.config.session import apply_overrides
 
     from .render import pca_scatter
 
@@ -382,13 +388,26 @@ def dataset_pca(name: str | None, pca: bool) -> None:
     con = console()
     con.print(f"[b]{info.name}[/b]: {info.description} ({info.task})")
     if not pca:
+        if options:
+            raise DataError("--set: data options are for --pca, e.g. dl-lab datasets digits --pca --set normalize=none")
         con.print(f"[dim]its first two principal components: dl-lab datasets {info.name} --pca[/dim]")
         return
-    view = preview(load(info.name))
+    chosen = apply_overrides({}, options)
+    nested = [key for key, value in chosen.items() if isinstance(value, (dict, list))]
+    if nested:
+        raise DataError(f"--set {nested[0]}: a data option is one key, e.g. --set normalize=standard")
+    dataset = load(info.name, **chosen)
+    view = preview(dataset)
     width = max(40, min(con.width, 100) - 1)
-    chart = pca_scatter(view, f"{info.name}: PC1 against PC2 of the training split", width, max(15, width // 3))
+    from dl_lab.tui.widgets.palette import CLASS_PALETTE  # the app's colours and ticks, so both pictures agree
+    from dl_lab.tui.widgets.ticks import compact
+
+    title = f"{info.name}: PC1 against PC2 of the training split"
+    chart = pca_scatter(view, title, width, max(15, width // 3), palette=CLASS_PALETTE, tick=compact)
     con.print(Text.from_ansi(chart), no_wrap=True, crop=False)
     con.print(view.line, markup=False)
+    used = ", ".join(f"{key} {dataset.options[key]}" for key in ("normalize", "seed") if key in dataset.options)
+    con.print(f"[dim]data: {used} (the PC coordinates depend on them: --set KEY=VALUE)[/dim]")
 
 
 def backprop(

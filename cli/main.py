@@ -340,13 +340,20 @@ def datasets(
     pca: Annotated[
         bool, typer.Option("--pca", help="the first two principal components of DATASET's training split, by class")
     ] = False,
+    options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", metavar="KEY=VALUE", help="a data option for --pca, e.g. normalize=standard (repeatable)"
+        ),
+    ] = None,
 ):
     """List every dataset: task, shape, classes, size and whether it works offline.
 
     With a DATASET and --pca: a scatter of its training rows on their first two principal components (PCA fitted on
     the training split, after the dataset's normalization), coloured by class, and the share of the variance each
-    explains."""
-    commands.datasets(name, pca=pca)
+    explains. The coordinates depend on the normalization and the split: --set normalize=standard --set seed=7 draws
+    what the app's data pane (P) shows for a session with those data options (the digits presets)."""
+    commands.datasets(name, pca=pca, options=options or [])
 
 
 def main() -> None:

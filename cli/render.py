@@ -74,28 +74,45 @@ def curves(series: dict[str, tuple[list, list]], title: str, ylabel: str, width:
     return plt.build()
 
 
-def pca_scatter(view, title: str, width: int = 80, height: int = 24) -> str:
-    """A plotext scatter of a PCA preview (datasets/pca.Preview): PC1 across, PC2 up, a colour per class (a
-    regression's rows in one colour)."""
+def pca_scatter(view, title: str, width: int = 80, height: int = 24, *, palette, tick) -> str:
+    """A plotext scatter of a PCA preview (datasets/pca.Preview): PC1 across, PC2 up, in the app's class colours
+    (a regression's rows in one colour), over the same square box around 0 as the app's (``view.bounds``), and
+    the colour key on a line below the plot (plotext's own legend would cover the points). ``palette`` (the
+    app's class colours, RGB) and ``tick`` (its tick labels) come from the app through cli/commands.py."""
     import plotext as plt
 
     plt.clf()
     plt.plotsize(width, height)
     plt.theme("clear")
     x, y = view.points[:, 0], view.points[:, 1]
+    key: list[tuple[str, tuple[int, int, int]]] = []
     if view.regression:
-        plt.scatter(x.tolist(), y.tolist(), marker="braille", label="training rows")
+        plt.scatter(x.tolist(), y.tolist(), marker="braille", color=palette[1])
+        key.append(("training rows", palette[1]))
     else:
         labels = np.asarray(view.labels).astype(np.int64)
         names = view.class_names or []
         for c in np.unique(labels):
             rows = labels == c
-            name = names[c] if c < len(names) else str(c)
-            plt.scatter(x[rows].tolist(), y[rows].tolist(), marker="braille", label=name)
+            color = palette[int(c) % len(palette)]
+            plt.scatter(x[rows].tolist(), y[rows].tolist(), marker="braille", color=color)
+            key.append((names[c] if c < len(names) else str(c), color))
+    x0, x1, y0, y1 = view.bounds
+    for set_lim, set_ticks, lo, hi in ((plt.xlim, plt.xticks, x0, x1), (plt.ylim, plt.yticks, y0, y1)):
+        ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
+        set_lim(lo, hi)
+        set_ticks(ticks, [tick(t) for t in ticks])  # labelled as the app labels its box
     plt.title(title)
     plt.xlabel(f"PC1 ({100 * view.ratio[0]:.1f}%)")
     plt.ylabel(f"PC2 ({100 * view.ratio[1]:.1f}%)")
-    return plt.build()
+    lines, line, used = [], "", 0
+    for name, (r, g, b) in key:
+        if used and used + len(name) + 2 > width:
+            lines.append(line)
+            line, used = "", 0
+        line += f"\x1b[38;2;{r};{g};{b}m●\x1b[0m {name}  "
+        used += len(name) + 4
+    return plt.build() + "\n" + "\n".join([*lines, line]).rstrip()
 
 
 def epoch_ticks(first: int, last: int, most: int = 6) -> list[int]:

@@ -28,7 +28,7 @@ from dl_lab.sessions import (
     open_run,
     session_from_dict,
 )
-from dl_lab.sessions.events import Diagnosis
+from dl_lab.sessions.events import Diagnosis, from_record, to_record
 from dl_lab.sessions.runs.directory import LOCK_FILE, RunLock, is_locked
 from dl_lab.sessions.runs.files import RESUME_DIR, settle_resume
 from dl_lab.sessions.runs.recorder import FRAMES_DIR
@@ -255,13 +255,25 @@ def train(trainer: Trainer, run_dir: Path, *, resume: bool, quiet: bool, lock: R
     return EXIT_OK, last
 
 
-def diagnosis_text(event: Diagnosis) -> str:
+def diagnosis_text(event: Diagnosis, prefix: str = "dl-lab: ") -> str:
     """A health finding as `dl-lab run` prints it (Rich markup): what was seen at which epoch, and what to try."""
     what = event.kind.replace("_", " ")
     return (
-        f"[bold yellow]dl-lab: health: {what}[/] (epoch {event.epoch}, step {event.step}): {escape(event.message)}\n"
+        f"[bold yellow]{prefix}health: {what}[/] (epoch {event.epoch}, step {event.step}): {escape(event.message)}\n"
         f"  try: {escape(event.advice)}"
     )
+
+
+def recorded_diagnoses(records) -> list[Diagnosis]:
+    """The health findings of a run's records, as the app's RunState keeps them: in order, one a kind (a resumed run
+    watches afresh: a kind found again replaces the first)."""
+    found: list[Diagnosis] = []
+    for r in records:
+        if r.get("event") == "diagnosis":
+            d = from_record(r)
+            if isinstance(d, Diagnosis):
+                found = [f for f in found if f.kind != d.kind] + [d]
+    return found
 
 
 def _update_bar(bar, task, event, trainer):
@@ -291,8 +303,9 @@ def _update_bar(bar, task, event, trainer):
 def report(run_dir: Path, status: int, last, *, quiet: bool, as_json: bool) -> None:
     run = open_run(run_dir)
     out = console()
-    if as_json:
-        print(json.dumps({"run_dir": str(run_dir), **run.summary}, indent=1, default=str))
+    if as_json:  # with what the health watch found (each kind once, a resumed run's later finding replacing it)
+        found = [to_record(d) for d in recorded_diagnoses(run.records)]
+        print(json.dumps({"run_dir": str(run_dir), **run.summary, "diagnoses": found}, indent=1, default=str))
         return
     err = console(stderr=True)
     for warning in (run.summary.get("started") or {}).get("warnings") or []:

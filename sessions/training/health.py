@@ -3,13 +3,15 @@
 ``HealthWatch`` is fed the trainer's snapshots and epochs and returns ``Diagnosis`` events. Eight kinds:
 
 - from the monitor's snapshots (none without them: ``monitor.every_steps: 0``), each held at ``SUSTAINED``
-  snapshots in a row, since one batch can mislead:
+  snapshots in a row, since one batch can mislead (a layer wholly dead with no gradient reaching its weights is
+  conclusive at one: the default cadence, a snapshot every 200 steps, may take only one in a short run):
   ``dead_units`` (a ReLU layer with ``DEAD_FRACTION`` of its units zero on every monitored sample),
   ``saturation`` (a hidden tanh/sigmoid layer with ``SATURATED_FRACTION`` of its outputs pinned at a bound),
   ``vanishing_gradients`` and ``exploding_gradients`` (the first weighted layer's gradient norm below
   ``VANISHING_RATIO`` or above ``EXPLODING_RATIO`` times the last one's);
 - from the epochs: ``plateau`` (loss near ln K and accuracy at chance for ``PLATEAU_EPOCHS``), ``overfitting``
-  (the validation loss risen well above its best for ``OVERFIT_PATIENCE`` epochs while the training loss fell),
+  (the validation loss risen well above its best for ``OVERFIT_PATIENCE`` epochs while the training loss fell, in
+  a model that has learned something),
   ``lr_too_high`` (the training loss climbing twice within the last ``HIGH_WINDOW`` epochs, or back above what
   guessing scores) and ``lr_too_low`` (the training loss moving under ``LOW_MOVE`` over ``LOW_WINDOW`` epochs while
   still above ``LOW_LEARNED`` of where it began).
@@ -21,12 +23,13 @@ finding, tests/sessions/test_health.py) with a margin noted beside each.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 from dl_lab.sessions.config.typed import SessionConfig
 from dl_lab.sessions.events import Diagnosis, EpochEnded, SnapshotTaken
-from dl_lab.sessions.training.diagnosis import suggested_lr
+from dl_lab.sessions.training.diagnosis import DEFAULT_LR_CAP, LR_CAPS, suggested_lr
 
 KINDS = (
     "dead_units",
@@ -44,6 +47,9 @@ SUSTAINED = 2  # consecutive snapshots a snapshot finding must hold at
 # units dead trains at a quarter of its width. Half is common in a healthy ReLU net measured on a small sample
 # (the spiral preset ends with 53% of its second layer silent on the 128 monitored samples, at 100% accuracy).
 DEAD_FRACTION = 0.75
+# ... except a layer with every unit dead and a zero gradient for the weights that feed it: nothing can revive it
+# (no gradient reaches it), so one snapshot is conclusive (a partial fraction still has to hold at SUSTAINED).
+ALL_DEAD = 1.0
 # A saturated tanh/sigmoid output (within 1% of its bound, monitor.SATURATION) passes back under 2% of the
 # gradient: when most of a hidden layer's outputs are pinned, it has stopped learning. The output layer is left
 # out (a confident classifier's sigmoid is meant to sit at 0 or 1). The xor preset peaks at 31%. It counts only while
@@ -64,6 +70,13 @@ EXPLODING_RATIO = 1e3
 PLATEAU_LOSS = 0.1
 CHANCE_MARGIN = 0.05
 PLATEAU_EPOCHS = 5
+# Its advice about the learning rate: a rate too high keeps a model at chance as surely as one too low (sgd at lr 2
+# on spiral bounces around ln 2 at 50%; ten times more explodes it). So it says lower (diagnosis.suggested_lr) when
+# the rate is above what diagnosis.LR_CAPS allows the optimizer or the loss has oscillated over the plateau (at
+# least PLATEAU_CLIMBS climbs while averaging PLATEAU_ABOVE above ln K: a model stuck at chance by a timid step
+# sits at ln K, not above it), raise (to at most the cap) only when the rate is below the cap.
+PLATEAU_CLIMBS = 2
+PLATEAU_ABOVE = 0.02
 # Overfitting: the validation loss has not improved for OVERFIT_PATIENCE epochs and stands above its best by a
 # tenth of that best and a tenth of what the run had gained on it since epoch 1 (small validation sets wobble at
 # tiny losses: spiral's goes 0.003 -> 0.03), while the training loss went on falling (to at most TRAIN_FALL of its
@@ -71,6 +84,11 @@ PLATEAU_EPOCHS = 5
 OVERFIT_PATIENCE = 3
 OVERFIT_RISE = 0.1
 TRAIN_FALL = 0.95
+# ... and only in a model that has learned something: a classifier's training loss at most LEARNED_LOSS of ln K or
+# its training accuracy LEARNED_ACC above chance (a model at chance whose validation loss wanders up is not
+# memorizing anything: it is a plateau's business, and no overfitting is told in an epoch at chance).
+LEARNED_LOSS = 0.8
+LEARNED_ACC = 0.1
 # A learning rate too high: the epoch's training loss oscillates (two separate climbs, each at least HIGH_RISE of
 # the loss's scale, within the last HIGH_WINDOW epoch-to-epoch moves) or has risen back above that scale (by
 # HIGH_RISE of it, for the last HIGH_RISING epochs, having been below it): all it had learned is lost. The scale is
@@ -90,6 +108,12 @@ LOW_WINDOW = 3
 LOW_MOVE = 0.02
 LOW_LEARNED = 0.9
 CHANCE_LOSSES = ("cross_entropy", "bce")  # the losses whose value for a guessing model is ln K
+# The perceptron criterion mean max(0, -t s) has no scale of its own: it is 0 for an all-zero output and grows with
+# the weights, so its value and its ups and downs measure the weights' size, not how well the rule learns. From a
+# zero init (the perceptron and adaline presets) the learning rate only scales every weight by the same factor and
+# leaves every decision unchanged (`dl-lab run adaline --set loss=perceptron` at lr 0.01 or 0.001: the same run,
+# the losses ten times smaller): no learning rate finding applies to it.
+SCALELESS_LOSSES = ("perceptron",)
 
 
 def _pct(x: float) -> str:
@@ -121,7 +145,9 @@ class HealthWatch:
             found.pop("saturation", None)  # it learned: its units saturate where it is sure
         for kind in ("dead_units", "saturation", "vanishing_gradients", "exploding_gradients"):
             self.held[kind] = self.held.get(kind, 0) + 1 if kind in found else 0
-        return self._report({k: f for k, f in found.items() if self.held[k] >= SUSTAINED}, event.epoch, event.step)
+        conclusive = {"dead_units"} if found.get("dead_units", ("", {}, ""))[1].get("grad_norm") == 0 else set()
+        held = {k: f for k, f in found.items() if self.held[k] >= SUSTAINED or k in conclusive}
+        return self._report(held, event.epoch, event.step)
 
     def epoch(self, event: EpochEnded) -> list[Diagnosis]:
         self.epochs.append(event)
@@ -129,7 +155,7 @@ class HealthWatch:
         plateau = self._plateau()
         if plateau:
             found["plateau"] = plateau
-        overfit = self._overfitting()
+        overfit = None if plateau or "plateau" in found else self._overfitting()
         if overfit:
             found["overfitting"] = overfit
         high = self._lr_high()
@@ -161,8 +187,8 @@ class HealthWatch:
         lower = suggested_lr(self.config.optimizer.name, self._lr)
         return f"lower optimizer.lr to {lower:g} ({_set('optimizer.lr', f'{lower:g}')})"
 
-    def _raise_lr(self) -> str:
-        higher = self._lr * 10
+    def _raise_lr(self, cap: float | None = None) -> str:
+        higher = self._lr * 10 if cap is None else min(self._lr * 10, cap)
         return f"raise optimizer.lr to {higher:g} ({_set('optimizer.lr', f'{higher:g}')})"
 
     def _layer_path(self, index: int, option: str) -> str | None:
@@ -191,7 +217,10 @@ class HealthWatch:
         advice = (
             f"use leaky_relu there ({_set(path, 'leaky_relu')}), or {self._lower_lr()}" if path else self._lower_lr()
         )
-        evidence = {"layer": i, "function": fn, "dead_fraction": fraction, "threshold": DEAD_FRACTION}
+        evidence: dict[str, Any] = {"layer": i, "function": fn, "dead_fraction": fraction, "threshold": DEAD_FRACTION}
+        feeding = [r for r in event.layers if r["index"] <= i and "grad" in r]  # the weights that feed the layer
+        if fraction >= ALL_DEAD and feeding and float(feeding[-1]["grad"]["norm"]) == 0:
+            evidence["grad_norm"] = 0.0  # conclusive: no gradient reaches it, nothing can revive it
         return {"dead_units": (message, evidence, advice)}
 
     def _saturated(self, event: SnapshotTaken) -> dict:
@@ -254,7 +283,7 @@ class HealthWatch:
                 advice = f"use relu in the hidden layers ({_set(path, 'relu')}, and the same for the others)"
             else:
                 advice = f"initialize for the depth ({_set('init', 'he_uniform')})"
-            message = f"vanishing gradients: {where}, so the first layers barely learn"
+            message = f"{where}, so the first layers barely learn"
             return {"vanishing_gradients": (message, evidence, advice)}
         if ratio > EXPLODING_RATIO:
             evidence["threshold"] = EXPLODING_RATIO
@@ -265,7 +294,7 @@ class HealthWatch:
                 advice = f"normalize the inputs ({_set('data.normalize', 'standard')}), or " + advice
             elif len(rows) > 8:
                 advice += f", or use fewer layers ({len(rows)} weighted layers now)"
-            message = f"exploding gradients: {where}, so the first layers take huge, unstable steps"
+            message = f"{where}, so the first layers take huge, unstable steps"
             return {"exploding_gradients": (message, evidence, advice)}
         return {}
 
@@ -315,7 +344,7 @@ class HealthWatch:
                 f"(--set 'model=[{{dense: {{units: 16, activation: relu}}}}, {{dense: {{units: {units}}}}}]')"
             )
         else:
-            advice = self._raise_lr() + f", or initialize for the depth ({_set('init', 'he_uniform')})"
+            advice = ", or ".join(self._plateau_remedies())
         evidence = {
             "train_loss": last.train_loss,
             "ln_k": float(f"{ln_k:.6g}"),
@@ -325,8 +354,46 @@ class HealthWatch:
         }
         return message, evidence, advice
 
+    def _oscillating(self) -> bool:
+        """The loss has bounced above what guessing scores over the plateau's epochs: steps too big, not too small."""
+        window = [e.train_loss for e in self.epochs[-PLATEAU_EPOCHS - 1 :]]
+        climbs = sum(1 for a, b in itertools.pairwise(window) if b > a)
+        ln_k = math.log(self.classes or 2)
+        return climbs >= PLATEAU_CLIMBS and sum(window) / len(window) >= (1 + PLATEAU_ABOVE) * ln_k
+
+    def _plateau_remedies(self) -> list[str]:
+        """What to try for a deep enough model stuck at chance: the learning rate (lowered when it is high for the
+        optimizer or the loss oscillates, raised only below the optimizer's cap), an init that suits the hidden
+        activations (Glorot's for sigmoid/tanh, He's for the ReLU family) unless it is the one in use, and adam for
+        plain SGD at its cap."""
+        opt = self.config.optimizer
+        cap = LR_CAPS.get(opt.name, DEFAULT_LR_CAP)
+        remedies = []
+        if self._lr > cap or self._oscillating():
+            remedies.append(self._lower_lr())
+        elif self._lr < cap:
+            remedies.append(self._raise_lr(cap))
+        elif opt.name == "sgd":
+            remedies.append("an adaptive optimizer (--set 'optimizer={name: adam, lr: 0.01}')")
+        hidden = [_activation_of(spec) for spec in self.config.model[:-1]]
+        init = "glorot_uniform" if {"sigmoid", "tanh"} & set(hidden) else "he_uniform"
+        if _init_name(self.config.init) != init or not remedies:
+            remedies.append(f"initialize for the depth ({_set('init', init)})")
+        return remedies
+
+    def _learned(self, e: EpochEnded) -> bool:
+        """A classifier's epoch that shows it learned something: its training loss clearly below what guessing
+        scores, or its training accuracy clearly above chance (a regression's falling loss is its own evidence)."""
+        if self.classes is None:
+            return True
+        if self.config.loss in CHANCE_LOSSES and e.train_loss <= LEARNED_LOSS * math.log(self.classes):
+            return True
+        return e.train_acc is not None and e.train_acc >= self._chance(e) + LEARNED_ACC
+
     def _overfitting(self):
-        if len(self.epochs) <= OVERFIT_PATIENCE:
+        if len(self.epochs) <= OVERFIT_PATIENCE or not self._learned(self.epochs[-1]):
+            return None
+        if self._at_chance(self.epochs[-1]):
             return None
         val = [e.val_loss for e in self.epochs]
         best = min(range(len(val)), key=val.__getitem__)
@@ -341,7 +408,7 @@ class HealthWatch:
         if now.train_loss > TRAIN_FALL * b.train_loss:
             return None
         message = (
-            f"overfitting: the validation loss rose from {b.val_loss:.3g} (epoch {b.epoch}) to {now.val_loss:.3g} "
+            f"the validation loss rose from {b.val_loss:.3g} (epoch {b.epoch}) to {now.val_loss:.3g} "
             f"while the training loss fell from {b.train_loss:.3g} to {now.train_loss:.3g}: the model is "
             "memorizing the training split"
         )
@@ -360,14 +427,23 @@ class HealthWatch:
         return message, evidence, advice
 
     def _scale(self) -> float:
-        """The size of the loss for a model that knows nothing: ln K for a classifier, else the first epoch's."""
-        if self.classes is not None and self.config.loss in CHANCE_LOSSES:
+        """The size of the loss for a model that knows nothing: ln K for a classifier, else the first epoch's, at
+        least what an all-zero output scores for the margin losses (hinge: 1 a sample for one output, (K - 1) / K
+        for K; lms: 1/2), so that a first epoch that already learned much does not make noise look like climbs."""
+        loss = self.config.loss
+        if self.classes is not None and loss in CHANCE_LOSSES:
             return math.log(self.classes)
-        return self.epochs[0].train_loss
+        first = self.epochs[0].train_loss
+        if loss == "hinge":
+            units = _options_of(self.config.model[-1]).get("units", 1) if self.config.model else 1
+            return max(first, 1.0 if units == 1 else (units - 1) / units)
+        if loss == "lms":
+            return max(first, 0.5)
+        return first
 
     def _lr_high(self):
         losses = [e.train_loss for e in self.epochs]
-        if len(losses) < HIGH_WINDOW + 1 or not self._scale() > 0:
+        if self.config.loss in SCALELESS_LOSSES or len(losses) < HIGH_WINDOW + 1 or not self._scale() > 0:
             return None
         window = losses[-HIGH_WINDOW - 1 :]
         climbs: list[list[int]] = []  # runs of consecutive moves up: the epochs (in the window) they end at
@@ -394,7 +470,10 @@ class HealthWatch:
 
     def _lr_low(self):
         losses = [e.train_loss for e in self.epochs]
-        if len(losses) < LOW_WINDOW + 1 or not losses[0] > 0:
+        if self.config.loss in SCALELESS_LOSSES or len(losses) < LOW_WINDOW + 1 or not losses[0] > 0:
+            return None
+        cap = LR_CAPS.get(self.config.optimizer.name, DEFAULT_LR_CAP)
+        if self._lr >= cap:  # at the most the remedies ever advise: a slow start there is the model's, not the rate's
             return None
         then, now = losses[-LOW_WINDOW - 1], losses[-1]
         if not then > 0 or abs(then - now) >= LOW_MOVE * then or now < LOW_LEARNED * losses[0]:
@@ -406,7 +485,7 @@ class HealthWatch:
             "make progress"
         )
         evidence = {"train_loss_then": then, "train_loss": now, "first_train_loss": losses[0], "lr": self._lr}
-        return message, evidence, self._raise_lr()
+        return message, evidence, self._raise_lr(cap)
 
 
 def _options_of(spec) -> dict:

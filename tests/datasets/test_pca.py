@@ -127,5 +127,13 @@ def test_dl_lab_datasets_pca_draws_the_preview():
     result = CliRunner().invoke(cli_app, ["datasets", "digits", "--pca"], env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
     assert "PC1 (14." in result.output and "% of the variance (1438 training rows)" in result.output
+    below = result.output.split("PC1 (14.")[1]  # the key under the plot, not over its points
+    assert all(f"● {k}" in below for k in range(10)) and "normalize minmax, seed 0" in below
+    # the app's box (Preview.bounds) for the data options asked for: the digits presets' standard scaling
+    scaled = CliRunner().invoke(
+        cli_app, ["datasets", "digits", "--pca", "-s", "normalize=standard"], env={"COLUMNS": "100"}
+    )
+    reach = preview(load("digits", normalize="standard")).bounds[1]
+    assert scaled.exit_code == 0 and f"{reach:.3g}┤" in scaled.output and "normalize standard" in scaled.output
     refused = CliRunner().invoke(cli_app, ["datasets", "--pca"])
     assert refused.exit_code == 2 and "--pca: name a dataset" in refused.output

@@ -13,7 +13,7 @@ from dl_lab.sessions import Trainer, open_run, preset_session, session_from_dict
 from dl_lab.sessions.events import Diagnosis, EpochEnded, SnapshotTaken, from_record, to_record
 from dl_lab.sessions.runs.state import RunState
 from dl_lab.sessions.runs.timeline import Timeline
-from dl_lab.sessions.training.health import KINDS, SUSTAINED, HealthWatch
+from dl_lab.sessions.training.health import KINDS, HealthWatch
 
 # Two classes on a plane, 160 training samples in 10 batches an epoch, a snapshot every 5 steps.
 BASE = {
@@ -113,6 +113,7 @@ def test_a_crafted_session_shows_its_kind_with_evidence_and_advice_naming_a_sett
     d = found[kind]
     assert d.message and d.evidence and d.epoch >= 1 and d.step >= 1
     assert "--set " in d.advice, d.advice  # what to change, as `dl-lab run ... --set` takes it
+    assert f"{kind.replace('_', ' ')}:" not in d.message, d.message  # the kind is told beside it, not again in it
     assert json.loads(json.dumps(to_record(d)))["event"] == "diagnosis"
 
 
@@ -126,7 +127,8 @@ def test_each_kind_is_told_once_a_run_and_only_when_the_finding_holds():
     found = findings(spec(model=[dead, {"dense": {"units": 2}}], training={"epochs": 10, "batch_size": 16}))
     kinds = [d.kind for d in found]
     assert len(kinds) == len(set(kinds)) and "dead_units" in kinds  # 20 snapshots of dead units, one finding
-    assert next(d for d in found if d.kind == "dead_units").step == 5 * SUSTAINED  # the second snapshot
+    # every unit dead and no gradient reaching the layer's weights: conclusive at the first snapshot (step 5)
+    assert next(d for d in found if d.kind == "dead_units").step == 5
 
 
 def _snapshot(step: int, dead: float) -> SnapshotTaken:
@@ -145,10 +147,96 @@ def test_one_snapshot_is_not_enough_a_finding_must_hold_at_consecutive_ones():
     assert watch.snapshot(_snapshot(5, 1.0)) == []  # told once
 
 
-def _epoch(n: int, train: float, val: float, val_acc: float | None = None) -> EpochEnded:
+def _dead_layer(step: int, dead: float, grad_norm: float) -> SnapshotTaken:
+    stats = {"norm": 1.0, "mean": 0.0, "std": 1.0, "histogram": {"counts": [], "lo": 0.0, "hi": 0.0}}
+    row = _snapshot(step, dead).layers[0]
+    return SnapshotTaken(epoch=1, step=step, layers=[{**row, "weight": stats, "grad": {**stats, "norm": grad_norm}}])
+
+
+def test_a_layer_wholly_dead_with_no_gradient_is_conclusive_at_one_snapshot():
+    # the default cadence (a snapshot every 200 steps) may take a single one in a short run
+    watch = HealthWatch(session_from_dict(spec()).config, classes=2)
+    (found,) = watch.snapshot(_dead_layer(200, 1.0, 0.0))
+    assert found.kind == "dead_units" and found.evidence["grad_norm"] == 0.0
+    partial = HealthWatch(session_from_dict(spec()).config, classes=2)
+    assert partial.snapshot(_dead_layer(200, 0.9, 0.0)) == []  # a fraction still has to hold
+    moving = HealthWatch(session_from_dict(spec()).config, classes=2)
+    assert moving.snapshot(_dead_layer(200, 1.0, 0.3)) == []  # a gradient still reaches its weights
+
+
+def _epoch(
+    n: int, train: float, val: float, val_acc: float | None = None, train_acc: float | None = None
+) -> EpochEnded:
     return EpochEnded(
-        epoch=n, step=n, lr=0.1, train_loss=train, val_loss=val, time=0.0, train_samples_per_s=0.0, val_acc=val_acc
+        epoch=n,
+        step=n,
+        lr=0.1,
+        train_loss=train,
+        val_loss=val,
+        time=0.0,
+        train_samples_per_s=0.0,
+        val_acc=val_acc,
+        train_acc=train_acc,
     )
+
+
+def _fed(config, trains, vals, val_acc=None, classes: int | None = 2) -> list[Diagnosis]:
+    watch = HealthWatch(config, classes=classes)
+    epochs = zip(trains, vals, strict=True)
+    return [d for i, (t, v) in enumerate(epochs) for d in watch.epoch(_epoch(i + 1, t, v, val_acc))]
+
+
+RELU_64 = [{"dense": {"units": 64, "activation": "relu"}}, {"dense": {"units": 64, "activation": "relu"}}, OUT]
+# sgd at lr 2 on spiral (relu 64-64-2): the loss bounces around ln 2, the validation accuracy at chance
+BOUNCING = [0.71, 0.71, 0.723, 0.698, 0.727, 0.708]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "losses", "advice"),
+    [
+        ({"name": "sgd", "lr": 2.0}, BOUNCING, "lower optimizer.lr to 0.1 "),  # above sgd's cap
+        ({"name": "adam", "lr": 0.5}, [0.693] * 6, "lower optimizer.lr to 0.01 "),  # above adam's cap
+        ({"name": "sgd", "lr": 0.05}, BOUNCING, "lower optimizer.lr to 0.005 "),  # below the cap, but oscillating
+        ({"name": "sgd", "lr": 0.001}, [0.693] * 6, "raise optimizer.lr to 0.01 "),  # a timid step at ln 2
+        ({"name": "adam", "lr": 0.005}, [0.693] * 6, "raise optimizer.lr to 0.01 "),  # raised at most to the cap
+    ],
+)
+def test_plateau_advice_lowers_a_learning_rate_that_is_high_or_oscillating_and_raises_only_a_timid_one(
+    optimizer, losses, advice
+):
+    config = session_from_dict(spec(model=RELU_64, optimizer=optimizer)).config
+    (found,) = _fed(config, losses, losses, val_acc=0.5)
+    assert found.kind == "plateau" and found.advice.startswith(advice), found.advice
+    assert advice.startswith("raise") or "raise" not in found.advice
+
+
+def test_plateau_advice_initializes_for_the_activation_in_use():
+    flat = [0.693] * 6
+    (sigmoid,) = _fed(session_from_dict(spec(model=stack("sigmoid", 4), init="he_uniform")).config, flat, flat, 0.5)
+    assert "--set init=glorot_uniform" in sigmoid.advice and "he_uniform" not in sigmoid.advice
+    (relu,) = _fed(session_from_dict(spec(model=RELU_64)).config, flat, flat, 0.5)
+    assert "--set init=he_uniform" in relu.advice
+
+
+def test_overfitting_wants_a_model_that_learned_something_and_no_plateau_alongside():
+    config = session_from_dict(spec()).config
+    rising = [0.70, 0.69, 0.75, 0.80, 0.85]
+    # the training loss fell, but stayed above ln 2 at chance accuracy: nothing learned, nothing memorized
+    assert _fed(config, [0.80, 0.79, 0.78, 0.76, 0.74], rising, val_acc=0.5) == []
+    # the same near ln 2: a plateau, and no overfitting told along with it
+    assert [d.kind for d in _fed(config, [0.75, 0.74, 0.72, 0.70, 0.69], rising, val_acc=0.5)] == ["plateau"]
+    # learned (0.3 < 0.8 ln 2): overfitting
+    assert [d.kind for d in _fed(config, [0.6, 0.5, 0.4, 0.35, 0.3], rising, val_acc=0.7)] == ["overfitting"]
+
+
+def test_the_perceptron_criterion_and_small_margin_losses_raise_no_learning_rate_alarm():
+    # the perceptron criterion's value is the weights' size (lr scales it from a zero init): its bounces are no
+    # overshoot; hinge's scale is at least what an all-zero output scores (1), not a first epoch that learned much
+    bounces = [6e-4, 5.9e-4, 5.5e-4, 3.9e-4, 7e-4, 5e-4, 6.6e-4, 4e-4, 6e-4]
+    one = [{"dense": {"units": 1}}]
+    for loss in ("perceptron", "hinge"):
+        config = session_from_dict(spec(model=one, loss=loss, init="zeros")).config
+        assert _fed(config, bounces, bounces, val_acc=0.94) == [], loss
 
 
 def _saturated(step: int) -> SnapshotTaken:
@@ -184,7 +272,7 @@ def test_overfitting_wants_a_clear_rise_of_the_validation_loss_while_the_trainin
 
 
 def test_a_plateau_takes_the_blame_from_a_too_low_learning_rate():
-    # a flat loss at ln 2 with chance accuracy is a plateau (whose advice names the learning rate), not lr_too_low
+    # a flat loss at ln 2 with chance accuracy is a plateau (whose advice names the optimizer), not lr_too_low
     watch = HealthWatch(session_from_dict(spec()).config, classes=2)
     kinds = [d.kind for n in range(1, 9) for d in watch.epoch(_epoch(n, 0.693, 0.693, 0.5))]
     assert kinds == ["plateau"]
@@ -205,6 +293,12 @@ WELL_TRAINING = {
     "lenet5_digits": {"training.epochs": 10},
     "residual": {},
 }
+
+
+def test_the_perceptron_rule_on_the_adaline_data_raises_no_alarm():
+    # its losses are about 6e-4 and bounce: no sign of a learning rate too high (lowering it changes nothing)
+    session = preset_session("adaline").with_overrides(["loss=perceptron"])
+    assert [e for e in Trainer(session).run() if isinstance(e, Diagnosis)] == []
 
 
 @pytest.mark.parametrize("name", WELL_TRAINING)
@@ -237,3 +331,14 @@ def test_the_run_state_keeps_one_finding_a_kind_when_a_resumed_run_finds_it_agai
     state.apply(first)
     state.apply(again)
     assert state.diagnoses == [again]
+
+
+def test_a_rate_at_the_optimizers_cap_is_never_called_too_low():
+    # sgd at 0.1 (its cap): a loss that creeps for a while (a run like that on spiral then reaches 98.5%) is not
+    # the rate's fault; the same creep at sgd 0.02 is a rate too low, and the advice never goes past the cap
+    creeping = [0.9, 0.85, 0.83, 0.822, 0.82, 0.819]
+    at_cap = session_from_dict(spec(model=RELU_64, optimizer={"name": "sgd", "lr": 0.1})).config
+    assert [d.kind for d in _fed(at_cap, creeping, creeping, val_acc=0.65)] == []
+    timid = session_from_dict(spec(model=RELU_64, optimizer={"name": "sgd", "lr": 0.02})).config
+    (found,) = _fed(timid, creeping, creeping, val_acc=0.65)
+    assert found.kind == "lr_too_low" and found.advice.startswith("raise optimizer.lr to 0.1 "), found.advice

@@ -14,6 +14,7 @@ from dl_lab.tui.panes.network import NetworkPane
 from dl_lab.tui.panes.run_view import RunView
 from dl_lab.tui.screens.replay import ReplayScreen
 from dl_lab.tui.widgets import DecisionMap
+from dl_lab.tui.widgets.palette import background_rgb
 
 BOOSTED = """\
 name: boosted
@@ -52,6 +53,15 @@ async def test_a_boosted_replay_shows_the_combined_boundary_the_weights_and_each
         await wait_for(pilot, lambda: pane.query_one(DecisionMap).data is not None, what="the combined boundary")
         data = pane.query_one(DecisionMap).data
         assert data.cls is not None and set(np.unique(data.cls)) == {0, 1}  # H_4 votes both classes
+        dmap = pane.query_one(DecisionMap)
+        bg, (neg, pos) = np.array(background_rgb(dmap)), dmap.palette(data)[:2]
+        tints = {
+            s.style.bgcolor.triplet for y in range(dmap.size.height - 1) for s in dmap.render_line(y) if "▀" in s.text
+        }
+        # both classes in their colours, none near the background even where the votes disagree most
+        assert min(np.linalg.norm(np.array(t) - bg) for t in tints) > 0.4 * min(
+            np.linalg.norm(neg - bg), np.linalg.norm(pos - bg)
+        )
         weights = screen.timeline.state_at(len(screen.timeline)).boost_rounds[-1].sample_weights
         np.testing.assert_allclose(data.train.strength, np.asarray(weights) / max(weights))
         assert data.val is None and len(np.unique(data.train.strength)) > 1  # bright points: heavy ones

@@ -42,5 +42,7 @@ async def test_p_on_the_data_pane_shows_digits_on_their_first_two_principal_comp
         assert re.match(r"PCA · PC1 1\d\.\d% · PC2 1\d\.\d% of the variance \(1438 training rows\) · P: the data", note)
         assert isinstance(pane.pca_preview(pane._probe), Preview)
         assert scatter.data.num_classes == 10 and len(scatter.data.xy) == 1438
+        shown = "\n".join(scatter.render_line(y).text for y in range(scatter.size.height))
+        assert all(f"● {k}" in shown for k in range(10)), shown  # the whole key, wrapped where the pane is narrow
         await pilot.press("P")
         assert not pane.pca_view and images.display and not scatter.display

@@ -11,8 +11,8 @@ from dl_lab.tui.panes.status import health_text
 from dl_lab.tui.screens.replay import ReplayScreen
 from dl_lab.tui.screens.train import TrainScreen
 
-# Every ReLU of the first layer negative on every sample from the start: dead units found at the second snapshot
-# (step 8, at 6 steps an epoch: epoch 2)
+# Every ReLU of the first layer negative on every sample from the start, no gradient reaching its weights: dead units
+# found at the first snapshot (step 4, at 6 steps an epoch: epoch 1)
 DEAD = {"model": "[{dense: {units: 6, activation: relu, bias_init: {name: constant, value: -5}}}, {dense: {units: 2}}]"}
 
 
@@ -23,25 +23,30 @@ def test_the_health_text_shows_the_newest_finding_first_with_what_to_try():
         state.apply(Diagnosis(kind=kind, epoch=epoch, step=epoch * 10, message=f"{kind} seen", evidence={}, advice="x"))
     lines = health_text(state).plain.splitlines()
     assert lines == [
-        "⚠ plateau at chance (epoch 5): plateau seen; try: x",
-        "⚠ dead units (epoch 1): dead_units seen; try: x",
+        "⚠ plateau at chance (epoch 5): plateau seen; try: x",  # the newest in full
+        "⚠ dead units (epoch 1): try: x",  # an older one on one line: what to try
     ]
+    state.apply(Diagnosis(kind="overfitting", epoch=9, step=90, message="m", evidence={}, advice="y" * 80))
+    lines = health_text(state, width=30).plain.splitlines()
+    assert lines[1] == "⚠ plateau at chance (epoch 5)…" and len(lines) == 3  # cut at the width
+    assert lines[0].endswith("y" * 80)  # the newest wraps in full
 
 
 async def test_the_replay_shows_a_finding_from_its_moment_on(tmp_path):
-    run = record_run(tmp_path / "dead", tiny_session(**DEAD))
+    run = record_run(tmp_path / "dead", tiny_session(**DEAD, training__epochs=6))  # then a plateau at epoch 5
     app = make_app(replay_dir=run, runs_root=tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReplayScreen), what="the replay screen")
         await pilot.pause()
         screen = pilot.app.screen
         box = screen.query_one("#health")
-        assert box.display and "⚠ dead units (epoch 2): 100% of model[0]'s relu units" in str(box.render())
+        assert box.display and "⚠ dead units (epoch 1): try: use leaky_relu" in str(box.render())
+        shown = "".join(strip.text for strip in box.render_lines(box.region.reset_offset))
+        assert "⚠ plateau at chance (epoch 5): the loss" in shown and shown.count("try:") == 2  # each fits at 80x24
         await pilot.press("home")
         assert not box.display
-        for _ in range(3):  # the first snapshot (step 4), epoch 1 (step 6), the second snapshot: the finding's
-            await pilot.press("right")
-        assert box.display and screen.timeline.state_at(screen.cursor).step == 8
+        await pilot.press("right")  # the first snapshot (step 4): the finding's
+        assert box.display and screen.timeline.state_at(screen.cursor).step == 4
         await pilot.press("left")
         assert not box.display
 

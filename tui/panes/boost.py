@@ -24,6 +24,11 @@ from dl_lab.tui.panes.run_panes import LIVE_RES, Pane, set_text
 from dl_lab.tui.widgets import DecisionMap
 from dl_lab.tui.widgets.map_data import PointSet, prepare_map
 
+# H's weakest vote is still a class: its cells are tinted at least this much (strength = FLOOR + (1 - FLOOR) x the
+# votes' agreement), so both classes read in their colours even where the perceptrons disagree most (and at 256
+# colours, where a faint tint on a dark background comes out as a near-black grey).
+H_MIN_STRENGTH = 0.5
+
 
 def boundary_of(rounds: list[BoostRound], grid: np.ndarray, bounds: list, res: int) -> dict:
     """H_t's vote over a ``res`` x ``res`` grid of model inputs, as a snapshot's Boundary: class 1 where
@@ -62,7 +67,7 @@ class BoostPane(Pane):
 
     def compose(self):
         with Horizontal():
-            yield DecisionMap(id="boost-map")
+            yield DecisionMap(id="boost-map", min_strength=H_MIN_STRENGTH)
             yield Static(id="boost-table")
         yield Static(id="boost-note", classes="run-pane-caption")
 
@@ -111,8 +116,8 @@ class BoostPane(Pane):
             return
         last = rounds[-1]
         val = f", val {last.val_acc:.0%}" if last.val_acc is not None else ""
-        set_text(
-            note,
-            f"round {last.round}/{total}: H train {last.train_acc:.0%}{val}; brightness: weight w_{last.round + 1} "
-            f"(max {last.weight_max:.3f}, effective n {last.effective_size:.0f} of {n})",
-        )
+        marks = f"brightness w_{last.round + 1}: max {last.weight_max:.3f}, eff. n {last.effective_size:.0f}/{n}"
+        text = f"round {last.round}/{total}: H train {last.train_acc:.0%}{val}; {marks}"
+        if len(text) > (note.size.width or 78):  # 78: an 80-column pane's inside
+            text = f"H_{last.round}: train {last.train_acc:.0%}{val}; {marks}"
+        set_text(note, text)

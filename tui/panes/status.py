@@ -159,32 +159,42 @@ HEALTH_WORDS = {
 }
 
 
-def health_text(state: RunState) -> Text | None:
-    """The problems the run's health watch found (Diagnosis events), newest first, one paragraph each: the kind in
-    words and when, what was seen, what to try. None while there are none (the box is hidden then); the box's
-    height cuts the oldest."""
+def health_text(state: RunState, width: int | None = None) -> Text | None:
+    """The problems the run's health watch found (Diagnosis events), newest first: the newest in full (the kind in
+    words and when, what was seen, what to try), each older one on one line (the kind, when, what to try), cut at
+    ``width`` with an ellipsis when given. None while there are none (the box is hidden then)."""
     found = state.diagnoses
     if not found:
         return None
+    newest, *older = reversed(found)
     text = Text()
-    for n, d in enumerate(reversed(found)):
-        if n:
-            text.append("\n")
-        text.append(f"⚠ {HEALTH_WORDS.get(d.kind, d.kind)}", style="bold")
-        text.append(f" (epoch {d.epoch}): {d.message}; ")
-        text.append("try: ", style="bold")
-        text.append(d.advice)
+    text.append(f"⚠ {HEALTH_WORDS.get(newest.kind, newest.kind)}", style="bold")
+    text.append(f" (epoch {newest.epoch}): {newest.message}; ")
+    text.append("try: ", style="bold")
+    text.append(newest.advice)
+    for d in older:
+        line = Text()
+        line.append(f"⚠ {HEALTH_WORDS.get(d.kind, d.kind)}", style="bold")
+        line.append(f" (epoch {d.epoch}): ")
+        line.append("try: ", style="bold")
+        line.append(d.advice)
+        if width is not None:
+            line.truncate(max(1, width), overflow="ellipsis")
+        text.append("\n")
+        text.append_text(line)
     return text
 
 
 def show_health(box, state: RunState) -> None:
     """The health box (a Static) drawn from ``state``, shown only while the run has findings; redrawn only when
-    they change (the training screen calls it at every tick)."""
-    key = (id(state), tuple(id(d) for d in state.diagnoses))
+    they change or the screen's width does (the training screen calls it at every tick). The box spans the screen:
+    its text is as wide as the screen less its padding."""
+    width = max(1, box.screen.size.width - 2) if box.is_attached else None
+    key = (id(state), tuple(id(d) for d in state.diagnoses), width)
     if getattr(box, "health_key", None) == key:
         return
     box.health_key = key
-    text = health_text(state)
+    text = health_text(state, width)
     if text is not None:
         box.update(text)
     if box.display != (text is not None):

@@ -36,11 +36,17 @@ class DecisionMap(DrawnWidget):
     data: reactive[MapData | None] = reactive(None, always_update=True)
     keep_aspect: reactive[bool] = reactive(True)
     discretize: reactive[bool] = reactive(False)  # Playground's: each point's class in full colour, no confidence
+    min_strength: reactive[float] = reactive(0.0)  # the palest tint a class gets (0: the background where unsure)
 
-    def __init__(self, *, keep_aspect: bool = True, name=None, id=None, classes=None) -> None:
-        """``keep_aspect``: draw the plane with square pixels (as Playground does) rather than fill the widget."""
+    def __init__(
+        self, *, keep_aspect: bool = True, min_strength: float = 0.0, name=None, id=None, classes=None
+    ) -> None:
+        """``keep_aspect``: draw the plane with square pixels (as Playground does) rather than fill the widget.
+        ``min_strength``: every cell at least this tinted (strength s is drawn as min + (1 - min) s), for a map
+        whose class matters more than how sure it is (AdaBoost's H: a weak vote is still a class)."""
         super().__init__(name=name, id=id, classes=classes)
         self.keep_aspect = keep_aspect
+        self.min_strength = min_strength
 
     def set_map(self, boundary: dict | None, points: dict | None = None, *, class_names=None) -> None:
         """Show a snapshot's ``boundary`` (None before the first) over a dataset's ``points`` (``points_2d``)."""
@@ -53,6 +59,9 @@ class DecisionMap(DrawnWidget):
         self.redraw()
 
     def watch_discretize(self) -> None:
+        self.redraw()
+
+    def watch_min_strength(self) -> None:
         self.redraw()
 
     def palette(self, data: MapData) -> np.ndarray:
@@ -117,8 +126,12 @@ class DecisionMap(DrawnWidget):
         return chars.shape[0]
 
     def _strength(self, strength: np.ndarray) -> np.ndarray:
-        """Discretized: every cell in its class's full colour (a boundary of sure classes, as Playground's)."""
-        return np.ones_like(strength) if self.discretize else strength
+        """Discretized: every cell in its class's full colour (a boundary of sure classes, as Playground's); else
+        the strength lifted to ``min_strength`` at least."""
+        if self.discretize:
+            return np.ones_like(strength)
+        floor = min(max(float(self.min_strength), 0.0), 1.0)
+        return floor + (1.0 - floor) * strength if floor else strength
 
     def _draw_curve(self, grid: Grid, data: MapData, palette: np.ndarray, bg: np.ndarray, rows: int) -> None:
         x0, x1, y0, y1 = data.bounds

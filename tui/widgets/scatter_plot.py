@@ -130,8 +130,8 @@ class ScatterPlot(DrawnWidget):
         lines = self._legend_lines(grid, data, colors, width, legend)
         if height < 4:
             lines = []
-        elif len(lines) > 1 and height < 8:
-            lines = lines[:1]
+        elif len(lines) > 1:  # the plot keeps at least half the height (and the key comes before the ranges)
+            lines = lines[: max(1, height // 2 - 1)]
         rows = height - len(lines)
         if width < 4 or rows < 1:
             return too_small(grid)
@@ -160,7 +160,8 @@ class ScatterPlot(DrawnWidget):
 
     @staticmethod
     def _legend_lines(grid: Grid, data: ScatterData, colors, width: int, style: Style) -> list[list[tuple[str, Style]]]:
-        """The colour key and the axes' ranges: on one line when they fit in ``width``, else on two."""
+        """The colour key and the axes' ranges: on one line when they fit in ``width``, else the key wrapped over
+        as many lines as it needs (ten digits' classes in a narrow pane), then the ranges on their own line."""
         if data.curve:
             items = []
         elif data.regression:
@@ -173,4 +174,12 @@ class ScatterPlot(DrawnWidget):
         ranges = [(f"x {compact(x0)}..{compact(x1)}  y {compact(y0)}..{compact(y1)}", style)]
         if sum(len(text) + 2 for text, _ in key + ranges) - 2 <= width or not key:
             return [key + ranges]
-        return [key, ranges]
+        lines: list[list[tuple[str, Style]]] = [[]]
+        used = 0
+        for text, st in key:
+            if lines[-1] and used + len(text) > width:
+                lines.append([])
+                used = 0
+            lines[-1].append((text, st))
+            used += len(text) + 2
+        return [*lines, ranges]
