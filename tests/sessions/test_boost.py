@@ -10,6 +10,7 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
+from recorded import BOOSTED
 from typer.testing import CliRunner
 
 from dl_lab.cli.main import app
@@ -21,20 +22,6 @@ from dl_lab.sessions.events import BoostRound, from_record, to_record
 from dl_lab.sessions.runs.state import RunState
 from dl_lab.sessions.training.boost import BoostTrainer, adaboost_step
 from dl_lab.sessions.training.loop import resume_trainer, run_recorded
-
-BOOSTED = """\
-name: boosted
-seed: 3
-dtype: float64
-data: {dataset: circle, samples: 100, noise: 0.0}
-model:
-  - dense: {units: 1}
-loss: perceptron
-optimizer: {name: sgd, lr: 0.1}
-training: {epochs: 2, batch_size: 10}
-boost: {rounds: 3}
-monitor: {every_steps: 4, boundary_resolution: 8}
-"""
 
 
 def boosted(*overrides: str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from lab_runs import record_run, wait_for
+from recorded import BOOSTED
 
 from dl_lab.sessions import session_from_text
 from dl_lab.tui.app import make_app
@@ -16,24 +17,11 @@ from dl_lab.tui.screens.replay import ReplayScreen
 from dl_lab.tui.widgets import DecisionMap
 from dl_lab.tui.widgets.palette import background_rgb
 
-BOOSTED = """\
-name: boosted
-seed: 3
-dtype: float64
-data: {dataset: circle, samples: 100, noise: 0.0}
-model:
-  - dense: {units: 1}
-loss: perceptron
-optimizer: {name: sgd, lr: 0.1}
-training: {epochs: 2, batch_size: 10}
-boost: {rounds: 4}
-monitor: {every_steps: 4, boundary_resolution: 8}
-"""
-
 
 @pytest.fixture(scope="module")
 def boosted_run(tmp_path_factory):
-    return record_run(tmp_path_factory.mktemp("runs") / "boosted", session_from_text(BOOSTED))
+    session = session_from_text(BOOSTED).with_overrides(["boost.rounds=4"])
+    return record_run(tmp_path_factory.mktemp("runs") / "boosted", session)
 
 
 def text_of(widget) -> str:
@@ -80,7 +68,7 @@ async def test_a_boosted_session_trains_in_the_app_and_its_rounds_fill_the_boost
     from dl_lab.tui.screens.train import TrainScreen
 
     monkeypatch.setenv("DL_LAB_WORKER", "thread")  # the same loop as the process worker's, without its start-up
-    app = make_app(session_from_text(BOOSTED), runs_root=tmp_path, mode="train")
+    app = make_app(session_from_text(BOOSTED).with_overrides(["boost.rounds=4"]), runs_root=tmp_path, mode="train")
     async with app.run_test(size=(160, 50)) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainScreen)
