@@ -34,7 +34,9 @@ def resolve_session(name_or_path: str | None, overrides=()):
     if name_or_path is None:
         return default_session(overrides)
     path = Path(name_or_path)
-    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name_or_path:
+    # a folder that happens to bear a preset's name (a run directory `adaline/`) does not hide the preset
+    shadowed = path.is_dir() and name_or_path in PRESETS
+    if not shadowed and (path.exists() or path.suffix in (".yaml", ".yml") or "/" in name_or_path):
         return load_session(path, overrides)
     if name_or_path in PRESETS:
         return preset_session(name_or_path, overrides)

@@ -263,6 +263,12 @@ def test_new_writes_a_preset_and_lists_presets(cli, tmp_path):
     assert "spiral" in cli("new", "--list").output
 
 
+def test_a_folder_named_like_a_preset_does_not_hide_it(cli, tmp_path):
+    (tmp_path / "adaline").mkdir()  # e.g. `dl-lab run adaline --out adaline`
+    result = cli("validate", "adaline")
+    assert result.exit_code == 0 and "is a valid session" in result.output, result.output
+
+
 def test_datasets_lists_every_dataset_with_offline_availability(cli):
     result = cli("datasets")
     for name in ("spiral", "digits", "mnist", "cifar10", "csv"):
