@@ -88,3 +88,18 @@ def test_the_contract_check_catches_a_forbidden_import(tmp_path, monkeypatch):
         "core/bad.py:2 imports dl_lab.sessions",
         "core/bad.py:5 imports textual",
     ]
+
+
+def test_every_package_folder_is_installed_by_pyproject():
+    """`pip install .` (not editable) installs only the packages pyproject.toml lists: a folder left out (as
+    sessions/inspect once was) works in the editable checkout and is missing from a real install."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = set(config["packages"])
+    folders = {
+        "dl_lab." + ".".join((room, *init.parent.relative_to(ROOT / room).parts))
+        for room in ROOMS
+        for init in (ROOT / room).rglob("__init__.py")
+    }
+    assert folders - listed == set(), "add them to [tool.setuptools] packages"
