@@ -51,7 +51,8 @@ async def test_brackets_move_from_the_pane_shown_on_a_narrow_terminal():
         await until(pilot, lambda: screen.section == "training")
         await pilot.press("right_square_bracket")
         await until(pilot, lambda: screen.section == "model")
-        assert screen.focused is screen.query_one(LayerStack)
+        # the pane's field takes the focus once the pane is shown: a refresh later on a loaded machine
+        await until(pilot, lambda: screen.focused is screen.query_one(LayerStack))
 
 
 # --- 2. a key for each of the most used settings -----------------------------------------------------------------
