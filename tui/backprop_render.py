@@ -8,6 +8,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dl_lab.sessions.inspect.backprop import fmt as number_text
+
 PHASES = ("forward", "backward", "update")
 PHASE_TITLES = {
     "forward": "forward: each node from its inputs",
@@ -27,14 +29,10 @@ def fmt(value) -> str:
 
 
 def _num(value) -> str:
+    """A number as the walk writes them (sessions/inspect/backprop.fmt); None (a non-finite value) as nan."""
     if value is None:
         return "nan"
-    if isinstance(value, str):
-        return value
-    v = float(value)
-    if v == int(v) and abs(v) < 1e9:
-        return str(int(v))
-    return f"{v:.4g}"
+    return value if isinstance(value, str) else number_text(value)
 
 
 def step_text(step: dict, *, current: bool = False) -> Text:

@@ -278,8 +278,9 @@ def _numbers(w: Walk, model, loss, x, y, feature_names) -> None:
         records.append(r)
     assert np.allclose(a, outputs[-1], rtol=1e-12, atol=1e-12), "the walk's forward pass differs from the engine's"
     out = np.asarray(model.outputs[-1], dtype=np.float64)
-    value, dout = loss(out, y)
-    dout = np.asarray(dout, dtype=np.float64)[0]
+    value, dout_batch = loss(out, y)
+    model.backward(dout_batch)  # the engine's own backward pass: every p.grad, which the update reads
+    dout = np.asarray(dout_batch, dtype=np.float64)[0]
     w.columns.append({"label": "loss", "layer": None, "nodes": ["L"]})
     formula, numbers_text = _loss_formula(w.loss, names, a, y, dout)
     w.add(
@@ -308,7 +309,6 @@ def _numbers(w: Walk, model, loss, x, y, feature_names) -> None:
             j,
             "loss derivative",
         )
-    _fill_engine_grads(model, out, loss, y)
     for r in reversed(records):
         if r.act is not None:
             ones = np.ones_like(r.z)
@@ -483,13 +483,6 @@ def _loss_numbers(name: str, out_j: float, y, j: int, m: int) -> str:
     return ""
 
 
-def _fill_engine_grads(model, out, loss, y) -> None:
-    """The engine's own backward pass: every p.grad filled (the update and the tests read them)."""
-    _, dout = loss(out, y)
-    model.backward(dout)
-
-
-# --- per tensor ---------------------------------------------------------------------------------------------
 def _tensors(w: Walk, model, loss, x, y) -> None:
     w.columns.append({"label": "input", "layer": -1, "nodes": ["x"]})
     w.add("forward", "x", "the sample", _summary_text(_summary(x)), {}, _summary(x), -1, None, "input")

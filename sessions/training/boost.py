@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from dl_lab.core.errors import ConfigError
-from dl_lab.sessions.events import BoostRound, EpochEnded, RunCancelled, StepEnded
+from dl_lab.sessions.events import BoostRound, EpochEnded
 from dl_lab.sessions.runs.directory import DamagedRun, read_regular_file
 from dl_lab.sessions.training.metrics import EpochTotals, evaluate
-from dl_lab.sessions.training.trainer import EXPLODED, Trainer
+from dl_lab.sessions.training.trainer import Trainer
 
 EPS = 1e-10  # eps_t is kept inside [EPS, 1 - EPS]: alpha_t stays finite (at most about 11.5)
 SAMPLE_WEIGHTS_MAX = 5000  # BoostRound lists every point's weight for training splits up to this size
@@ -206,22 +206,8 @@ class BoostTrainer(Trainer):
             if p.batch == 0:
                 self._new_learner(t)
             totals = EpochTotals.from_dict(p.totals)
-            for e, x, y in self._round_batches(t, p.batch):
-                if should_stop():
-                    p.wall_time, p.totals = time.perf_counter() - t0, totals.to_dict()
-                    yield RunCancelled(epoch=t, step=p.step, batch=p.batch, wall_time=p.wall_time)
-                    return
-                self.optimizer.lr = self._lr_for(e)
-                value = self._train_batch(x, y, totals)
-                p.step += 1
-                p.batch += 1
-                if not math.isfinite(value) or abs(value) > EXPLODED:
-                    yield self._failure(value, t, time.perf_counter() - t0)
-                    return
-                now = time.perf_counter() - t0
-                yield StepEnded(epoch=t, step=p.step, batch=p.batch, loss=value, lr=self.optimizer.lr, time=now)
-                if self.monitor and p.step % self.every == 0:
-                    yield self.monitor.snapshot(t, p.step, self._before)
+            if (yield from self._train_steps(t, self._learner_batches(t, p.batch), totals, t0, should_stop)):
+                return
             p.epoch, p.batch, p.totals = t, 0, {}
             boosted, event = self._end_round(t, time.perf_counter() - t0)
             if not math.isfinite(event.val_loss):
@@ -234,6 +220,15 @@ class BoostTrainer(Trainer):
                 yield self._ended("stopped_early", t0, f"no improvement in {p.bad_epochs} rounds")
                 return
         yield self._ended("completed", t0)
+
+    def _learner_batches(self, t: int, skip: int):
+        """Round ``t``'s batches as (x, y), each at the learning rate of the perceptron's epoch it belongs to."""
+        for e, x, y in self._round_batches(t, skip):
+            self.optimizer.lr = self._lr_for(e)
+            yield x, y
+
+    def _watch_snapshot(self, snapshot):
+        return ()  # no health watch: a weak learner near chance is what boosting expects
 
     def _end_round(self, t: int, elapsed: float) -> tuple[BoostRound, EpochEnded]:
         """Weigh round ``t``'s perceptron (eps_t, alpha_t), reweigh the points and evaluate H_t."""

@@ -184,29 +184,9 @@ class Trainer:
             epoch = p.epoch + 1
             self.optimizer.lr = self._lr_for(p.epoch)
             totals = EpochTotals.from_dict(p.totals)
-            for x, y in self._batches(p.epoch, p.batch):
-                if should_stop():
-                    p.wall_time, p.totals = time.perf_counter() - t0, totals.to_dict()
-                    yield RunCancelled(epoch=epoch, step=p.step, batch=p.batch, wall_time=p.wall_time)
-                    return
-                value = self._train_batch(x, y, totals)
-                p.step += 1
-                p.batch += 1
-                if not math.isfinite(value) or abs(value) > EXPLODED:
-                    yield self._failure(value, epoch, time.perf_counter() - t0)
-                    return
-                yield StepEnded(
-                    epoch=epoch,
-                    step=p.step,
-                    batch=p.batch,
-                    loss=value,
-                    lr=self.optimizer.lr,
-                    time=time.perf_counter() - t0,
-                )
-                if self.monitor and p.step % self.every == 0:
-                    snapshot = self.monitor.snapshot(epoch, p.step, self._before)
-                    yield snapshot
-                    yield from self.health.snapshot(snapshot)  # problems it shows (diagnosis events)
+            ended = yield from self._train_steps(epoch, self._batches(p.epoch, p.batch), totals, t0, should_stop)
+            if ended:
+                return
             p.epoch, p.batch, p.totals = epoch, 0, {}
             event = self._end_epoch(epoch, totals, time.perf_counter() - t0)
             if not math.isfinite(event.val_loss):
@@ -219,6 +199,33 @@ class Trainer:
                 yield self._ended("stopped_early", t0, f"no improvement in {p.bad_epochs} epochs")
                 return
         yield self._ended("completed", t0)
+
+    def _train_steps(self, epoch: int, batches, totals, t0: float, should_stop):
+        """Train on ``batches`` ((x, y) of ``epoch``), yielding each StepEnded and each snapshot (with what the
+        health watch finds in it); True when the run ended here (RunCancelled or RunFailed yielded last)."""
+        p = self.progress
+        for x, y in batches:
+            if should_stop():
+                p.wall_time, p.totals = time.perf_counter() - t0, totals.to_dict()
+                yield RunCancelled(epoch=epoch, step=p.step, batch=p.batch, wall_time=p.wall_time)
+                return True
+            value = self._train_batch(x, y, totals)
+            p.step += 1
+            p.batch += 1
+            if not math.isfinite(value) or abs(value) > EXPLODED:
+                yield self._failure(value, epoch, time.perf_counter() - t0)
+                return True
+            now = time.perf_counter() - t0
+            yield StepEnded(epoch=epoch, step=p.step, batch=p.batch, loss=value, lr=self.optimizer.lr, time=now)
+            if self.monitor and p.step % self.every == 0:
+                snapshot = self.monitor.snapshot(epoch, p.step, self._before)
+                yield snapshot
+                yield from self._watch_snapshot(snapshot)
+        return False
+
+    def _watch_snapshot(self, snapshot):
+        """The problems a snapshot shows (diagnosis events)."""
+        return self.health.snapshot(snapshot)
 
     def _batches(self, epoch_index: int, skip: int):
         shuffle = self.config.training.shuffle
