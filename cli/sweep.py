@@ -1,0 +1,252 @@
+"""`dl-lab sweep`: a hyperparameter search on Optuna with worker processes, and `dl-lab sweep status`.
+
+The command holds the sweep folder's lock, starts K worker processes (sessions/sweeps/study.py worker_main) on
+the study's storage and prints a progress line while they run. Ctrl-C (or SIGTERM, SIGHUP) stops each worker's
+trial after its batch; each tells the study how it ended, so the journal stays consistent and the same command
+resumes the study later.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from dl_lab.sessions.config.yamlio import dump_yaml
+from dl_lab.sessions.runs.directory import RunLock
+from dl_lab.sessions.sweeps import study as sweeps
+from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, load_sweep
+
+from .render import console
+from .runner import STOP_SIGNALS
+
+EXIT_OK = 0
+SWEEPS_ROOT = Path("sweeps")
+BUDGET_KEYS = ("trials", "timeout_s")  # may change between runs of one sweep; the rest may not
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _same_sweep(folder: Path, config: SweepConfig) -> None:
+    """The folder's sweep.yaml is the file first run there; a resumed sweep must search the same space."""
+    kept = folder / sweeps.SWEEP_FILE
+    wanted = {k: v for k, v in config.raw.items() if k not in BUDGET_KEYS}
+    if kept.is_file():
+        try:
+            earlier = load_sweep_raw(kept)
+        except SweepError:
+            earlier = None
+        if earlier is not None and {k: v for k, v in earlier.items() if k not in BUDGET_KEYS} != wanted:
+            raise SweepError(
+                f"{folder}: holds a sweep of another file or space ({kept}); choose another --out to start a new one"
+            )
+        return
+    kept.write_text(dump_yaml(config.raw), encoding="utf-8")
+
+
+def load_sweep_raw(path: Path) -> dict | None:
+    from dl_lab.sessions.config.yamlio import read_yaml_file
+
+    try:
+        raw, _ = read_yaml_file(path)
+    except Exception as exc:
+        raise SweepError(str(exc)) from None
+    return raw if isinstance(raw, dict) else None
+
+
+def _counts(study) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        state = t.state.name
+        if state == "FAIL" and t.user_attrs.get(sweeps.INTERRUPTED):
+            state = "INTERRUPTED"
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def _progress_line(config: SweepConfig, study, budget: int | None) -> str:
+    c = _counts(study)
+    done = c.get("COMPLETE", 0) + c.get("PRUNED", 0) + c.get("FAIL", 0)
+    line = (
+        f"dl-lab: sweep {config.name}: {done}{f'/{budget}' if budget else ''} trials done "
+        f"({c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed), "
+        f"{c.get('RUNNING', 0)} running"
+    )
+    try:
+        best = study.best_trial
+        line += f"; best {config.metric} {best.value:.4g} (trial {best.number})"
+    except ValueError:
+        pass
+    return line
+
+
+def sweep(
+    file: Path,
+    trials: int | None,
+    workers: int | None,
+    out: Path | None,
+    timeout: float | None,
+    url: str | None,
+) -> int:
+    config = load_sweep(file)
+    if trials is not None and trials < 1:
+        raise SweepError(f"--trials {trials}: at least 1")
+    if workers is not None and workers < 1:
+        raise SweepError(f"--workers {workers}: at least 1")
+    if timeout is not None and timeout <= 0:
+        raise SweepError(f"--timeout {timeout:g}: a positive number of seconds")
+    budget = sweeps.budget_of(config, trials)
+    timeout = timeout if timeout is not None else config.timeout_s
+    if budget is None and timeout is None:
+        raise SweepError(f"{file}: give trials: or timeout_s: in the sweep file, or --trials or --timeout")
+    folder = Path(out) if out is not None else SWEEPS_ROOT / config.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(f"--out {folder}: cannot create the folder ({exc.strerror or exc})") from None
+    lock = RunLock(folder)  # one `dl-lab sweep` a folder: it alone may fail the trials a killed sweep left running
+    try:
+        _same_sweep(folder, config)
+        study = sweeps.open_study(config, sweeps.storage(folder, url))
+        if url is None:
+            stale = sweeps.fail_stale(study)
+            if stale:
+                console(stderr=True).print(f"dl-lab: {stale} trial(s) left running by a stopped sweep marked FAIL")
+        return _drive(file, config, study, folder, url, budget, trials, workers, timeout)
+    finally:
+        lock.release()
+
+
+def _drive(file, config, study, folder, url, budget, trials, workers, timeout) -> int:
+    err = console(stderr=True)
+    k = workers or default_workers()
+    if budget is not None:
+        k = max(1, min(k, budget - sweeps.counted(study)))
+    if budget is not None and sweeps.counted(study) >= budget:
+        err.print(f"dl-lab: sweep {config.name}: the study already has {budget} trials; raise --trials to go on")
+        _final(config, study, folder, url)
+        return EXIT_OK
+    deadline = time.time() + timeout if timeout is not None else None
+    where = url or str(folder / sweeps.JOURNAL)
+    err.print(
+        f"dl-lab: sweep {config.name}: {k} worker(s) on {where}, trials in {folder / sweeps.TRIALS_DIR}", soft_wrap=True
+    )
+    # fork on Linux: a worker starts at once, with the modules this process has loaded (no threads run here);
+    # spawn elsewhere (macOS, Windows), where fork is unsafe or missing
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    procs = [
+        ctx.Process(
+            target=sweeps.worker_main,
+            args=(str(file), str(folder), url, trials, deadline, None),
+            name=f"dl-lab-sweep-{i}",
+        )
+        for i in range(k)
+    ]
+    stopped: list[int] = []
+
+    def handler(signum, frame):
+        if stopped:
+            return
+        stopped.append(signum)
+        err.print(
+            "dl-lab: stopping the workers after their batch; the trials under way are told as interrupted",
+            soft_wrap=True,
+        )
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                with suppress(OSError):  # it ended meanwhile
+                    os.kill(p.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        for p in procs:
+            p.start()
+        last = ""
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.2)
+            line = _progress_line(config, study, budget)
+            if line != last:
+                err.print(escape(line), soft_wrap=True)
+                last = line
+        for p in procs:
+            p.join()
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    line = _progress_line(config, study, budget)
+    if line != last:
+        err.print(escape(line), soft_wrap=True)
+    _final(config, study, folder, url)
+    if stopped:
+        err.print(f"dl-lab: stopped; run the same command again to continue the sweep in {folder}", soft_wrap=True)
+        return 128 + stopped[0]
+    crashed = [p.exitcode for p in procs if p.exitcode]
+    if crashed:
+        err.print(f"[bold red]dl-lab: {len(crashed)} worker(s) ended with an error[/] (exit {crashed[0]})")
+        return 3
+    return EXIT_OK
+
+
+def _final(config: SweepConfig, study, folder: Path, url: str | None) -> None:
+    out = console()
+    records = sweeps.trial_records(study)
+    best = sweeps.best_record(study, records)
+    if best is None:
+        out.print(f"sweep {config.name}: no complete trial yet")
+    else:
+        params = ", ".join(f"{k}={v}" for k, v in best["params"].items())
+        out.print(f"best: trial {best['number']}, {config.metric} {best['value']:.4g} ({params})", soft_wrap=True)
+        out.print(f"run: {best['run_dir']}", soft_wrap=True)
+    target = folder if url is None else f"{config.name} --storage {url}"
+    out.print(f"all trials: dl-lab sweep status {target}", soft_wrap=True)
+
+
+def status(target: str, url: str | None, as_json: bool) -> None:
+    study, folder = sweeps.open_status(target, url)
+    records = sweeps.trial_records(study)
+    best = sweeps.best_record(study, records)
+    if as_json:
+        print(json.dumps({"study": study.study_name, "trials": records, "best": best}, indent=1, default=str))
+        return
+    out = console()
+    table = Table(title=f"sweep {study.study_name}: {len(records)} trials")
+    for name, justify in (("#", "right"), ("state", "left"), ("value", "right"), ("params", "left"), ("run", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for r in records:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in r["params"].items())
+        value = f"{r['value']:.4g}" if r["value"] is not None else "-"
+        state = r["state"] + (f": {r['message']}" if r.get("message") else "")
+        mark = "*" if best is not None and r["number"] == best["number"] else ""
+        run = escape(_where(r["run_dir"], folder))
+        table.add_row(f"{mark}{r['number']}", escape(state), value, escape(params), run)
+    out.print(table)
+    if best is not None:
+        out.print(f"best: trial {best['number']}, value {best['value']:.4g}, run {best['run_dir']}", soft_wrap=True)
+    found = sweeps.importances(study)
+    if found:
+        out.print("parameter importances: " + ", ".join(f"{k} {v:.2f}" for k, v in found.items()), soft_wrap=True)
+    sys.stdout.flush()
+
+
+def _where(run_dir: str | None, folder: Path | None) -> str:
+    """A trial's run folder, relative to the sweep folder when it lies inside (the JSON keeps the whole path)."""
+    if not run_dir:
+        return ""
+    if folder is not None:
+        with suppress(ValueError):
+            return str(Path(run_dir).relative_to(folder.resolve()))
+    return run_dir
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
