@@ -25,12 +25,12 @@ from dl_lab.sessions.runs.directory import RunLock
 from dl_lab.sessions.sweeps import study as sweeps
 from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, load_sweep
 
-from .render import console
+from .render import console, slice_plot
 from .runner import STOP_SIGNALS
 
 EXIT_OK = 0
 SWEEPS_ROOT = Path("sweeps")
-BUDGET_KEYS = ("trials", "timeout_s")  # may change between runs of one sweep; the rest may not
+BUDGET_KEYS = sweeps.BUDGET_KEYS  # may change between runs of one sweep; the rest may not
 
 
 def default_workers() -> int:
@@ -74,20 +74,64 @@ def _counts(study) -> dict[str, int]:
     return counts
 
 
-def _progress_line(config: SweepConfig, study, budget: int | None) -> str:
-    c = _counts(study)
-    done = c.get("COMPLETE", 0) + c.get("PRUNED", 0) + c.get("FAIL", 0)
-    line = (
-        f"dl-lab: sweep {config.name}: {done}{f'/{budget}' if budget else ''} trials done "
-        f"({c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed), "
-        f"{c.get('RUNNING', 0)} running"
-    )
-    try:
-        best = study.best_trial
-        line += f"; best {config.metric} {best.value:.4g} (trial {best.number})"
-    except ValueError:
-        pass
-    return line
+class Progress:
+    """The progress line: trials done (complete, pruned, failed) against the budget, those running, the best so
+    far and, once a trial has ended here, the time left (from this command's pace, or its deadline if sooner)."""
+
+    def __init__(self, config: SweepConfig, study, budget: int | None, deadline: float | None) -> None:
+        self.config, self.study, self.budget, self.deadline = config, study, budget, deadline
+        self.start = time.time()
+        self.done_at_start = self.done()
+
+    def done(self) -> int:
+        c = _counts(self.study)
+        return c.get("COMPLETE", 0) + c.get("PRUNED", 0) + c.get("FAIL", 0)
+
+    def line(self) -> str:
+        c = _counts(self.study)
+        done = c.get("COMPLETE", 0) + c.get("PRUNED", 0) + c.get("FAIL", 0)
+        line = (
+            f"dl-lab: sweep {self.config.name}: {done}{f'/{self.budget}' if self.budget else ''} trials done "
+            f"({c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed), "
+            f"{c.get('RUNNING', 0)} running"
+        )
+        try:
+            best = self.study.best_trial
+            line += f"; best {self.config.metric} {best.value:.4g} (trial {best.number})"
+        except ValueError:
+            pass
+        eta = self.eta(done)
+        return line + (f"; about {_duration(eta)} left" if eta is not None else "")
+
+    def eta(self, done: int) -> float | None:
+        now = time.time()
+        left = []
+        ended_here = done - self.done_at_start
+        if self.budget is not None and ended_here > 0:
+            left.append((now - self.start) / ended_here * max(0, self.budget - done))
+        if self.deadline is not None:
+            left.append(max(0.0, self.deadline - now))
+        return min(left) if left else None
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _check_options(trials: int | None, workers: int | None, timeout: float | None, heartbeat: float) -> None:
+    if trials is not None and trials < 1:
+        raise SweepError(f"--trials {trials}: at least 1")
+    if workers is not None and workers < 1:
+        raise SweepError(f"--workers {workers}: at least 1")
+    if timeout is not None and timeout <= 0:
+        raise SweepError(f"--timeout {timeout:g}: a positive number of seconds")
+    if not heartbeat >= 1:
+        raise SweepError(f"--heartbeat {heartbeat:g}: at least 1 second")
 
 
 def sweep(
@@ -97,61 +141,90 @@ def sweep(
     out: Path | None,
     timeout: float | None,
     url: str | None,
+    heartbeat: float = sweeps.HEARTBEAT_S,
 ) -> int:
     config = load_sweep(file)
-    if trials is not None and trials < 1:
-        raise SweepError(f"--trials {trials}: at least 1")
-    if workers is not None and workers < 1:
-        raise SweepError(f"--workers {workers}: at least 1")
-    if timeout is not None and timeout <= 0:
-        raise SweepError(f"--timeout {timeout:g}: a positive number of seconds")
+    _check_options(trials, workers, timeout, heartbeat)
     budget = sweeps.budget_of(config, trials)
     timeout = timeout if timeout is not None else config.timeout_s
     if budget is None and timeout is None:
         raise SweepError(f"{file}: give trials: or timeout_s: in the sweep file, or --trials or --timeout")
+    folder = _folder(out, config)
+    lock = RunLock(folder)  # one `dl-lab sweep` a folder: it alone may fail the trials a killed sweep left running
+    try:
+        _same_sweep(folder, config)
+        store = sweeps.storage(folder, url, heartbeat)
+        study = sweeps.open_study(config, store)
+        if url is None:
+            stale = sweeps.fail_stale(study)
+            if stale:
+                console(stderr=True).print(f"dl-lab: {stale} trial(s) left running by a stopped sweep marked FAIL")
+        job = sweeps.Worker(config, folder, url, trials, _deadline(timeout), heartbeat)
+        return _drive(job, study, budget, workers)
+    finally:
+        lock.release()
+
+
+def worker(
+    name: str | None,
+    url: str | None,
+    trials: int | None,
+    workers: int | None,
+    out: Path | None,
+    timeout: float | None,
+    heartbeat: float = sweeps.HEARTBEAT_S,
+) -> int:
+    """`dl-lab sweep worker --storage URL --study NAME`: join a sweep started on a database, from any machine
+    that reaches it (and the session's data). The study holds the sweep; the trials' runs are written here."""
+    if not url:
+        raise SweepError("dl-lab sweep worker: --storage URL: the database the sweep's study is on")
+    if not name:
+        raise SweepError("dl-lab sweep worker: --study NAME: the sweep's study (its sweep file's name)")
+    _check_options(trials, workers, timeout, heartbeat)
+    store = sweeps.storage(None, url, heartbeat)
+    study, _ = sweeps.open_status(name, url, store)
+    config = sweeps.stored_sweep(study)
+    study = sweeps.open_study(config, store)  # with the sweep's sampler and pruner
+    budget = sweeps.budget_of(config, trials)
+    timeout = timeout if timeout is not None else config.timeout_s
+    folder = _folder(out, config)
+    job = sweeps.Worker(config, folder, url, trials, _deadline(timeout), heartbeat)
+    return _drive(job, study, budget, workers)
+
+
+def _folder(out: Path | None, config: SweepConfig) -> Path:
     folder = Path(out) if out is not None else SWEEPS_ROOT / config.name
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SweepError(f"--out {folder}: cannot create the folder ({exc.strerror or exc})") from None
-    lock = RunLock(folder)  # one `dl-lab sweep` a folder: it alone may fail the trials a killed sweep left running
-    try:
-        _same_sweep(folder, config)
-        study = sweeps.open_study(config, sweeps.storage(folder, url))
-        if url is None:
-            stale = sweeps.fail_stale(study)
-            if stale:
-                console(stderr=True).print(f"dl-lab: {stale} trial(s) left running by a stopped sweep marked FAIL")
-        return _drive(file, config, study, folder, url, budget, trials, workers, timeout)
-    finally:
-        lock.release()
+    return folder
 
 
-def _drive(file, config, study, folder, url, budget, trials, workers, timeout) -> int:
+def _deadline(timeout: float | None) -> float | None:
+    return time.time() + timeout if timeout is not None else None
+
+
+def _drive(job: sweeps.Worker, study, budget: int | None, workers: int | None) -> int:
+    config, folder, url = job.config, job.folder, job.url
     err = console(stderr=True)
     k = workers or default_workers()
     if budget is not None:
         k = max(1, min(k, budget - sweeps.counted(study)))
-    if budget is not None and sweeps.counted(study) >= budget:
+    taken = budget is not None and sweeps.counted(study) >= budget
+    if taken and (url is None or not sweeps.others_running(study, set())):  # on a database: wait for the others
         err.print(f"dl-lab: sweep {config.name}: the study already has {budget} trials; raise --trials to go on")
         _final(config, study, folder, url)
         return EXIT_OK
-    deadline = time.time() + timeout if timeout is not None else None
-    where = url or str(folder / sweeps.JOURNAL)
-    err.print(
-        f"dl-lab: sweep {config.name}: {k} worker(s) on {where}, trials in {folder / sweeps.TRIALS_DIR}", soft_wrap=True
-    )
+    if url is None:
+        where = f"on {folder / sweeps.JOURNAL}, trials in {folder / sweeps.TRIALS_DIR}"
+    else:
+        where = f"on {_safe_url(url)}, this machine's trials in {folder / sweeps.TRIALS_DIR}"
+    err.print(f"dl-lab: sweep {config.name}: {k} worker(s) {where}", soft_wrap=True)
     # fork on Linux: a worker starts at once, with the modules this process has loaded (no threads run here);
     # spawn elsewhere (macOS, Windows), where fork is unsafe or missing
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    procs = [
-        ctx.Process(
-            target=sweeps.worker_main,
-            args=(str(file), str(folder), url, trials, deadline, None),
-            name=f"dl-lab-sweep-{i}",
-        )
-        for i in range(k)
-    ]
+    procs = [ctx.Process(target=sweeps.worker_main, args=(job,), name=f"dl-lab-sweep-{i}") for i in range(k)]
     stopped: list[int] = []
 
     def handler(signum, frame):
@@ -168,14 +241,15 @@ def _drive(file, config, study, folder, url, budget, trials, workers, timeout) -
                     os.kill(p.pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    progress = Progress(config, study, budget, job.deadline)
     try:
         for p in procs:
             p.start()
         last = ""
         while any(p.is_alive() for p in procs):
             time.sleep(0.2)
-            line = _progress_line(config, study, budget)
-            if line != last:
+            line = progress.line()
+            if line.split("; about")[0] != last.split("; about")[0]:  # a new line when a trial starts or ends
                 err.print(escape(line), soft_wrap=True)
                 last = line
         for p in procs:
@@ -183,8 +257,8 @@ def _drive(file, config, study, folder, url, budget, trials, workers, timeout) -
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-    line = _progress_line(config, study, budget)
-    if line != last:
+    line = progress.line().split("; about")[0]
+    if line != last.split("; about")[0]:
         err.print(escape(line), soft_wrap=True)
     _final(config, study, folder, url)
     if stopped:
@@ -207,8 +281,22 @@ def _final(config: SweepConfig, study, folder: Path, url: str | None) -> None:
         params = ", ".join(f"{k}={v}" for k, v in best["params"].items())
         out.print(f"best: trial {best['number']}, {config.metric} {best['value']:.4g} ({params})", soft_wrap=True)
         out.print(f"run: {best['run_dir']}", soft_wrap=True)
-    target = folder if url is None else f"{config.name} --storage {url}"
+    target = folder if url is None else f"{config.name} --storage {_safe_url(url)}"
     out.print(f"all trials: dl-lab sweep status {target}", soft_wrap=True)
+
+
+def _safe_url(url: str) -> str:
+    """A database URL as printed: without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            host = parts.netloc.rsplit("@", 1)[1]
+            return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:
+        pass
+    return url
 
 
 def status(target: str, url: str | None, as_json: bool) -> None:
@@ -236,6 +324,17 @@ def status(target: str, url: str | None, as_json: bool) -> None:
     if found:
         out.print("parameter importances: " + ", ".join(f"{k} {v:.2f}" for k, v in found.items()), soft_wrap=True)
     sys.stdout.flush()
+    metric = _metric_name(study)
+    for name, kind, points in sweeps.slices(study):
+        if len(points) >= 2:
+            print(slice_plot(points, name, metric, kind, width=min(out.width, 100)))
+    sys.stdout.flush()
+
+
+def _metric_name(study) -> str:
+    kept = study.user_attrs.get(sweeps.SWEEP_ATTR) or {}
+    metric = (kept.get("file") or {}).get("metric") or {}
+    return str(metric.get("name", "value")) if isinstance(metric, dict) else "value"
 
 
 def _where(run_dir: str | None, folder: Path | None) -> str:

@@ -28,8 +28,8 @@ from typing import Any
 
 from dl_lab.core.errors import DLLabError
 from dl_lab.sessions.config.presets import PRESETS, preset_session
-from dl_lab.sessions.config.session import Session, load_session, parse_path
-from dl_lab.sessions.config.yamlio import read_yaml_file
+from dl_lab.sessions.config.session import Session, load_session, parse_path, session_from_dict
+from dl_lab.sessions.config.yamlio import line_of, read_yaml_file
 
 KEYS = ("session", "metric", "sampler", "pruner", "trials", "timeout_s", "space")
 SAMPLERS = ("grid", "random", "tpe")
@@ -139,15 +139,25 @@ def load_sweep(path) -> SweepConfig:
     """Read and validate a sweep file; errors are SweepErrors naming the file and the key."""
     path = Path(path)
     try:
-        raw, _lines = read_yaml_file(path)
+        raw, lines = read_yaml_file(path)
     except DLLabError as exc:
         raise SweepError(str(exc).replace("session file", "sweep file")) from None
     if not isinstance(raw, dict):
         raise SweepError(f"{path}: a sweep file is a mapping of {', '.join(KEYS)}")
-    return sweep_from_dict(raw, path)
+    try:
+        return sweep_from_dict(raw, path)
+    except SweepError as exc:  # "FILE: space.optimizer.lr: ..." -> "FILE:5: space.optimizer.lr: ..."
+        message = str(exc)
+        rest = message.removeprefix(f"{path}: ")
+        line = line_of(rest, lines) if rest != message else None
+        if line is None:
+            raise
+        raise SweepError(f"{path}:{line}: {rest}") from None
 
 
 def sweep_from_dict(raw: dict, path: Path) -> SweepConfig:
+    """Validate a sweep read from ``path`` (its session file is relative to it; a study's stored sweep: the
+    working directory). ``session`` may also be a whole session, inline, as a mapping."""
     where = str(path)
     unknown = [str(k) for k in raw if k not in KEYS]
     if unknown:
@@ -192,8 +202,13 @@ def sweep_from_dict(raw: dict, path: Path) -> SweepConfig:
 
 def _session(value, path: Path) -> Session:
     where = f"{path}: session"
+    if isinstance(value, dict):  # a session written inline (a study's stored sweep holds its session so)
+        try:
+            return session_from_dict(value, base_dir=path.parent, source=path)
+        except DLLabError as exc:
+            raise SweepError(f"{where}: {exc}") from None
     if not isinstance(value, str) or not value.strip():
-        raise SweepError(f"{where}: a preset name or a session file (relative to the sweep file)")
+        raise SweepError(f"{where}: a preset name, a session file (relative to the sweep file) or a session")
     file = path.parent / value
     try:
         if file.exists() or value.endswith((".yaml", ".yml")) or "/" in value:

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import signal
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed
-from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, load_sweep
+from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, sweep_from_dict
 
 JOURNAL = "journal.log"
 TRIALS_DIR = "trials"
@@ -33,9 +34,13 @@ SWEEP_FILE = "sweep.yaml"  # the sweep file as first run, kept in the sweep fold
 BUDGET_LOCK = "budget.lock"
 INTERRUPTED = "interrupted"  # user attribute of a trial a stop signal ended: FAIL, not counted in the budget
 RUN_DIR = "run_dir"
-# An RDB storage's heartbeat: a worker that died (SIGKILL, a lost machine) has its trial failed after
-# grace_period seconds and re-queued with the same parameters, twice at most.
-HEARTBEAT_S, GRACE_S, MAX_RETRY = 10, 30, 2
+WORKER = "worker"  # user attribute: the host and process id of the worker that ran the trial
+SWEEP_ATTR = "dl_lab_sweep"  # the study's user attribute: the sweep file as written, and its base session's spec
+BUDGET_KEYS = ("trials", "timeout_s")  # may change between runs of one sweep; the rest may not
+# An RDB storage's heartbeat: a worker that died (SIGKILL, a lost machine) has its trial failed once it has
+# been silent for GRACE_BEATS heartbeats, and re-queued with the same parameters, MAX_RETRY times at most.
+HEARTBEAT_S, GRACE_BEATS, MAX_RETRY = 10.0, 3, 2
+SCHEMA_TRIES = 5
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -43,27 +48,33 @@ def trial_dir(sweep_dir: Path, number: int) -> Path:
     return Path(sweep_dir) / TRIALS_DIR / f"trial-{number:04d}"
 
 
-def storage(sweep_dir: Path | None, url: str | None) -> Any:
-    """The study's storage: the database at ``url`` (heartbeats and retries on), else the sweep folder's journal."""
+def storage(sweep_dir: Path | None, url: str | None, heartbeat_s: float = HEARTBEAT_S) -> Any:
+    """The study's storage: the database at ``url`` (heartbeats every ``heartbeat_s`` seconds, retries on), else
+    the sweep folder's journal."""
     import optuna
 
     if url:
         import optuna.storages as storages
 
-        # Optuna 4.9 renamed the retry callback (RetryFailedTrialCallback is deprecated, to go in 6.0)
-        retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words: said once a call
-                warnings.simplefilter("ignore")
-                return storages.RDBStorage(
-                    url,
-                    heartbeat_interval=HEARTBEAT_S,
-                    grace_period=GRACE_S,
-                    heartbeat_stale_trial_callback=retry(max_retry=MAX_RETRY),
-                )
-        except Exception as exc:  # a bad URL, a missing driver, a server that is down: one line
-            hint = " (for PostgreSQL: pip install 'dl-lab[distributed]')" if isinstance(exc, ImportError) else ""
-            raise SweepError(f"--storage {url}: {type(exc).__name__}: {exc}".splitlines()[0] + hint) from None
+        retry = _retry_callback()
+        for attempt in range(SCHEMA_TRIES):
+            try:
+                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words
+                    warnings.simplefilter("ignore")
+                    return storages.RDBStorage(
+                        url,
+                        heartbeat_interval=max(1, round(heartbeat_s)),
+                        grace_period=max(2, round(GRACE_BEATS * heartbeat_s)),
+                        heartbeat_stale_trial_callback=retry(max_retry=MAX_RETRY),
+                    )
+            except Exception as exc:  # a bad URL, a missing driver, a server that is down: one line
+                # workers started together on a new database race to create Optuna's tables: the loser's
+                # CREATE fails (IntegrityError on PostgreSQL), and the tables are there when it tries again
+                if type(exc).__name__ in ("IntegrityError", "ProgrammingError") and attempt + 1 < SCHEMA_TRIES:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                hint = " (for PostgreSQL: pip install 'dl-lab[distributed]')" if isinstance(exc, ImportError) else ""
+                raise SweepError(f"--storage {url}: {type(exc).__name__}: {exc}".splitlines()[0] + hint) from None
     if sweep_dir is None:
         raise SweepError("a sweep needs its folder (--out) or a --storage URL")
     from optuna.storages.journal import JournalFileBackend
@@ -100,11 +111,15 @@ def pruner(config: SweepConfig) -> Any:
 
 
 def open_study(config: SweepConfig, store: Any, *, seed: int | None = None) -> Any:
-    """The sweep's study (created on the first call, loaded after), with this process's sampler and pruner."""
+    """The sweep's study (created on the first call, loaded after), with this process's sampler and pruner.
+
+    The study keeps the sweep (SWEEP_ATTR: the file as written, its base session whole), so that a worker on
+    another machine needs only the storage and the study's name (``stored_sweep``); a study that holds another
+    sweep of the same name is refused."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=config.name,
         storage=store,
         sampler=sampler(config, seed),
@@ -112,6 +127,33 @@ def open_study(config: SweepConfig, store: Any, *, seed: int | None = None) -> A
         direction="maximize" if config.goal == "max" else "minimize",
         load_if_exists=True,
     )
+    mine = {"file": config.raw, "session": config.session.spec}
+    kept = study.user_attrs.get(SWEEP_ATTR)
+    if kept is None:
+        study.set_user_attr(SWEEP_ATTR, json.loads(json.dumps(mine)))
+    elif _searched(kept) != _searched(json.loads(json.dumps(mine))):
+        raise SweepError(
+            f"study {config.name!r} holds another sweep of that name (another space, metric or session); "
+            "rename the sweep file or choose another storage"
+        )
+    return study
+
+
+def _searched(kept: dict) -> dict:
+    """What must stay the same for a study: the sweep file but its budget, and the base session."""
+    file = {k: v for k, v in kept.get("file", {}).items() if k not in BUDGET_KEYS and k != "session"}
+    return {"file": file, "session": kept.get("session")}
+
+
+def stored_sweep(study: Any) -> SweepConfig:
+    """The sweep a study was started with (``dl-lab sweep worker``: no sweep file on this machine): validated
+    again here; a session's data files are read relative to the working directory."""
+    kept = study.user_attrs.get(SWEEP_ATTR)
+    if not isinstance(kept, dict) or not isinstance(kept.get("file"), dict):
+        raise SweepError(f"study {study.study_name!r} was not started by dl-lab sweep (it holds no sweep)")
+    raw = dict(kept["file"])
+    raw["session"] = kept["session"]
+    return sweep_from_dict(raw, Path(f"{study.study_name}.yaml"))
 
 
 def budget_of(config: SweepConfig, trials: int | None) -> int | None:
@@ -123,15 +165,27 @@ def budget_of(config: SweepConfig, trials: int | None) -> int | None:
 
 
 def counted(study: Any) -> int:
-    """Trials the budget counts: finished (complete, pruned, failed, but not interrupted) or running."""
+    """Trials the budget counts: finished (complete, pruned, failed) or running; not a trial a stop signal
+    interrupted, nor one whose dead worker's trial was queued again (its retry counts instead)."""
     from optuna.trial import TrialState
 
+    trials = study.get_trials(deepcopy=False)
+    retried = {_retried(t) for t in trials}
     n = 0
-    for t in study.get_trials(deepcopy=False):
-        interrupted = t.state == TrialState.FAIL and t.user_attrs.get(INTERRUPTED)
-        if (t.state.is_finished() and not interrupted) or t.state == TrialState.RUNNING:
+    for t in trials:
+        if t.state == TrialState.FAIL and (t.user_attrs.get(INTERRUPTED) or t.number in retried):
+            continue
+        if t.state.is_finished() or t.state == TrialState.RUNNING:
             n += 1
     return n
+
+
+def others_running(study: Any, mine: set[int]) -> bool:
+    """Whether a trial of another worker is still running (or queued again after its worker died)."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.RUNNING, TrialState.WAITING)
+    return any(t.number not in mine for t in study.get_trials(deepcopy=False, states=states))
 
 
 def fail_stale(study: Any) -> int:
@@ -243,9 +297,7 @@ def fail_stale_heartbeats(study: Any) -> None:
     study.optimize does."""
     import optuna
 
-    if getattr(study._storage, "heartbeat_interval", None) is None:
-        return
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # a storage without heartbeats (the journal): nothing to do
         warnings.simplefilter("ignore")  # fail_stale_trials is marked experimental
         optuna.storages.fail_stale_trials(study)
 
@@ -274,45 +326,65 @@ def _note_in_summary(run_dir: Path, study: str, number: int, state: str) -> None
         pass  # the run is recorded as it is; the study holds the trial's state
 
 
-def work(
-    sweep_file: str,
-    sweep_dir: str | None,
-    url: str | None,
-    trials: int | None,
-    deadline: float | None,
-    seed: int | None = None,
-    stop: Callable[[], bool] | None = None,
-) -> int:
+@dataclass(frozen=True)
+class Worker:
+    """What a worker process needs: the sweep, where its trials' runs go (``folder``: the sweep folder, which
+    holds the journal when there is no ``url``), the budget and the time it may ask new trials until."""
+
+    config: SweepConfig
+    folder: Path
+    url: str | None = None
+    trials: int | None = None
+    deadline: float | None = None
+    heartbeat_s: float = HEARTBEAT_S
+    seed: int | None = None
+
+
+def work(job: Worker, stop: Callable[[], bool] | None = None) -> int:
     """One worker's loop: while the budget and the time allow, ask a trial, run it, tell it. Returns the
-    number of trials this worker ran."""
-    config = load_sweep(sweep_file)
-    folder = Path(sweep_dir) if sweep_dir else None
-    study = open_study(config, storage(folder, url), seed=seed)
-    budget = budget_of(config, trials)
+    number of trials this worker ran.
+
+    On a database, a worker whose budget is taken while other workers' trials still run waits for them: a trial
+    whose worker died is failed by the heartbeat check (``fail_stale_heartbeats``, before each ask) and queued
+    again, and one of the waiting workers runs it."""
+    config, url = job.config, job.url
+    study = open_study(config, storage(job.folder, url, job.heartbeat_s), seed=job.seed)
+    budget = budget_of(config, job.trials)
     stop = stop or (lambda: False)
-    out_root = folder if folder is not None else Path(".")
-    ran = 0
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    ran: set[int] = set()
     distributions = config.distributions()
     while not stop():
-        if deadline is not None and time.time() >= deadline:
+        if job.deadline is not None and time.time() >= job.deadline:
             break
-        with budget_lock(folder if url is None else None):
+        with budget_lock(job.folder if url is None else None):
             fail_stale_heartbeats(study)
             if budget is not None and counted(study) >= budget:
-                break
-            with warnings.catch_warnings():  # "heartbeat ... with Study.optimize": this loop keeps it (heartbeat)
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask(distributions)
-            run_dir = trial_dir(out_root, trial.number).resolve()
-            trial.set_user_attr(RUN_DIR, str(run_dir))
+                if url is None or not others_running(study, ran):
+                    break
+                trial = None
+            else:
+                with warnings.catch_warnings():  # "heartbeat ... with Study.optimize": this loop keeps it
+                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                    trial = study.ask(distributions)
+                run_dir = trial_dir(job.folder, trial.number).resolve()
+                trial.set_user_attr(RUN_DIR, str(run_dir))
+                trial.set_user_attr(WORKER, where)
+        if trial is None:  # wait for the others' trials: one may come back to be retried
+            _sleep(job.heartbeat_s, stop)
+            continue
+        ran.add(trial.number)
         run_trial(config, study, trial, run_dir, stop)
-        ran += 1
-    return ran
+    return len(ran)
 
 
-def worker_main(
-    sweep_file: str, sweep_dir: str | None, url: str | None, trials: int | None, deadline: float | None, seed
-) -> None:
+def _sleep(seconds: float, stop: Callable[[], bool]) -> None:
+    end = time.monotonic() + seconds
+    while not stop() and time.monotonic() < end:
+        time.sleep(0.1)
+
+
+def worker_main(job: Worker) -> None:
     """A worker process's entry: a stop signal (Ctrl-C reaches every process of the terminal's group) stops the
     trial under way after its batch, tells it, and ends the loop; the journal is written only between trials'
     events, never torn by the signal."""
@@ -323,7 +395,7 @@ def worker_main(
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, handler)
-    work(sweep_file, sweep_dir, url, trials, deadline, seed, stop)
+    work(job, stop)
 
 
 # --- status ---------------------------------------------------------------------------------------------------
@@ -340,11 +412,29 @@ def trial_records(study: Any) -> list[dict]:
             "params": dict(t.params),
             "value": t.value if t.value is None or math.isfinite(t.value) else None,
             "run_dir": t.user_attrs.get(RUN_DIR),
+            "worker": t.user_attrs.get(WORKER),
         }
+        retried = _retried(t)
+        if retried is not None:
+            record["retry_of"] = retried
         if t.user_attrs.get("message"):
             record["message"] = t.user_attrs["message"]
         out.append(record)
     return out
+
+
+def _retried(trial: Any) -> int | None:
+    """The number of the trial this one retries (a dead worker's), or None."""
+    with warnings.catch_warnings():  # "experimental" in Optuna's words
+        warnings.simplefilter("ignore")
+        return _retry_callback().retried_trial_number(trial)
+
+
+def _retry_callback() -> Any:
+    """Optuna's callback that queues a dead worker's trial again (RetryFailedTrialCallback before Optuna 4.9)."""
+    import optuna.storages as storages
+
+    return getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
 
 
 def best_record(study: Any, records: list[dict]) -> dict | None:
@@ -355,6 +445,25 @@ def best_record(study: Any, records: list[dict]) -> dict | None:
         return None
     number = study.best_trial.number
     return next(r for r in records if r["number"] == number)
+
+
+def slices(study: Any) -> list[tuple[str, str, list[tuple[Any, float]]]]:
+    """For each searched parameter: its name, its axis ("log", "linear" or "choice", from the trials'
+    distributions) and the complete trials' (value of the parameter, metric) points."""
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    out = []
+    names = sorted({name for t in complete for name in t.params})
+    for name in names:
+        having = [t for t in complete if name in t.params and t.value is not None and math.isfinite(t.value)]
+        if not having:
+            continue
+        dist = having[0].distributions[name]
+        kind = "choice" if isinstance(dist, CategoricalDistribution) else "log" if dist.log else "linear"
+        out.append((name, kind, [(t.params[name], float(t.value)) for t in having]))
+    return out
 
 
 def importances(study: Any) -> dict[str, float] | None:
@@ -374,13 +483,13 @@ def importances(study: Any) -> dict[str, float] | None:
         return None
 
 
-def open_status(target: str, url: str | None) -> tuple[Any, Path | None]:
+def open_status(target: str, url: str | None, store: Any = None) -> tuple[Any, Path | None]:
     """The study named by ``target``: a sweep folder (its journal), or a study name on ``url``."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if url:
-        store = storage(None, url)
+        store = store if store is not None else storage(None, url)
         name = target
     else:
         folder = Path(target)
@@ -394,5 +503,7 @@ def open_status(target: str, url: str | None) -> tuple[Any, Path | None]:
     try:
         study = optuna.load_study(study_name=name, storage=store)
     except KeyError:
-        raise SweepError(f"--storage {url}: no study named {name!r}") from None
+        names = optuna.get_all_study_names(store)
+        known = f" (it holds {', '.join(sorted(names))})" if names else " (it holds no study yet)"
+        raise SweepError(f"--storage: no study named {name!r}{known}") from None
     return study, None if url else Path(target)

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dl_lab.cli.main import app
+from dl_lab.sessions.sweeps.config import load_sweep
 
 SESSION = """\
 name: tiny
@@ -124,6 +125,7 @@ def test_two_workers_prune_record_and_resume_to_the_budget(sweep_dir):
 
     table = CliRunner().invoke(app, ["sweep", "status", str(out)], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "PRUNED" in table.output and "best: trial" in table.output
+    assert "val_loss against optimizer.lr" in table.output  # the slice plot of the complete trials
 
     done = CliRunner().invoke(app, ["sweep", str(sweep_dir / "search.yaml"), "--out", str(out)])  # nothing to do
     assert done.exit_code == 0 and "already has 8 trials" in done.output
@@ -146,7 +148,7 @@ def test_a_database_storage_takes_the_study(sweep_dir):
 
     url = f"sqlite:///{sweep_dir / 'study.db'}"
     out = sweep_dir / "db-out"
-    assert sweeps.work(str(sweep_dir / "grid.yaml"), str(out), url, 2, None) == 2
+    assert sweeps.work(sweeps.Worker(load_sweep(sweep_dir / "grid.yaml"), out, url, 2)) == 2
     result = CliRunner().invoke(app, ["sweep", "status", "grid", "--storage", url, "--json"])
     assert result.exit_code == 0, result.output
     trials = json.loads(result.stdout)["trials"]
@@ -192,6 +194,11 @@ def test_errors_exit_2_with_one_line(sweep_dir, monkeypatch):
     (sweep_dir / "bad.yaml").write_text(SWEEP.replace("optimizer.lr", "optimizer.rate"))
     result = runner.invoke(app, ["sweep", "bad.yaml"])
     assert result.exit_code == 2 and "space.optimizer.rate: the base session has no 'rate'" in result.output
+    assert "bad.yaml:7: space.optimizer.rate" in result.output  # the line of the sweep file
+    result = runner.invoke(app, ["sweep", "worker", "--study", "x"])
+    assert result.exit_code == 2 and "--storage URL" in result.output
+    result = runner.invoke(app, ["sweep", "bad.yaml", "--study", "x"])
+    assert result.exit_code == 2 and "--study goes with dl-lab sweep worker" in result.output
     result = runner.invoke(app, ["sweep", "status", "nowhere"])
     assert result.exit_code == 2 and "nowhere: not a sweep folder" in result.output
     result = runner.invoke(app, ["sweep", "status"])
@@ -204,7 +211,7 @@ def test_errors_exit_2_with_one_line(sweep_dir, monkeypatch):
 def test_a_folder_keeps_its_sweep(sweep_dir, monkeypatch):
     """Resuming in a folder must search the same space; the budget may change."""
     from dl_lab.cli.sweep import _same_sweep
-    from dl_lab.sessions.sweeps.config import SweepError, load_sweep
+    from dl_lab.sessions.sweeps.config import SweepError
 
     folder = sweep_dir / "kept"
     folder.mkdir()

@@ -160,8 +160,8 @@ space:
     path = write(tmp_path, grid, "grid.yaml")
     out = tmp_path / "out"
     out.mkdir()
-    assert sweeps.work(str(path), str(out), None, None, None) == 4
-    assert sweeps.work(str(path), str(out), None, None, None) == 0  # the grid is done: nothing more to ask
+    assert sweeps.work(sweeps.Worker(load_sweep(path), out)) == 4
+    assert sweeps.work(sweeps.Worker(load_sweep(path), out)) == 0  # the grid is done: nothing more to ask
     study, _ = sweeps.open_status(str(out), None)
     records = sweeps.trial_records(study)
     combos = {(r["params"]["optimizer.lr"], r["params"]["model[0].dense.units"]) for r in records}
@@ -186,7 +186,7 @@ space:
     path = write(tmp_path, text, "diverge.yaml")
     out = tmp_path / "out"
     out.mkdir()
-    assert sweeps.work(str(path), str(out), None, None, None) == 2
+    assert sweeps.work(sweeps.Worker(load_sweep(path), out)) == 2
     study, _ = sweeps.open_status(str(out), None)
     records = sweeps.trial_records(study)
     assert [r["state"] for r in records] == ["FAIL", "FAIL"]
@@ -205,8 +205,8 @@ def test_a_timeout_alone_bounds_the_sweep_and_stale_trials_fail(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     assert sweeps.budget_of(load_sweep(path), None) is None
-    start = time.time()
-    assert sweeps.work(str(path), str(out), None, None, start + 0.3) >= 1  # no new trial after the deadline
+    start = time.time()  # no new trial after the deadline
+    assert sweeps.work(sweeps.Worker(load_sweep(path), out, deadline=start + 0.3)) >= 1
     assert time.time() - start < 5
 
     study, _ = sweeps.open_status(str(out), None)
@@ -217,3 +217,40 @@ def test_a_timeout_alone_bounds_the_sweep_and_stale_trials_fail(tmp_path):
     frozen = study.get_trials()[left.number]
     assert frozen.state.name == "FAIL" and frozen.user_attrs[sweeps.INTERRUPTED] is True
     assert sweeps.counted(study) == done  # an interrupted trial is not counted in the budget
+
+
+def test_the_study_keeps_its_sweep_for_workers_without_the_file(tmp_path):
+    """A worker elsewhere has only the storage: the study holds the sweep file and its base session whole, the
+    sweep read back from it searches the same space on the same session; another sweep of the same name is
+    refused."""
+    from dl_lab.sessions.sweeps import study as sweeps
+
+    path = write(tmp_path, SWEEP)
+    config = load_sweep(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    study = sweeps.open_study(config, sweeps.storage(out, None))
+    (tmp_path / "tiny.yaml").unlink()  # not needed any more: the study has the session
+    again = sweeps.stored_sweep(study)
+    assert again.name == config.name == "search"
+    assert again.space == config.space and again.session.spec == config.session.spec
+    assert (again.metric, again.goal, again.sampler, again.pruner) == (config.metric, config.goal, "tpe", "median")
+    assert sweeps.open_study(again, sweeps.storage(out, None)).study_name == "search"  # the same sweep: welcome
+
+    (tmp_path / "tiny.yaml").write_text(SESSION.replace("units: 8", "units: 5"))
+    with pytest.raises(SweepError, match="holds another sweep of that name"):
+        sweeps.open_study(load_sweep(path), sweeps.storage(out, None))
+    longer = write(tmp_path, SWEEP.replace("trials: 20", "trials: 40"), "search.yaml")
+    (tmp_path / "tiny.yaml").write_text(SESSION)
+    sweeps.open_study(load_sweep(longer), sweeps.storage(out, None))  # a new budget is the same sweep
+
+
+def test_a_session_may_be_written_inline(tmp_path):
+    import yaml
+
+    inline = SWEEP.replace("session: tiny.yaml", "session:\n" + "".join(f"  {line}\n" for line in SESSION.splitlines()))
+    config = load_sweep(write(tmp_path, inline))
+    assert config.session.spec["model"][0]["dense"]["units"] == 8
+    assert yaml.safe_load(inline)["session"]["name"] == "tiny"
+    with pytest.raises(SweepError, match="session"):
+        load_sweep(write(tmp_path, SWEEP.replace("session: tiny.yaml", "session: {model: 3}"), "bad.yaml"))
