@@ -24,12 +24,12 @@ from dl_lab.sessions.config.yamlio import dump_yaml
 from dl_lab.sessions.runs.directory import RunLock
 from dl_lab.sessions.sweeps import study as sweeps
 from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, load_sweep
+from dl_lab.sessions.sweeps.listing import sweeps_root
 
 from .render import console, slice_plot
 from .runner import STOP_SIGNALS
 
 EXIT_OK = 0
-SWEEPS_ROOT = Path("sweeps")
 BUDGET_KEYS = sweeps.BUDGET_KEYS  # may change between runs of one sweep; the rest may not
 
 
@@ -193,7 +193,7 @@ def worker(
 
 
 def _folder(out: Path | None, config: SweepConfig) -> Path:
-    folder = Path(out) if out is not None else SWEEPS_ROOT / config.name
+    folder = Path(out) if out is not None else sweeps_root() / config.name
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -211,7 +211,7 @@ def _drive(job: sweeps.Worker, study, budget: int | None, workers: int | None) -
     k = workers or default_workers()
     if budget is not None:
         k = max(1, min(k, budget - sweeps.counted(study)))
-    taken = budget is not None and sweeps.counted(study) >= budget
+    taken = budget is not None and sweeps.counted(study) >= budget and not sweeps.queued(study)
     if taken and (url is None or not sweeps.others_running(study, set())):  # on a database: wait for the others
         err.print(f"dl-lab: sweep {config.name}: the study already has {budget} trials; raise --trials to go on")
         _final(config, study, folder, url)

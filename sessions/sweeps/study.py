@@ -180,6 +180,15 @@ def counted(study: Any) -> int:
     return n
 
 
+def queued(study: Any) -> bool:
+    """Whether a dead worker's trial waits to be run again (queued by the heartbeat check; a trial enqueued by
+    hand waits within the budget like any other)."""
+    from optuna.trial import TrialState
+
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    return any(_retried(t) is not None for t in waiting)
+
+
 def others_running(study: Any, mine: set[int]) -> bool:
     """Whether a trial of another worker is still running (or queued again after its worker died)."""
     from optuna.trial import TrialState
@@ -202,8 +211,9 @@ def fail_stale(study: Any) -> int:
 
 @contextmanager
 def budget_lock(sweep_dir: Path | None) -> Iterator[None]:
-    """Count and ask under one lock (a journal's folder), so that K workers never overshoot the budget and a
-    grid's point is never taken twice. With a database there is no shared folder: it may overshoot by K - 1."""
+    """Count and ask under one lock (the sweep folder's), so that a machine's workers never overshoot the budget
+    and a grid's point is never taken twice. With a database, machines share no folder: each may start one trial
+    past the budget when they ask at the same moment."""
     if sweep_dir is None:
         yield
         return
@@ -348,6 +358,7 @@ def work(job: Worker, stop: Callable[[], bool] | None = None) -> int:
     whose worker died is failed by the heartbeat check (``fail_stale_heartbeats``, before each ask) and queued
     again, and one of the waiting workers runs it."""
     config, url = job.config, job.url
+    job.folder.mkdir(parents=True, exist_ok=True)
     study = open_study(config, storage(job.folder, url, job.heartbeat_s), seed=job.seed)
     budget = budget_of(config, job.trials)
     stop = stop or (lambda: False)
@@ -357,13 +368,13 @@ def work(job: Worker, stop: Callable[[], bool] | None = None) -> int:
     while not stop():
         if job.deadline is not None and time.time() >= job.deadline:
             break
-        with budget_lock(job.folder if url is None else None):
+        with budget_lock(job.folder):  # this machine's workers; other machines' may still race (see budget_lock)
             fail_stale_heartbeats(study)
-            if budget is not None and counted(study) >= budget:
+            if budget is not None and counted(study) >= budget and not queued(study):
                 if url is None or not others_running(study, ran):
                     break
                 trial = None
-            else:
+            else:  # within the budget, or a dead worker's trial queued again: it takes that trial's place
                 with warnings.catch_warnings():  # "heartbeat ... with Study.optimize": this loop keeps it
                     warnings.filterwarnings("ignore", message="Heartbeat of storage")
                     trial = study.ask(distributions)

@@ -72,9 +72,12 @@ def sweep_dir(tmp_path):
 
 
 def test_the_command_and_the_app_never_import_optuna():
-    code = "import sys, dl_lab.cli.main, dl_lab.tui.app; print('optuna' in sys.modules)"
+    code = (
+        "import sys, dl_lab.cli.main, dl_lab.tui.app, dl_lab.sessions.sweeps.config; "
+        "print([m for m in ('optuna', 'sqlalchemy', 'psycopg') if m in sys.modules])"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip() == "False", result.stderr
+    assert result.stdout.strip() == "[]", result.stderr
 
 
 def test_two_workers_prune_record_and_resume_to_the_budget(sweep_dir):
