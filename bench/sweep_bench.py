@@ -10,9 +10,9 @@ one by one with `dl-lab run --set ...` in fresh processes, and the two sums of w
 
 - end to end: the 1-worker sweep's wall time against the sum of the `dl-lab run` commands' wall times (both
   start Python and dl-lab: the sweep once, the runs once each);
-- per trial: each trial's time in the study (Optuna's start to complete: the run, its per-epoch reports to the
-  study and its tell) against the training time the same session's `dl-lab run` recorded (summary.json
-  wall_time), the same work without Optuna.
+- per trial: in one process, taking turns, each session trained by dl-lab's run loop alone (run_recorded, as
+  `dl-lab run` does) and as a trial of a study on a journal file (ask, the same run loop with a report to the
+  study each epoch, tell): what Optuna adds to a trial.
 
 Goal (issue 15): the per-trial overhead under 10%.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,41 +72,52 @@ def main() -> None:
         result[f"trials_per_min_{k}_worker"] = 60 * len(points) / wall
         print(f"{k} worker(s): {wall:.1f} s, {60 * len(points) / wall:.1f} trials/min")
 
+    # the overhead of a trial: the same sessions trained in this process by dl-lab's run loop alone and as
+    # trials of a study (ask, a report each epoch, tell), in turns, so that both see the same machine
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from optuna.storages.journal import JournalFileBackend
+    from dl_lab.sessions.sweeps import study as sweeps
+    from dl_lab.sessions.sweeps.config import load_sweep
+    from dl_lab.sessions.training.loop import run_recorded
+    from dl_lab.sessions.training.trainer import Trainer
 
-    storage = optuna.storages.JournalStorage(JournalFileBackend(str(work / "s1" / "journal.log")))
-    trials = optuna.load_study(study_name="grid", storage=storage).get_trials()
-    in_study = {
-        (t.params["optimizer.lr"], t.params["model[0].dense.units"]): (
-            t.datetime_complete - t.datetime_start
-        ).total_seconds()
-        for t in trials
-    }
-    runs_wall, runs_train, per_trial = 0.0, 0.0, []
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    config = load_sweep(work / "grid.yaml")
+    (work / "inproc").mkdir()
+    study = sweeps.open_study(config, sweeps.storage(work / "inproc", None))
+    per_trial, alone_s, trial_s = [], 0.0, 0.0
     for i, (lr, u) in enumerate(points):
-        out = f"runs/r{i}"
+        params = {"optimizer.lr": lr, "model[0].dense.units": u}
+        session = config.trial_session(params)
+        start = time.perf_counter()
+        run_recorded(Trainer(session), work / "alone" / f"r{i}", lambda: False, lambda event: None)
+        alone = time.perf_counter() - start
+        study.enqueue_trial(params)
+        start = time.perf_counter()
+        trial = study.ask(config.distributions())
+        sweeps.run_trial(config, study, trial, work / "inproc" / f"t{i}", lambda: False)
+        as_trial = time.perf_counter() - start
+        alone_s, trial_s = alone_s + alone, trial_s + as_trial
+        per_trial.append(as_trial / alone - 1)
+    runs_wall = 0.0
+    for i, (lr, u) in enumerate(points):
         runs_wall += dl_lab(
-            "run", "base.yaml", "--quiet", "--out", out, "--set", f"optimizer.lr={lr}",
+            "run", "base.yaml", "--quiet", "--out", f"runs/r{i}", "--set", f"optimizer.lr={lr}",
             "--set", f"model[0].dense.units={u}", cwd=work,
         )  # fmt: skip
-        train = json.loads((work / out / "summary.json").read_text())["wall_time"]
-        runs_train += train
-        per_trial.append(in_study[(lr, u)] / train - 1)
     result.update(
         runs_wall_s=runs_wall,
-        runs_train_s=runs_train,
         end_to_end_overhead=result["sweep_1_worker_s"] / runs_wall - 1,
-        trial_overhead_median=statistics.median(per_trial),
+        alone_s=alone_s,
+        as_trials_s=trial_s,
+        trial_overhead=trial_s / alone_s - 1,
         trial_overhead_each=per_trial,
     )
-    print(f"dl-lab run, one by one: {runs_wall:.1f} s in all, {runs_train:.1f} s of it training (summary wall_time)")
-    print(f"end to end: the 1-worker sweep takes {100 * result['end_to_end_overhead']:+.1f}% against the runs")
+    print(f"dl-lab run, one process a run: {runs_wall:.1f} s in all")
+    print(f"end to end: the 1-worker sweep takes {100 * result['end_to_end_overhead']:+.1f}% against those runs")
     print(
-        f"per trial: median {100 * result['trial_overhead_median']:+.1f}% "
-        f"(each: {', '.join(f'{100 * x:+.0f}%' for x in per_trial)})"
+        f"per trial, in one process: {alone_s:.1f} s as plain runs, {trial_s:.1f} s as trials: "
+        f"{100 * result['trial_overhead']:+.1f}% (each: {', '.join(f'{100 * x:+.0f}%' for x in per_trial)})"
     )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from dl_lab.sessions.runs.directory import RunLock
 from dl_lab.sessions.sweeps import study as sweeps
 from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, load_sweep
 from dl_lab.sessions.sweeps.listing import sweeps_root
+from dl_lab.sessions.training.process_worker import BLAS_ENV, child_environment
 
 from .render import console, slice_plot
 from .runner import STOP_SIGNALS
@@ -221,9 +222,12 @@ def _drive(job: sweeps.Worker, study, budget: int | None, workers: int | None) -
     else:
         where = f"on {_safe_url(url)}, this machine's trials in {folder / sweeps.TRIALS_DIR}"
     err.print(f"dl-lab: sweep {config.name}: {k} worker(s) {where}", soft_wrap=True)
-    # fork on Linux: a worker starts at once, with the modules this process has loaded (no threads run here);
-    # spawn elsewhere (macOS, Windows), where fork is unsafe or missing
-    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    # spawned workers, each with its share of the cores for BLAS (unless OPENBLAS_NUM_THREADS or MKL_NUM_THREADS
+    # were chosen): K workers whose BLAS each use every core wait on each other (2 workers on 2 cores: 1.6 times
+    # the trials a minute with one BLAS thread each, bench/sweep_bench.py); a forked worker would keep this
+    # process's BLAS threads, fixed when NumPy loaded
+    threads = None if any(os.environ.get(name) for name in BLAS_ENV) else max(1, (os.cpu_count() or 1) // k)
+    ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=sweeps.worker_main, args=(job,), name=f"dl-lab-sweep-{i}") for i in range(k)]
     stopped: list[int] = []
 
@@ -243,8 +247,9 @@ def _drive(job: sweeps.Worker, study, budget: int | None, workers: int | None) -
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     progress = Progress(config, study, budget, job.deadline)
     try:
-        for p in procs:
-            p.start()
+        with child_environment(threads):
+            for p in procs:
+                p.start()
         last = ""
         while any(p.is_alive() for p in procs):
             time.sleep(0.2)
