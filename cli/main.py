@@ -333,6 +333,72 @@ def inspect(
 
 @command()
 @reports_errors
+def sweep(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="SWEEP_FILE|status|worker",
+            help="a sweep file to run; status to list a sweep's trials; worker to join a sweep on a database",
+        ),
+    ],
+    folder: Annotated[
+        str | None,
+        typer.Argument(metavar="SWEEP_DIR", help="with status: the sweep folder (or the study's name with --storage)"),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(metavar="N", help="stop when the study has N trials (overrides trials:)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(metavar="K", help="worker processes (default: cores, 4 at most)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="DIR", help="the sweep folder (default sweeps/NAME)")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(metavar="S", help="ask no new trial after S seconds (overrides timeout_s:)")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="a database for the study, e.g. postgresql://... (default: the journal file in the sweep folder)",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(metavar="NAME", help="worker: the study to join (the sweep file's name)")
+    ] = None,
+    heartbeat: Annotated[
+        float,
+        typer.Option(
+            metavar="S",
+            help="with --storage: seconds between a trial's heartbeats; a trial silent for 3 beats is retried",
+        ),
+    ] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="status: print the trials and the best as JSON")] = False,
+):
+    """Search hyperparameters on Optuna: each trial a recorded run in SWEEP_DIR/trials/.
+
+    dl-lab sweep SWEEP_FILE runs the sweep with K worker processes (run it again to resume the study);
+    dl-lab sweep status SWEEP_DIR lists its trials, their states, values and run folders, and the best;
+    dl-lab sweep worker --storage URL --study NAME joins a sweep on a database from any machine."""
+    from . import sweep as sweeps
+
+    if target == "status":
+        if folder is None:
+            raise typer.BadParameter("status needs the sweep folder: dl-lab sweep status SWEEP_DIR")
+        sweeps.status(folder, storage, as_json)
+        return
+    if folder is not None:
+        raise typer.BadParameter(f"{folder}: unexpected; dl-lab sweep SWEEP_FILE, or dl-lab sweep status SWEEP_DIR")
+    if target == "worker":
+        raise typer.Exit(sweeps.worker(study, storage, trials, workers, out, timeout, heartbeat))
+    if study is not None:
+        raise typer.BadParameter("--study goes with dl-lab sweep worker (a sweep file names its study)")
+    raise typer.Exit(sweeps.sweep(Path(target), trials, workers, out, timeout, storage, heartbeat))
+
+
+@command()
+@reports_errors
 def datasets(
     name: Annotated[
         str | None, typer.Argument(metavar="DATASET", help="one dataset: its description (with --pca, a picture)")

@@ -115,6 +115,34 @@ def pca_scatter(view, title: str, width: int = 80, height: int = 24, *, palette,
     return plt.build() + "\n" + "\n".join([*lines, line]).rstrip()
 
 
+def slice_plot(points: list[tuple[object, float]], name: str, metric: str, kind: str, width: int = 80) -> str:
+    """A plotext scatter of a sweep's metric against one parameter (Optuna's slice plot, as text): ``kind`` is
+    "log" (a log axis), "linear", or "choice" (each choice at its own place on the axis, labelled by its value;
+    numbers in their order, words as they first appear)."""
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(width, 12)
+    plt.theme("clear")
+    ys = [float(y) for _, y in points]
+    if kind == "choice":
+        seen = list(dict.fromkeys(x for x, _ in points))
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in seen):
+            seen.sort()  # numbers in their order: 8 before 16
+        labels = [str(x) for x in seen]
+        xs = [float(labels.index(str(x))) for x, _ in points]
+        plt.xticks(list(range(len(labels))), labels)
+        plt.xlim(-0.5, len(labels) - 0.5)
+    else:
+        xs = [float(x) for x, _ in points]  # type: ignore[arg-type]
+        if kind == "log":
+            plt.xscale("log")
+    plt.scatter(xs, ys, marker="●")
+    plt.title(f"{metric} against {name}")
+    plt.xlabel(name)
+    return plt.build()
+
+
 def epoch_ticks(first: int, last: int, most: int = 6) -> list[int]:
     """Whole epoch numbers for a chart's x axis: at most ``most`` of them, evenly spaced, ``first`` and
     ``last`` among them (epochs are counted, never 15.8)."""

@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from dl_lab.sessions import default_session
 from dl_lab.sessions.runs.directory import runs_root as default_runs_root
+from dl_lab.sessions.sweeps.listing import sweeps_root as default_sweeps_root
 
 from .commands import commands
 from .messages import ReplayRequested, ResumeRequested
@@ -146,7 +147,13 @@ class DLLabApp(App):
     ]
 
     def __init__(
-        self, session=None, *, replay_dir=None, runs_root: Path | None = None, mode: str | None = None
+        self,
+        session=None,
+        *,
+        replay_dir=None,
+        runs_root: Path | None = None,
+        mode: str | None = None,
+        sweeps_root: Path | None = None,
     ) -> None:
         super().__init__()
         self.first_mode = mode
@@ -155,6 +162,7 @@ class DLLabApp(App):
         self.controller = None  # the training screen's controller (process or thread worker), when one exists
         self.replay_dir = Path(replay_dir) if replay_dir else None
         self.runs_root = Path(runs_root) if runs_root else default_runs_root()
+        self.sweeps_root = Path(sweeps_root) if sweeps_root else default_sweeps_root()  # the runs screen's sweeps
 
     def on_mount(self) -> None:
         if self.replay_dir is not None:
@@ -245,7 +253,15 @@ class DLLabApp(App):
         yield from commands(self, screen)
 
 
-def make_app(session=None, *, replay_dir=None, runs_root: Path | None = None, mode: str | None = None) -> DLLabApp:
+def make_app(
+    session=None,
+    *,
+    replay_dir=None,
+    runs_root: Path | None = None,
+    mode: str | None = None,
+    sweeps_root: Path | None = None,
+) -> DLLabApp:
     """The app, opened on ``session`` (default: the spiral preset) in ``mode`` (default: build), or replaying
-    ``replay_dir``; runs are recorded under ``runs_root`` (default: ./runs or $DL_LAB_RUNS)."""
-    return DLLabApp(session, replay_dir=replay_dir, runs_root=runs_root, mode=mode)
+    ``replay_dir``; runs are recorded under ``runs_root`` (default: ./runs or $DL_LAB_RUNS); the runs screen lists
+    the sweeps under ``sweeps_root`` too (default: ./sweeps or $DL_LAB_SWEEPS)."""
+    return DLLabApp(session, replay_dir=replay_dir, runs_root=runs_root, mode=mode, sweeps_root=sweeps_root)

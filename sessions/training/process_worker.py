@@ -91,7 +91,7 @@ class ProcessController:
             name=f"dl-lab-training-{session.name}",
             daemon=True,
         )
-        with _ENV_LOCK, _child_environment(blas_threads()):
+        with _ENV_LOCK, child_environment(blas_threads()):
             self._process.start()
         child_end.close()  # the child's copy alone: when this process dies, the child reads end-of-file
         self._started, self._event_lr, self._initial = self._await_ready(ready_timeout)
@@ -264,7 +264,7 @@ def blas_threads(cpus: int | None = None) -> int | None:
 
 
 @contextlib.contextmanager
-def _child_environment(threads: int | None):
+def child_environment(threads: int | None):
     """The environment a spawned child starts with (it is copied when the child starts, so put back after)."""
     saved = {name: os.environ.get(name) for name in BLAS_ENV}
     if threads is not None:

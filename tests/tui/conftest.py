@@ -11,3 +11,18 @@ import textual.constants
 @pytest.fixture(autouse=True)
 def truecolor(monkeypatch):
     monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
+
+
+@pytest.fixture(autouse=True)
+def no_animations(monkeypatch):
+    """The pilot's apps jump to where an animation ends (scrolling, fading) instead of drawing every frame of it:
+    what the tests check is where things land, and the frames cost a fifth of a pilot test's time. The tmux test
+    (test_app.py) drives the real app, animations on."""
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+
+
+@pytest.fixture(autouse=True)
+def no_sweeps_from_the_working_directory(monkeypatch, tmp_path):
+    """The runs screen lists the sweeps of ./sweeps (or $DL_LAB_SWEEPS): never those of the folder the tests are
+    run from; a test that wants sweeps passes sweeps_root."""
+    monkeypatch.setenv("DL_LAB_SWEEPS", str(tmp_path / "no-sweeps"))

@@ -222,11 +222,18 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
         self.section = SECTIONS[(SECTIONS.index(self._current_section()) + step) % len(SECTIONS)]
         await self._activate_panes(self.size.width)
         if self.section == "model":
-            self.stack.focus()
+            self._focus_shown(self.stack)
             return
         pane = self.query_one(f"#{self.section}-pane")
         fields = [w for w in pane.query("*") if isinstance(w, FIELDS) and w.focusable]
-        (fields[0] if fields else pane).focus()
+        self._focus_shown(fields[0] if fields else pane)
+
+    def _focus_shown(self, widget) -> None:
+        """Focus ``widget``, and again after the next refresh if it did not take: on a narrow screen its pane was
+        hidden a moment ago, and Textual does not focus a widget before its pane is displayed (on a loaded
+        machine the styles can come a refresh later: the focus was lost)."""
+        widget.focus()
+        self.call_after_refresh(lambda: None if self.focused is widget else widget.focus())
 
     async def action_setting(self, where: str) -> None:
         """L, E, B, O, D, N: show the pane of the setting at ``where`` and focus its field (as the palette's
