@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from dl_lab.cli.main import app as cli
 from dl_lab.sessions.formatting import significant
 from dl_lab.sessions.sweeps.listing import find_sweeps
+from dl_lab.sessions.sweeps.study import open_status
 from dl_lab.tui.app import make_app
 from dl_lab.tui.screens.replay import ReplayScreen
 from dl_lab.tui.screens.runs import SWEEP_KEY, RunsScreen
@@ -199,10 +201,16 @@ async def test_a_trial_that_ends_after_the_view_opened_appears_and_enter_replays
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_sweep(app, pilot)
         board = screen.query_one("#sweep-board", DataTable)
-        assert board.row_count == 4
-        await asyncio.to_thread(more_trials, base, 5)  # one more trial, by the command, while the view shows
-        await wait_for(pilot, lambda: board.row_count == 5, timeout=20, what="the new trial")
-        assert "trial-0004" in column(board, "trial") and "5 complete" in str(screen.query_one("#sweep-title").render())
+        assert board.row_count == 4 and "message" not in board.columns  # no trial failed yet
+        study, _ = open_status(str(base / "sweeps" / "search"), None)
+        with warnings.catch_warnings():  # a rate outside the searched range: Optuna says so
+            warnings.simplefilter("ignore")
+            study.enqueue_trial({"optimizer.lr": 1.0e6, "model[0].dense.units": 8})  # a rate that explodes
+        await asyncio.to_thread(more_trials, base, 6)  # two more trials, by the command, while the view shows
+        await wait_for(pilot, lambda: board.row_count == 6, timeout=20, what="the new trials")
+        assert "trial-0005" in column(board, "trial") and "5 complete" in str(screen.query_one("#sweep-title").render())
+        failed = column(board, "state").index("failed")
+        assert "exploded" in column(board, "message")[failed]  # why it failed, from the study
         best = column(board, "trial")[0]
         board.move_cursor(row=0)
         await pilot.press("enter")

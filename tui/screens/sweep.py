@@ -268,7 +268,10 @@ class SweepScreen(Screen):
         self._title()
         if view.problem is not None:
             return
-        key = [(r["number"], r["state"], r["value"], str(r["params"]), r.get("run_dir")) for r in view.records]
+        key = [
+            (r["number"], r["state"], r["value"], str(r["params"]), r.get("run_dir"), r.get("message"))
+            for r in view.records
+        ]
         if key == self._shown:
             return
         self._shown = key
@@ -331,6 +334,9 @@ class SweepScreen(Screen):
         for p in params:
             table.add_column(p.path, key=f"param:{p.path}")
         table.add_column("run", key="run")
+        said = any(r.get("message") for r in self.ranked)
+        if said:  # why a trial failed (a diverged run, parameters the session refused, a stop signal)
+            table.add_column("message", key="message")
         rank = 0
         for r in self.ranked:
             complete = r["state"] == "COMPLETE" and r["value"] is not None
@@ -342,6 +348,7 @@ class SweepScreen(Screen):
                 _cell(r["value"]),
                 *(_cell(r["params"].get(p.path)) for p in params),
                 self._run_text(r),
+                *([r.get("message") or ""] if said else []),
                 key=str(r["number"]),
             )
         if selected is not None and selected in table.rows:
