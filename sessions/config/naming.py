@@ -48,6 +48,8 @@ def optimizer_text(optimizer, compact: bool = False) -> str | None:
     lr = opt.get("lr")
     if lr is None:
         return str(opt["name"])
+    if isinstance(lr, float) and len(repr(lr)) > 8:  # a rate a sweep drew (0.0010376822826153528): 4 digits
+        lr = float(f"{lr:.4g}")
     return f"{opt['name']} {lr}" if compact else f"{opt['name']} lr={lr}"
 
 

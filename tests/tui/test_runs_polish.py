@@ -38,6 +38,9 @@ def test_run_name_says_what_an_edited_session_trains():
     assert model_family(preset_session("residual").spec["model"]) == "resnet"
     assert model_text(CNN) == "cnn, 4 layers" and model_text(CNN, compact=True) == "cnn 4" and model_text([]) is None
     assert optimizer_text({"name": "adam", "lr": 0.01}) == "adam lr=0.01" and optimizer_text("sgd") == "sgd"
+    # a rate a sweep drew is shown to 4 significant digits; one typed by hand as it was typed
+    assert optimizer_text({"name": "adam", "lr": 0.0010376822826153528}, compact=True) == "adam 0.001038"
+    assert optimizer_text({"name": "adam", "lr": 0.00012}, compact=True) == "adam 0.00012"
 
 
 async def test_the_train_screen_names_the_run_after_the_edited_session(tmp_path):
