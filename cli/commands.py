@@ -216,8 +216,14 @@ def tui(name: str | None, overrides=()) -> None:
     run_app(session=resolve_session(name, overrides) if name or overrides else None)
 
 
-def replay(run_dir: Path, headless: bool) -> None:
+def replay(run_dir: Path, headless: bool, svg: Path | None = None) -> None:
+    """The app replaying ``run_dir``, or (``headless``) its summary and curves printed; with ``svg``, also the replay's
+    curves, confusion matrix (classification) and decision boundary (2-D data) as SVG files in that folder."""
     run = open_run(run_dir)
+    if svg is not None:
+        if not headless:
+            raise RunDirError(f"--svg {svg}: goes with --headless (dl-lab replay RUN_DIR --headless --svg DIR)")
+        _check_svg_dir(svg)
     if not headless:
         try:
             from dl_lab.tui import open_replay
@@ -238,6 +244,35 @@ def replay(run_dir: Path, headless: bool) -> None:
         con.print(diagnosis_text(found, prefix=""), soft_wrap=True)
     for chart in run_curves(run.epochs(), width=min(con.width, 100) - 1):
         con.print(Text.from_ansi(chart), no_wrap=True, crop=False)
+    if svg is not None:
+        from dl_lab.tui.pictures import replay_pictures, save  # the app's panes, drawn off screen
+
+        pictures = replay_pictures(run_dir)
+        try:
+            written = save([pictures[k] for k in SVG_FILES if k in pictures], svg, "", stamp="")
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise RunDirError(f"--svg {svg}: cannot write the pictures ({reason})") from None
+        for path in written:
+            con.print(f"saved {path}", soft_wrap=True)
+
+
+SVG_FILES = ("curves", "confusion", "boundary")  # replay --svg DIR: DIR/curves.svg, ... (those the run has)
+
+
+def _check_svg_dir(out: Path) -> None:
+    """Make ``out`` (a folder for the pictures) and check that it takes files, before anything is printed."""
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--svg {out}: not a folder; give a folder for curves.svg, confusion.svg, boundary.svg")
+    if (out / "session.yaml").exists():
+        raise RunDirError(f"--svg {out}: a run's folder; a run's files are never written over (try {out}/pictures)")
+    probe = out / ".dl-lab-svg-probe"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(f"--svg {out}: cannot write there ({(exc.strerror or str(exc)).lower()})") from None
 
 
 def open_runs(run_dirs: list[Path]) -> list:

@@ -202,9 +202,16 @@ def runs(
 def replay(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a recorded run directory")],
     headless: Annotated[bool, typer.Option(help="print the summary and curves instead of opening the app")] = False,
+    svg: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="with --headless: also write curves.svg, confusion.svg and boundary.svg, as the app draws them",
+        ),
+    ] = None,
 ):
     """Replay a recorded run (in the app, or --headless in the terminal)."""
-    commands.replay(run_dir, headless)
+    commands.replay(run_dir, headless, svg)
 
 
 @command()
@@ -227,12 +234,36 @@ def export(
     run_dirs: Annotated[
         list[Path] | None, typer.Argument(metavar="RUN_DIR...", help="run directories (default: every run under --dir)")
     ] = None,
-    csv: Annotated[Path, typer.Option("--csv", metavar="FILE", help="CSV file to write; - for stdout")] = DEFAULT_CSV,
-    force: Annotated[bool, typer.Option(help="replace an existing CSV file")] = False,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", metavar="FILE", help="CSV file to write; - for stdout (default metrics.csv)")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing CSV (or model) file")] = False,
     root: RootOpt = None,
+    onnx: Annotated[
+        Path | None, typer.Option("--onnx", metavar="FILE", help="one run's model as ONNX (+ FILE.preprocess.json)")
+    ] = None,
+    torch: Annotated[
+        Path | None, typer.Option("--torch", metavar="FILE.py", help="one run's model as PyTorch code")
+    ] = None,
+    checkpoint: Annotated[
+        str | None, typer.Option(metavar="NAME", help="with --onnx/--torch: final (default), last, epoch-N, step-N")
+    ] = None,
 ):
-    """Write the epoch metrics of many runs into one CSV file."""
-    commands.export(commands.runs_or_all(run_dirs, root), csv, force)
+    """Write the epoch metrics of many runs into one CSV file, or one run's model (--onnx, --torch).
+
+    --onnx FILE: an ONNX model (opset 17) whose input is the model's input after the run's preprocessing, recorded
+    beside it in FILE.preprocess.json (pip install 'dl-lab[export]'); --torch FILE.py: a PyTorch module file with
+    load(npz_path) for the run's checkpoints."""
+    if onnx is not None or torch is not None:
+        from .export import export_model
+
+        if len(run_dirs or []) != 1 or csv is not None:
+            raise typer.BadParameter("--onnx and --torch export one run: dl-lab export RUN_DIR --onnx FILE")
+        export_model((run_dirs or [])[0], onnx, torch, checkpoint, force)
+        return
+    if checkpoint is not None:
+        raise typer.BadParameter("--checkpoint goes with --onnx or --torch")
+    commands.export(commands.runs_or_all(run_dirs, root), csv or DEFAULT_CSV, force)
 
 
 @command()
@@ -329,6 +360,59 @@ def inspect(
         blur=blur,
         directions=directions,
     )
+
+
+@command()
+@reports_errors
+def predict(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a recorded run directory")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="a CSV file of the run's input columns (matched by name; a target column is ignored), or the "
+            "run's dataset name for its validation split",
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="OUT.csv", help="write the CSV here (default: stdout)")
+    ] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="final (default), initial, last, epoch-N or step-N (a recorded frame)"),
+    ] = None,
+):
+    """A trained run's predictions: one CSV row per input, the prediction and a probability per class (p_CLASS).
+
+    The inputs go through the run's recorded features, normalization and PCA, as in training."""
+    from .predict import predict_command
+
+    predict_command(run_dir, data, out, checkpoint)
+
+
+@command()
+@reports_errors
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a recorded run directory")],
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="DATA", help="a CSV file with the run's input and target columns (default: the validation split)"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="final (default), initial, last, epoch-N or step-N (a recorded frame)"),
+    ] = None,
+):
+    """A trained run's metrics: loss, accuracy, the confusion matrix with precision and recall (or R² and MAE).
+
+    On the run's validation split, or on DATA: a CSV file of its input columns and its target column (data.target
+    for a csv dataset, else target)."""
+    from .predict import evaluate_command
+
+    evaluate_command(run_dir, data, as_json, checkpoint)
 
 
 @command()

@@ -29,7 +29,7 @@ from dl_lab.sessions import (
     session_from_dict,
 )
 from dl_lab.sessions.events import Diagnosis, from_record, to_record
-from dl_lab.sessions.runs.directory import LOCK_FILE, RunLock, is_locked
+from dl_lab.sessions.runs.directory import LOCK_FILE, PICTURES_DIR, RunLock, is_locked
 from dl_lab.sessions.runs.files import RESUME_DIR, settle_resume
 from dl_lab.sessions.runs.recorder import FRAMES_DIR
 from dl_lab.sessions.training.live import EDITS_FILE
@@ -47,7 +47,7 @@ SAVE_DELAY_ENV = "DL_LAB_TEST_SAVE_DELAY"  # seconds added to a stopped run's ch
 START_DELAY_ENV = "DL_LAB_TEST_START_DELAY"  # seconds added before the data loads; only tests set it
 # What a run folder holds (directory.py, files.py): `--out DIR --force` replaces a folder holding nothing else.
 RUN_ENTRIES = frozenset(
-    {"session.yaml", "metrics.jsonl", "summary.json", "checkpoints", FRAMES_DIR, EDITS_FILE, LOCK_FILE}
+    {"session.yaml", "metrics.jsonl", "summary.json", "checkpoints", FRAMES_DIR, EDITS_FILE, LOCK_FILE, PICTURES_DIR}
     | {RESUME_DIR + tail for tail in ("", ".new", ".old")}
 )
 

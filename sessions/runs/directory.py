@@ -45,6 +45,7 @@ def runs_root() -> Path:
 
 NAME_MAX = 80  # characters of a session's name in its run folder's name (a filesystem allows 255 bytes)
 LOCK_FILE = ".lock"  # held (flock) by the one process writing a run: RUN_DIR/.lock
+PICTURES_DIR = "pictures"  # SVG pictures of the run's panes, saved from the app (ctrl+s): RUN_DIR/pictures
 
 
 def new_run_dir(name: str, root: Path | None = None) -> Path:

@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from dl_lab.sessions.inspect.views import ABOUT, VIEWS
+from dl_lab.tui.pictures import SAVE_PICTURES, Picture, PictureActions, renderable_svg
 from dl_lab.tui.widgets.footer import LabFooter
 
 
@@ -32,7 +33,7 @@ def newest_inspectable(root: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
 
-class InspectScreen(Screen):
+class InspectScreen(PictureActions, Screen):
     """A view list on the left, its picture on the right; the run, checkpoint, sample and class on top."""
 
     DEFAULT_CSS = """
@@ -51,6 +52,7 @@ class InspectScreen(Screen):
         Binding("c", "next_class", "Class", tooltip="to explain or dream (saliency, dream); again: none"),
         Binding("k", "next_checkpoint", "Checkpoint", tooltip="final, initial, epochs, frames"),
         Binding("escape", "cancel", "Cancel", tooltip="the view being computed", show=False),
+        SAVE_PICTURES,
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -63,6 +65,8 @@ class InspectScreen(Screen):
         self.working: Worker | None = None
         self.shown: dict | None = None
         self.picture = None  # what the picture area shows (a Rich renderable)
+        self.drawn: tuple[str, int, Path] | None = None  # the picture's view, width and run (None: no picture)
+        self._computing: tuple[str, int, Path] | None = None
 
     def compose(self):
         yield Static(id="inspect-status")
@@ -134,6 +138,7 @@ class InspectScreen(Screen):
             data = compute(view, open_inspected(run_dir, checkpoint), **options)
             return data, render(data, width=width)
 
+        self._computing = (view, width, run_dir)
         self.query_one(LoadingIndicator).display = True
         self._status(f"computing {view} of {run_dir.name}... (esc cancels)")
         self.working = self.run_worker(work, thread=True, exclusive=True, group="inspect", exit_on_error=False)
@@ -150,13 +155,26 @@ class InspectScreen(Screen):
             self.shown, parts = event.worker.result
             self.picture = Group(*parts)
             picture.update(self.picture)
+            self.drawn = self._computing
             self._status()
         elif event.state == WorkerState.ERROR:
             self.picture = Text(str(event.worker.error), style="bold")
+            self.drawn = None
             picture.update(self.picture)
             self._status(f"{self.view} cannot be shown for this run")
         elif event.state == WorkerState.CANCELLED:
             self._status("cancelled")
+
+    def pictures(self) -> list[Picture]:
+        """The view shown, its whole drawing (the screen scrolls a tall one), titled as `dl-lab inspect --svg`'s."""
+        if self.drawn is None or self.picture is None:
+            return []
+        view, width, _ = self.drawn
+        title = f"dl-lab inspect {view}"
+        return [Picture(view, title, renderable_svg(self.picture, width, title))]
+
+    def pictures_run(self) -> Path | None:
+        return self.drawn[2] if self.drawn is not None else self.run_dir
 
     def action_cancel(self) -> None:
         if self.working is not None and self.working.is_running:

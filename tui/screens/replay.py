@@ -26,6 +26,7 @@ from dl_lab.tui.panes.status import (
     set_short,
     show_health,
 )
+from dl_lab.tui.pictures import SAVE_PICTURES, PictureActions, panes_in_view
 from dl_lab.tui.widgets.footer import LabFooter
 
 SPEEDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -59,7 +60,7 @@ def watchable_speed(duration: float) -> float:
     return min(SPEEDS, key=lambda s: abs(math.log(s / wanted)))
 
 
-class ReplayScreen(PaneActions, Screen):
+class ReplayScreen(PictureActions, PaneActions, Screen):
     """Replays ``run_dir``: every pane shows the run as it stood at the timeline's cursor."""
 
     CSS_PATH = "train.tcss"
@@ -77,6 +78,7 @@ class ReplayScreen(PaneActions, Screen):
         Binding("greater_than_sign,plus,equals_sign", "speed(1)", "Faster", key_display=">"),
         Binding("less_than_sign,minus", "speed(-1)", "Slower", key_display="<", show=False),
         *PANE_BINDINGS,
+        SAVE_PICTURES,
         Binding("escape", "back", "Back to runs", show=False),
     ]
 
@@ -232,6 +234,12 @@ class ReplayScreen(PaneActions, Screen):
         i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - self.speed))
         self.speed = SPEEDS[max(0, min(len(SPEEDS) - 1, i + direction))]
         self.seek_to(self.cursor)
+
+    def pictures(self):
+        return panes_in_view(self)
+
+    def pictures_run(self) -> Path:
+        return self.run.path
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:

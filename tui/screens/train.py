@@ -22,6 +22,7 @@ from dl_lab.tui.dialogs.prompt import ValuePrompt
 from dl_lab.tui.panes.network import NetworkPane
 from dl_lab.tui.panes.run_view import NETWORK_BINDINGS, PANE_BINDINGS, PaneActions, RunView
 from dl_lab.tui.panes.status import SHORT_FAILURE_BELOW, failure_text, live_status, set_short, show_health
+from dl_lab.tui.pictures import SAVE_PICTURES, PictureActions, panes_in_view
 from dl_lab.tui.widgets.footer import LabFooter
 
 from ..messages import Outbox, RunEventsReceived, TrainingCrashed
@@ -56,7 +57,7 @@ def next_lr(lr: float, up: bool) -> float:
     return next((v for v in reversed(LR_LADDER) if v < lr * 0.9999), LR_LADDER[0])
 
 
-class TrainScreen(PaneActions, Screen):
+class TrainScreen(PictureActions, PaneActions, Screen):
     """Trains ``app.session`` off the UI thread (a child process, or a thread: ``make_controller``), recorded to a
     run folder, and shows it as it learns."""
 
@@ -98,6 +99,7 @@ class TrainScreen(PaneActions, Screen):
         Binding("e", "edit_parameter", "Edit weight", tooltip="the network pane's chosen weight or bias", show=False),
         *PANE_BINDINGS,
         *NETWORK_BINDINGS,
+        SAVE_PICTURES,
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -363,6 +365,15 @@ class TrainScreen(PaneActions, Screen):
                 self.pacer.drawn()
             else:
                 self._dirty = False
+
+    def pictures(self):
+        return panes_in_view(self)
+
+    def pictures_run(self) -> Path | None:
+        """The run being trained (its folder is made when it starts): ctrl+s saves into its pictures/ folder."""
+        c = self.controller
+        run_dir = c.run_dir if c is not None and c.state != "idle" else None
+        return Path(run_dir) if run_dir is not None and Path(run_dir).is_dir() else None
 
     # --- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool:

@@ -1,0 +1,1 @@
+"""Using a trained run outside the lab: predict, evaluate, export."""
