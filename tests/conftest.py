@@ -1,10 +1,22 @@
-"""Shared fixtures: the array backends every engine test runs on (CuPy joins when a GPU is present)."""
+"""Shared fixtures: the array backends every engine test runs on (CuPy joins when a GPU is present).
+
+The suite starts many Python processes (its xdist workers, `dl-lab` commands, sweep workers, the app's training
+process): where PYTHONDONTWRITEBYTECODE is set (some CI machines set it), each of them compiled dl-lab's modules
+from source again, about 0.2 s a process. The tests let Python keep the compiled modules (in __pycache__ folders,
+which git ignores), for this process and every one it starts.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import pytest
 
 from dl_lab.core import cupy_available, get_backend
+
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 BACKENDS = ["numpy"] + (["cupy"] if cupy_available() else [])
 
