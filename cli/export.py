@@ -48,14 +48,16 @@ def export_model(
         done = export_onnx(inspected, onnx)
         console().print(
             f"wrote {escape(str(onnx))} (ONNX opset {OPSET}, {len(done.nodes)} nodes, "
-            f"checkpoint {inspected.checkpoint})"
+            f"checkpoint {inspected.checkpoint})",
+            soft_wrap=True,  # paths whole, on one line, at any terminal width
         )
-        console().print(f"wrote {escape(str(done.preprocess))} (the preprocessing its input needs)")
+        console().print(f"wrote {escape(str(done.preprocess))} (the preprocessing its input needs)", soft_wrap=True)
     if torch is not None:
         from dl_lab.sessions.export.torch_export import export_torch
 
         export_torch(inspected, torch)
         console().print(
             f"wrote {escape(str(torch))} (PyTorch module: load(npz_path) with "
-            f"{escape(str(run_dir))}/checkpoints/{inspected.checkpoint}.npz)"
+            f"{escape(str(run_dir))}/checkpoints/{inspected.checkpoint}.npz)",
+            soft_wrap=True,
         )

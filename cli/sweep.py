@@ -214,7 +214,10 @@ def _drive(job: sweeps.Worker, study, budget: int | None, workers: int | None) -
         k = max(1, min(k, budget - sweeps.counted(study)))
     taken = budget is not None and sweeps.counted(study) >= budget and not sweeps.queued(study)
     if taken and (url is None or not sweeps.others_running(study, set())):  # on a database: wait for the others
-        err.print(f"dl-lab: sweep {config.name}: the study already has {budget} trials; raise --trials to go on")
+        err.print(
+            f"dl-lab: sweep {config.name}: the study already has {budget} trials; raise --trials to go on",
+            soft_wrap=True,
+        )
         _final(config, study, folder, url)
         return EXIT_OK
     if url is None:
