@@ -18,6 +18,7 @@ from dl_lab.core import cupy_available, get_backend
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
 
+
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker more than the cores. Many tests spend seconds waiting on processes they started
     (`dl-lab` commands, sweep workers, a PostgreSQL server, the app in tmux); a third worker on two cores uses that
