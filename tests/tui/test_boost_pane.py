@@ -53,8 +53,12 @@ async def test_a_boosted_replay_shows_the_combined_boundary_the_weights_and_each
         weights = screen.timeline.state_at(len(screen.timeline)).boost_rounds[-1].sample_weights
         np.testing.assert_allclose(data.train.strength, np.asarray(weights) / max(weights))
         assert data.val is None and len(np.unique(data.train.strength)) > 1  # bright points: heavy ones
-        table = text_of(pane.query_one("#boost-table"))
-        assert "ε" in table and "α" in table and all(f"\n {t} " in "\n" + table for t in (1, 2, 3, 4))
+
+        def every_round() -> bool:  # the table is laid out a refresh later on a loaded machine (one row shown first)
+            table = text_of(pane.query_one("#boost-table"))
+            return "ε" in table and "α" in table and all(f"\n {t} " in "\n" + table for t in (1, 2, 3, 4))
+
+        await wait_for(pilot, every_round, what="a row for each round in the table")
         assert "round 4/4" in text_of(pane.query_one("#boost-note"))
         # back to the start: no round yet, uniform weights
         screen.seek_to(0)
