@@ -24,7 +24,7 @@ from dl_lab.sessions.config.yamlio import dump_yaml
 from dl_lab.sessions.runs.directory import RunLock
 from dl_lab.sessions.sweeps import study as sweeps
 from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, load_sweep
-from dl_lab.sessions.sweeps.listing import sweeps_root
+from dl_lab.sessions.sweeps.listing import JOURNAL, SWEEP_FILE, TRIALS_DIR, sweeps_root
 from dl_lab.sessions.training.process_worker import BLAS_ENV, child_environment
 
 from .render import console, slice_plot
@@ -40,7 +40,7 @@ def default_workers() -> int:
 
 def _same_sweep(folder: Path, config: SweepConfig) -> None:
     """The folder's sweep.yaml is the file first run there; a resumed sweep must search the same space."""
-    kept = folder / sweeps.SWEEP_FILE
+    kept = folder / SWEEP_FILE
     wanted = {k: v for k, v in config.raw.items() if k not in BUDGET_KEYS}
     if kept.is_file():
         try:
@@ -221,9 +221,9 @@ def _drive(job: sweeps.Worker, study, budget: int | None, workers: int | None) -
         _final(config, study, folder, url)
         return EXIT_OK
     if url is None:
-        where = f"on {folder / sweeps.JOURNAL}, trials in {folder / sweeps.TRIALS_DIR}"
+        where = f"on {folder / JOURNAL}, trials in {folder / TRIALS_DIR}"
     else:
-        where = f"on {_safe_url(url)}, this machine's trials in {folder / sweeps.TRIALS_DIR}"
+        where = f"on {_safe_url(url)}, this machine's trials in {folder / TRIALS_DIR}"
     err.print(f"dl-lab: sweep {config.name}: {k} worker(s) {where}", soft_wrap=True)
     # spawned workers, each with its share of the cores for BLAS (unless OPENBLAS_NUM_THREADS or MKL_NUM_THREADS
     # were chosen): K workers whose BLAS each use every core wait on each other (2 workers on 2 cores: 1.6 times

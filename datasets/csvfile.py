@@ -42,6 +42,7 @@ class Table:
     header: list[str]
     cells: np.ndarray
     rows: np.ndarray
+    header_row: int = 1  # the header's row number in the file (comment or blank lines may come first)
 
     def column(self, column: str) -> np.ndarray:
         return self.cells[:, self.header.index(column)]
@@ -105,15 +106,16 @@ def _records(text: str, written: str) -> list[tuple[int, list[str]]]:
     return records
 
 
-def read_table(base_dir: Path, written: str) -> Table:
-    """Read ``written`` (relative to ``base_dir`` unless absolute) into a Table of stripped strings."""
+def read_table(base_dir: Path, written: str, min_columns: int = 2) -> Table:
+    """Read ``written`` (relative to ``base_dir`` unless absolute) into a Table of stripped strings. A training file
+    has two columns at least (features and a target); ``min_columns=1`` reads inputs alone (dl-lab predict)."""
     path = Path(written).expanduser()
     path = path if path.is_absolute() else Path(base_dir) / path
     records = _records(_read_text(path, written), written)
     if not records:
         raise DataError(f"{written}: the file is empty; expected a header row of column names")
     header_row, header = records[0][0], [name.strip() for name in records[0][1]]
-    if len(header) < 2:
+    if len(header) < min_columns:
         raise DataError(
             f"{written}: row {header_row}: expected a CSV header of two or more comma-separated column names "
             f"(features and a target), got {len(header)} field"
@@ -131,7 +133,7 @@ def read_table(base_dir: Path, written: str) -> Table:
     if repeated:
         raise DataError(f"{written}: row {header_row}: column names must be unique and non-empty, got {repeated}")
     cells = np.char.strip(np.array([row for _, row in body], dtype=str))
-    return Table(written, header, cells, np.array([number for number, _ in body]))
+    return Table(written, header, cells, np.array([number for number, _ in body]), header_row)
 
 
 def _check_range(table: Table, values: np.ndarray, columns: list[str], dtype: str) -> None:

@@ -26,8 +26,7 @@ import numpy as np
 
 from dl_lab.core.errors import DLLabError
 from dl_lab.core.step import predict_batches
-from dl_lab.datasets.csvfile import Table, _read_text, _records
-from dl_lab.datasets.errors import DataError
+from dl_lab.datasets.csvfile import Table, read_table
 from dl_lab.datasets.registry import DATASETS
 from dl_lab.sessions.inspect.common import Inspected, open_inspected
 
@@ -142,7 +141,8 @@ def read_data(inspected: Inspected, data: str, base_dir: Path | None = None) -> 
             f"{data}: the run's inputs are images ({ds.name}, {shape}); images cannot be given by CSV here: "
             f"give the dataset name ({ds.name}) to use the run's validation split"
         )
-    table, header_row = _read_csv(base_dir or Path.cwd(), data)
+    table = read_table(base_dir or Path.cwd(), data, min_columns=1)  # a one-input run's file has one column
+    header_row = table.header_row
     targets = target_columns(inspected)
     for column in table.header:
         if column not in columns and column not in targets:
@@ -165,29 +165,6 @@ def _listed(columns: list[str], most: int = 8) -> str:
     """Column names for a message: all of a table's, the first few of an image's pixels and how many."""
     shown = ", ".join(columns[:most])
     return shown if len(columns) <= most else f"{shown}, ... ({len(columns)} columns)"
-
-
-def _read_csv(base_dir: Path, written: str) -> tuple[Table, int]:
-    """``written`` as a Table, read as the csv dataset reads its files (``csvfile``: regular files only, UTF-8,
-    errors naming the row), except that one column is enough: a one-input run's file has no other. Returns the table
-    and the header's row number."""
-    path = Path(written).expanduser()
-    path = path if path.is_absolute() else Path(base_dir) / path
-    records = _records(_read_text(path, written), written)
-    if not records:
-        raise DataError(f"{written}: the file is empty; expected a header row of column names")
-    header = [name.strip() for name in records[0][1]]
-    body = records[1:]
-    if not body:
-        raise DataError(f"{written}: no data rows below the header")
-    for number, row in body:
-        if len(row) != len(header):
-            raise DataError(f"{written}: row {number}: expected {len(header)} values like the header, got {len(row)}")
-    repeated = sorted({name for name in header if header.count(name) > 1 or not name})
-    if repeated:
-        raise DataError(f"{written}: row {records[0][0]}: column names must be unique and non-empty, got {repeated}")
-    cells = np.char.strip(np.array([row for _, row in body], dtype=str))
-    return Table(written, header, cells, np.array([number for number, _ in body])), records[0][0]
 
 
 def _targets(inspected: Inspected, table: Table, targets: list[str]) -> np.ndarray:

@@ -17,10 +17,19 @@ from pathlib import Path
 from dl_lab.core.errors import DLLabError
 from dl_lab.sessions.config.yamlio import read_yaml_file
 from dl_lab.sessions.runs.directory import Run, list_runs
+from dl_lab.sessions.sweeps.config import KINDS
 
 SWEEPS_ENV = "DL_LAB_SWEEPS"
-MARKERS = ("sweep.yaml", "journal.log")  # a folder with either is a sweep folder
-TRIALS_DIR = "trials"  # as sessions/sweeps/study.py names it (not imported: that module is the Optuna side)
+# A sweep folder's layout (study.py writes it, the app reads it here)
+JOURNAL = "journal.log"  # the study, on Optuna's journal file (no --storage)
+TRIALS_DIR = "trials"  # each trial's recorded run: trials/trial-NNNN/
+SWEEP_FILE = "sweep.yaml"  # the sweep file as first run, kept in the sweep folder
+MARKERS = (SWEEP_FILE, JOURNAL)  # a folder with either is a sweep folder
+
+
+def trial_dir(sweep_dir: Path, number: int) -> Path:
+    """Where trial ``number`` of the sweep in ``sweep_dir`` records its run."""
+    return Path(sweep_dir) / TRIALS_DIR / f"trial-{number:04d}"
 
 
 def sweeps_root() -> Path:
@@ -89,7 +98,7 @@ def read_sweep(path: Path, with_trials: bool = True) -> Sweep:
     (damaged ones listed)."""
     path = Path(path)
     sweep = Sweep(path, path.name)
-    file = path / "sweep.yaml"
+    file = path / SWEEP_FILE
     if file.is_file():
         try:
             data, _ = read_yaml_file(file)
@@ -115,7 +124,7 @@ def _read_spec(sweep: Sweep, data: object) -> None:
         for key, spec in space.items():
             if not isinstance(spec, dict) or len(spec) < 1:
                 continue
-            kind = next((k for k in ("loguniform", "uniform", "int", "choice") if k in spec), "")
+            kind = next((k for k in KINDS if k in spec), "")
             choices = tuple(spec["choice"]) if kind == "choice" and isinstance(spec["choice"], list) else ()
             log = kind == "loguniform" or (kind == "int" and spec.get("log") is True)
             sweep.params.append(Param(str(key), kind, log, choices))

@@ -27,10 +27,8 @@ from typing import Any
 
 from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed
 from dl_lab.sessions.sweeps.config import SweepConfig, SweepError, sweep_from_dict
+from dl_lab.sessions.sweeps.listing import JOURNAL, trial_dir
 
-JOURNAL = "journal.log"
-TRIALS_DIR = "trials"
-SWEEP_FILE = "sweep.yaml"  # the sweep file as first run, kept in the sweep folder
 BUDGET_LOCK = "budget.lock"
 INTERRUPTED = "interrupted"  # user attribute of a trial a stop signal ended: FAIL, not counted in the budget
 RUN_DIR = "run_dir"
@@ -42,10 +40,6 @@ BUDGET_KEYS = ("trials", "timeout_s")  # may change between runs of one sweep; t
 HEARTBEAT_S, GRACE_BEATS, MAX_RETRY = 10.0, 3, 2
 SCHEMA_TRIES = 5
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-def trial_dir(sweep_dir: Path, number: int) -> Path:
-    return Path(sweep_dir) / TRIALS_DIR / f"trial-{number:04d}"
 
 
 def storage(sweep_dir: Path | None, url: str | None, heartbeat_s: float = HEARTBEAT_S) -> Any:

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from dl_lab.sessions.formatting import significant
-from dl_lab.sessions.sweeps.listing import TRIALS_DIR, Param, read_sweep
+from dl_lab.sessions.sweeps.listing import Param, read_sweep, trial_dir
 
 from ..messages import ReplayRequested
 from ..widgets import LineChart
@@ -304,7 +304,7 @@ class SweepScreen(Screen):
     def run_dir(self, record: dict) -> Path | None:
         """The trial's run: its folder in this sweep folder (trials/trial-NNNN) where it is there, else where the
         study says it was written (another machine's worker, or a sweep folder since moved: None if missing)."""
-        here = self.sweep_dir / TRIALS_DIR / f"trial-{record['number']:04d}"
+        here = trial_dir(self.sweep_dir, record["number"])
         if (here / "session.yaml").is_file():
             return here
         told = record.get("run_dir")
