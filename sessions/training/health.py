@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
+from dataclasses import replace
 from typing import Any
 
 from dl_lab.sessions.config.typed import SessionConfig
@@ -105,6 +107,8 @@ HIGH_RISING = 2
 # of ln 2 for their first 6 and 15 epochs, then learn), and a flat loss that dead units, saturation or vanishing
 # gradients explain is not blamed on the learning rate.
 LOW_WINDOW = 3
+# The recent epochs the checks read (the longest window, plus the epoch before it).
+KEPT_EPOCHS = max(PLATEAU_EPOCHS, HIGH_WINDOW, LOW_WINDOW) + 1
 LOW_MOVE = 0.02
 LOW_LEARNED = 0.9
 CHANCE_LOSSES = ("cross_entropy", "bce")  # the losses whose value for a guessing model is ln K
@@ -133,7 +137,14 @@ class HealthWatch:
         self.config, self.classes = config, classes
         self.reported: dict[str, str] = {}  # kind -> its advice
         self.held: dict[str, int] = {}  # snapshot findings: how many snapshots in a row they have held
-        self.epochs: list[EpochEnded] = []
+        # Bounded, so that a run's memory stays flat however long it trains: the last few epochs (slim: no
+        # confusion matrix or samples), the first, the one with the lowest validation loss, and the lowest
+        # training loss before the last HIGH_RISING epochs. That is all the checks below read.
+        self.epochs: deque[EpochEnded] = deque(maxlen=KEPT_EPOCHS)
+        self.count = 0  # epochs seen
+        self.first: EpochEnded | None = None
+        self.best: tuple[int, EpochEnded] | None = None  # (index, epoch) of the first lowest validation loss
+        self.older_min = math.inf  # the lowest training loss of all epochs but the last HIGH_RISING
 
     # --- feeding ---------------------------------------------------------------------------------
     def snapshot(self, event: SnapshotTaken) -> list[Diagnosis]:
@@ -150,7 +161,7 @@ class HealthWatch:
         return self._report(held, event.epoch, event.step)
 
     def epoch(self, event: EpochEnded) -> list[Diagnosis]:
-        self.epochs.append(event)
+        self._keep(replace(event, confusion=None, precision=None, recall=None, samples=None))
         found: dict[str, tuple[str, dict, str]] = {}
         plateau = self._plateau()
         if plateau:
@@ -166,6 +177,16 @@ class HealthWatch:
         if low:
             found["lr_too_low"] = low
         return self._report(found, event.epoch, event.step)
+
+    def _keep(self, event: EpochEnded) -> None:
+        self.epochs.append(event)
+        self.count += 1
+        if self.first is None:
+            self.first = event
+        if self.best is None or event.val_loss < self.best[1].val_loss:
+            self.best = (self.count - 1, event)
+        if self.count > HIGH_RISING:
+            self.older_min = min(self.older_min, self.epochs[-HIGH_RISING - 1].train_loss)
 
     def _report(self, found: dict, epoch: int, step: int) -> list[Diagnosis]:
         out = []
@@ -321,9 +342,9 @@ class HealthWatch:
         return self._near_guessing(e) and e.val_acc is not None and e.val_acc <= self._chance(e) + CHANCE_MARGIN
 
     def _plateau(self):
-        if self.classes is None or len(self.epochs) < PLATEAU_EPOCHS:
+        if self.classes is None or self.count < PLATEAU_EPOCHS:
             return None
-        if not all(self._at_chance(e) for e in self.epochs[-PLATEAU_EPOCHS:]):
+        if not all(self._at_chance(e) for e in list(self.epochs)[-PLATEAU_EPOCHS:]):
             return None
         ln_k = math.log(self.classes)
         last = self.epochs[-1]
@@ -356,7 +377,7 @@ class HealthWatch:
 
     def _oscillating(self) -> bool:
         """The loss has bounced above what guessing scores over the plateau's epochs: steps too big, not too small."""
-        window = [e.train_loss for e in self.epochs[-PLATEAU_EPOCHS - 1 :]]
+        window = [e.train_loss for e in list(self.epochs)[-PLATEAU_EPOCHS - 1 :]]
         climbs = sum(1 for a, b in itertools.pairwise(window) if b > a)
         ln_k = math.log(self.classes or 2)
         return climbs >= PLATEAU_CLIMBS and sum(window) / len(window) >= (1 + PLATEAU_ABOVE) * ln_k
@@ -391,17 +412,15 @@ class HealthWatch:
         return e.train_acc is not None and e.train_acc >= self._chance(e) + LEARNED_ACC
 
     def _overfitting(self):
-        if len(self.epochs) <= OVERFIT_PATIENCE or not self._learned(self.epochs[-1]):
+        if self.count <= OVERFIT_PATIENCE or not self._learned(self.epochs[-1]):
             return None
-        if self._at_chance(self.epochs[-1]):
+        if self._at_chance(self.epochs[-1]) or self.best is None or self.first is None:
             return None
-        val = [e.val_loss for e in self.epochs]
-        best = min(range(len(val)), key=val.__getitem__)
+        best, b = self.best
         now = self.epochs[-1]
-        if len(val) - 1 - best < OVERFIT_PATIENCE:
+        if self.count - 1 - best < OVERFIT_PATIENCE:
             return None
-        b = self.epochs[best]
-        gain = val[0] - b.val_loss
+        gain = self.first.val_loss - b.val_loss
         rise = now.val_loss - b.val_loss
         if not rise > 0 or rise < OVERFIT_RISE * max(b.val_loss, gain):
             return None
@@ -433,7 +452,7 @@ class HealthWatch:
         loss = self.config.loss
         if self.classes is not None and loss in CHANCE_LOSSES:
             return math.log(self.classes)
-        first = self.epochs[0].train_loss
+        first = self.first.train_loss if self.first is not None else 0.0
         if loss == "hinge":
             units = _options_of(self.config.model[-1]).get("units", 1) if self.config.model else 1
             return max(first, 1.0 if units == 1 else (units - 1) / units)
@@ -442,8 +461,8 @@ class HealthWatch:
         return first
 
     def _lr_high(self):
-        losses = [e.train_loss for e in self.epochs]
-        if self.config.loss in SCALELESS_LOSSES or len(losses) < HIGH_WINDOW + 1 or not self._scale() > 0:
+        losses = [e.train_loss for e in self.epochs]  # the last KEPT_EPOCHS
+        if self.config.loss in SCALELESS_LOSSES or self.count < HIGH_WINDOW + 1 or not self._scale() > 0:
             return None
         window = losses[-HIGH_WINDOW - 1 :]
         climbs: list[list[int]] = []  # runs of consecutive moves up: the epochs (in the window) they end at
@@ -456,7 +475,7 @@ class HealthWatch:
         scale = self._scale()
         big = [c for c in climbs if window[c[-1]] - window[c[0] - 1] >= HIGH_RISE * scale]
         above = all(v >= (1 + HIGH_RISE) * scale for v in losses[-HIGH_RISING:])
-        rising = above and min(losses[:-HIGH_RISING]) < scale
+        rising = above and self.older_min < scale
         if len(big) < 2 and not rising:
             return None
         how = f"climbed back above {scale:.3g}" if rising and len(big) < 2 else f"climbed {len(big)} times"
@@ -469,22 +488,23 @@ class HealthWatch:
         return message, evidence, self._lower_lr()
 
     def _lr_low(self):
-        losses = [e.train_loss for e in self.epochs]
-        if self.config.loss in SCALELESS_LOSSES or len(losses) < LOW_WINDOW + 1 or not losses[0] > 0:
+        losses = [e.train_loss for e in self.epochs]  # the last KEPT_EPOCHS
+        first = self.first.train_loss if self.first is not None else 0.0
+        if self.config.loss in SCALELESS_LOSSES or self.count < LOW_WINDOW + 1 or not first > 0:
             return None
         cap = LR_CAPS.get(self.config.optimizer.name, DEFAULT_LR_CAP)
         if self._lr >= cap:  # at the most the remedies ever advise: a slow start there is the model's, not the rate's
             return None
         then, now = losses[-LOW_WINDOW - 1], losses[-1]
-        if not then > 0 or abs(then - now) >= LOW_MOVE * then or now < LOW_LEARNED * losses[0]:
+        if not then > 0 or abs(then - now) >= LOW_MOVE * then or now < LOW_LEARNED * first:
             return None
         moved = abs(then - now) / then
         message = (
             f"the training loss moved {100 * moved:.2g}% in {LOW_WINDOW} epochs ({then:.4g} -> {now:.4g}) and is "
-            f"still {_pct(now / losses[0])} of the first epoch's: the learning rate {self._lr:g} is too small to "
+            f"still {_pct(now / first)} of the first epoch's: the learning rate {self._lr:g} is too small to "
             "make progress"
         )
-        evidence = {"train_loss_then": then, "train_loss": now, "first_train_loss": losses[0], "lr": self._lr}
+        evidence = {"train_loss_then": then, "train_loss": now, "first_train_loss": first, "lr": self._lr}
         return message, evidence, self._raise_lr(cap)
 
 

@@ -342,3 +342,23 @@ def test_a_rate_at_the_optimizers_cap_is_never_called_too_low():
     timid = session_from_dict(spec(model=RELU_64, optimizer={"name": "sgd", "lr": 0.02})).config
     (found,) = _fed(timid, creeping, creeping, val_acc=0.65)
     assert found.kind == "lr_too_low" and found.advice.startswith("raise optimizer.lr to 0.1 "), found.advice
+
+
+def test_the_watch_keeps_a_bounded_history_and_still_finds_a_best_epoch_long_past():
+    # a long run's memory stays flat: the watch keeps a few slim epochs, yet the overfitting check compares with the
+    # best validation loss however long ago it was (epoch 2 here, 400 epochs before the rise)
+    from dataclasses import replace
+
+    from dl_lab.sessions.training.health import KEPT_EPOCHS
+
+    watch = HealthWatch(session_from_dict(spec()).config, classes=2)
+    vals = [0.6, 0.3] + [0.31] * 400 + [0.45, 0.5]
+    found = []
+    for i, v in enumerate(vals):
+        train = 0.5 - 0.4 * i / len(vals)
+        event = replace(_epoch(i + 1, train, v, val_acc=0.8, train_acc=0.8), confusion=[[40, 10], [10, 40]])
+        found += watch.epoch(event)
+    assert [d.kind for d in found] == ["overfitting"]
+    assert found[0].evidence["best_epoch"] == 2 and found[0].evidence["best_val_loss"] == 0.3
+    assert found[0].epoch == len(vals) - 1  # told when the rise became clear, at 0.45
+    assert len(watch.epochs) <= KEPT_EPOCHS and all(e.confusion is None for e in watch.epochs)
