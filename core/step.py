@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from .optimizers import apply_penalty, clip_grad_norm
+from .parallel import Halves, splittable
 
 
 class TrainStep:
     """Binds a model, a loss and an optimizer; calling it with a batch trains on it and returns the loss.
 
-    The returned loss is a 0-d backend array (no device synchronisation until someone reads it).
+    The returned loss is a 0-d backend array (no device synchronisation until someone reads it). With ``split``
+    (the default), a large enough step of a model that allows it trains on two halves of the batch at once, one
+    core each (core/parallel.py); ``split=False`` keeps every step whole (the backprop view's worked numbers).
     """
 
     def __init__(
@@ -23,6 +26,7 @@ class TrainStep:
         l2: float = 0.0,
         clip_norm: float | None = None,
         keep_on_nan: bool = False,
+        split: bool = True,
     ):
         self.model, self.loss, self.optimizer = model, loss, optimizer
         # keep_on_nan: a NaN or infinite loss skips the update, so that the weights stay those the loss came from
@@ -32,13 +36,17 @@ class TrainStep:
         optimizer.bind(model.xp, model.size, model.dtype)
         self.grad_norm: float | None = None  # set by each step when clip_norm is on
         self.out: Any = None
+        self.halves = Halves(model, loss) if split and splittable(model) else None
 
     def __call__(self, x, y, keep: bool = False):
         model = self.model
-        out = model.forward(x, training=True, keep=keep)
-        loss, dout = self.loss(out, y)
+        if self.halves is not None and not keep and self.halves.worth(len(x)):
+            loss, out = self.halves.step(x, y)
+        else:
+            out = model.forward(x, training=True, keep=keep)
+            loss, dout = self.loss(out, y)
+            model.backward(dout)
         self.out = out  # kept for running metrics (accuracy, errors) read by whoever drives training
-        model.backward(dout)
         n = model.n_regularized
         if (self.l1 or self.l2) and n:
             apply_penalty(model.xp, model.params[:n], model.grads[:n], self.l1, self.l2)

@@ -550,7 +550,9 @@ def _update(w: Walk, session, model, loss, x, y) -> None:
     grads = {k: np.asarray(p.grad, dtype=np.float64).copy() for k, p in model.named_parameters()}
     optimizer = make_optimizer(config.optimizer.to_spec())
     reg = config.regularization
-    step = TrainStep(model, loss, optimizer, l1=reg.l1, l2=reg.l2, clip_norm=config.training.clip_norm)
+    step = TrainStep(
+        model, loss, optimizer, l1=reg.l1, l2=reg.l2, clip_norm=config.training.clip_norm, split=False
+    )  # whole steps: the numbers shown are those of one forward and backward
     step(x, y)
     lr = optimizer.lr
     name = config.optimizer.name

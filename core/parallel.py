@@ -1,0 +1,135 @@
+"""A training step on two halves of the batch at once, one thread each: both cores busy for the whole step.
+
+Why: a convolution step is mostly memory-bound element-wise passes (im2col copies, pooling, activation masks), and
+NumPy runs each on one core, whatever the BLAS threads; the GEMMs between them are thin and split poorly between
+two BLAS threads. Two halves of the batch, forward and backward side by side, each GEMM on one BLAS thread, keep
+both cores working on every pass (NumPy releases the GIL inside array operations). The gradient of the batch mean
+is the halves' gradients weighted by their sizes, the same maths as one pass up to rounding.
+
+The second half runs through a replica of the model: its own layers (scratch arrays, kept activations) whose
+parameters are views of the model's own values, with a gradient buffer of its own. Only models without layers that
+couple the samples of a batch or draw random numbers split (no batchnorm, whose statistics are the whole batch's;
+no dropout, whose masks would come from two generators): the result stays exactly reproducible, run after run,
+whatever the number of cores. Small steps stay whole: a thread hand-off costs tens of microseconds.
+
+BLAS threads: OpenBLAS's ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27 and later, as bundled with NumPy)
+sets the calling thread's own count; both halves use one. Where it is missing (another BLAS) steps stay whole.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .model import Sequential, _walk
+
+# A step splits when its batch has at least this many samples and its forward pass at least this many FLOPs
+# (W2, the small MNIST CNN, at batch 64: 37 MFLOP; the Playground's 2-8-8-1 net at batch 10: 2 kFLOP).
+SPLIT_MIN_BATCH = 16
+SPLIT_MIN_FLOPS = 10_000_000
+# Layers whose result for one sample depends on the rest of the batch or on a random generator.
+COUPLED = ("batchnorm", "dropout")
+
+_blas_lock = threading.Lock()
+_blas_local: Any = None  # the C function, False when not found, None before the first look
+
+
+def _find_blas_local():
+    """OpenBLAS's per-thread setter from the BLAS library NumPy loaded, or False (not OpenBLAS, or too old)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
+    except OSError:
+        return False
+    for path in sorted(paths):
+        try:
+            fn = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        return fn
+    return False
+
+
+def blas_threads_local(n: int) -> int | None:
+    """Set this thread's BLAS thread count to ``n``; the count it had, or None when it cannot be set."""
+    global _blas_local
+    if _blas_local is None:
+        import numpy as np
+
+        np.dot(np.ones((2, 2)), np.ones((2, 2)))  # make sure NumPy's BLAS library is loaded and mapped
+        with _blas_lock:
+            if _blas_local is None:
+                _blas_local = _find_blas_local()
+    if not _blas_local:
+        return None
+    return int(_blas_local(int(n)))
+
+
+def splittable(model: Sequential) -> bool:
+    """Whether ``model``'s steps may be split (NumPy backend, no batch-coupled or random layers, BLAS control)."""
+    if model.backend.name != "numpy":
+        return False
+    if any(layer.kind in COUPLED for _, layer in _walk(model.layers)):
+        return False
+    return blas_threads_local(0) is not None if _blas_local is None else bool(_blas_local)
+
+
+class Halves:
+    """Trains ``model`` on two halves of each batch at once (see the module's docstring). ``step(x, y)`` returns
+    (batch-mean loss as a 0-d array, the model's outputs for the whole batch) and leaves the batch's gradient in
+    ``model.grads``, as a whole-batch forward and backward would."""
+
+    def __init__(self, model: Sequential, loss) -> None:
+        self.model, self.loss = model, loss
+        self.replica: Sequential | None = None
+        self.pool: ThreadPoolExecutor | None = None
+
+    def worth(self, n: int) -> bool:
+        return n >= SPLIT_MIN_BATCH and self.model.flops * n >= SPLIT_MIN_FLOPS
+
+    def _replica(self) -> Sequential:
+        model = self.model
+        rep = Sequential(model.specs, model.input_shape, backend=model.backend, dtype=model.dtype, init=model.init)
+        grads = model.xp.zeros_like(model.grads)
+        for (_, mine), (_, theirs) in zip(model.named_parameters(), rep.named_parameters(), strict=True):
+            view = grads[mine.offset : mine.offset + mine.size].reshape(mine.shape)
+            theirs.bind(mine.data, view, mine.offset)
+        rep.params, rep.grads = model.params, grads
+        for (_, a), (_, b) in zip(_walk(model.layers), _walk(rep.layers), strict=True):
+            b.needs_input_grad, b.frozen = a.needs_input_grad, a.frozen
+            if hasattr(a, "act"):
+                b.act = a.act  # the output activation a loss fused (fuse_output)
+        rep.fused = model.fused
+        return rep
+
+    def _half(self, model: Sequential, x, y):
+        out = model.forward(x, training=True)
+        loss, dout = self.loss(out, y)
+        model.backward(dout)
+        return loss, out
+
+    def step(self, x, y):
+        if self.replica is None:
+            self.replica = self._replica()
+            self.pool = ThreadPoolExecutor(1, "dl-lab-half", initializer=blas_threads_local, initargs=(1,))
+        assert self.pool is not None
+        model, xp = self.model, self.model.xp
+        n = len(x)
+        h = (n + 1) // 2
+        second = self.pool.submit(self._half, self.replica, x[h:], y[h:])
+        before = blas_threads_local(1)
+        try:
+            loss1, out1 = self._half(model, x[:h], y[:h])
+        finally:
+            if before is not None:
+                blas_threads_local(before)
+        loss2, out2 = second.result()
+        a, b = h / n, (n - h) / n  # each half's loss is its own mean
+        grads, other = model.grads, self.replica.grads
+        grads *= a
+        other *= b
+        grads += other
+        return loss1 * a + loss2 * b, xp.concatenate([out1, out2])

@@ -1,0 +1,104 @@
+"""Training steps split into two halves of the batch, one thread each (core/parallel.py): the same maths as a whole
+step (checked in float64 against whole steps), exactly reproducible, and only for models and steps that allow it."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from dl_lab.core import Sequential, TrainStep, get_loss, make_optimizer, parallel
+from dl_lab.core.parallel import blas_threads_local, splittable
+
+CNN = [
+    {"conv2d": {"filters": 4, "kernel": 3, "padding": "same", "activation": "relu"}},
+    {"maxpool2d": {"size": 2}},
+    {"conv2d": {"filters": 6, "kernel": 3, "stride": 2, "activation": "tanh"}},
+    {"flatten": {}},
+    {"dense": {"units": 5, "activation": "softmax"}},  # fused into cross_entropy
+]
+MLP = [
+    {"dense": {"units": 16, "activation": "relu"}},
+    {"residual": {"layers": [{"dense": {"units": 16}}]}},
+    {"dense": {"units": 3}},
+]
+
+
+@pytest.fixture
+def always_split(monkeypatch):
+    monkeypatch.setattr(parallel, "SPLIT_MIN_FLOPS", 0)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BATCH", 2)
+
+
+def _steps(specs, shape, classes, split, n=23, steps=4, dtype="float64", optimizer="adam", l2=0.0):
+    rng = np.random.default_rng(5)
+    loss = get_loss("cross_entropy")
+    model = Sequential(specs, shape, dtype=dtype, seed=3, loss=loss)
+    step = TrainStep(model, loss, make_optimizer({"name": optimizer, "lr": 0.01}), l2=l2, split=split)
+    losses, outs = [], []
+    for _ in range(steps):
+        x = rng.standard_normal((n, *shape))
+        y = rng.integers(0, classes, n)
+        losses.append(float(step(x, y)))
+        outs.append(np.asarray(step.out).copy())
+    return step, losses, outs, np.asarray(model.params).copy()
+
+
+@pytest.mark.parametrize("specs, shape, classes", [(CNN, (2, 8, 8), 5), (MLP, (7,), 3)], ids=["cnn", "mlp"])
+@pytest.mark.parametrize("n", [23, 24])  # halves of 12 and 11, and of 12 and 12
+def test_a_split_step_is_the_whole_step_in_float64(always_split, specs, shape, classes, n):
+    whole, wl, wo, wp = _steps(specs, shape, classes, split=False, n=n, l2=1e-3)
+    split, sl, so, sp = _steps(specs, shape, classes, split=True, n=n, l2=1e-3)
+    assert whole.halves is None and split.halves is not None and split.halves.replica is not None
+    np.testing.assert_allclose(sl, wl, rtol=1e-12, atol=1e-14)  # the batch-mean loss, from two weighted means
+    for a, b in zip(so, wo, strict=True):
+        assert a.shape == (n, classes)  # the whole batch's outputs, in order (running accuracy reads them)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sp, wp, rtol=1e-10, atol=1e-12)  # four Adam steps on the combined gradient
+
+
+def test_split_steps_repeat_bit_for_bit(always_split):
+    a = _steps(CNN, (2, 8, 8), 5, split=True, dtype="float32")
+    b = _steps(CNN, (2, 8, 8), 5, split=True, dtype="float32")
+    assert a[1] == b[1] and np.array_equal(a[3], b[3])
+
+
+def test_models_that_couple_samples_or_draw_random_numbers_never_split(always_split):
+    for extra in ({"dropout": {"p": 0.5}}, {"batchnorm": {}}):
+        model = Sequential([{"dense": {"units": 8}}, extra, {"dense": {"units": 2}}], (3,), seed=0)
+        assert not splittable(model)
+        step = TrainStep(model, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1}))
+        assert step.halves is None
+    nested = Sequential([{"residual": {"layers": [{"dense": {"units": 3}}, {"dropout": {"p": 0.2}}]}}], (3,))
+    assert not splittable(nested)
+
+
+def test_small_steps_and_monitored_steps_stay_whole():
+    model = Sequential(MLP, (7,), seed=0)
+    step = TrainStep(model, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1}))
+    assert step.halves is not None and not step.halves.worth(64)  # 2 kFLOP a sample: a hand-off costs more
+    cnn = Sequential([*CNN[:-1], {"dense": {"units": 5}}], (3, 32, 32), seed=0)
+    assert TrainStep(cnn, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1})).halves.worth(64)
+    x, y = np.zeros((64, 3, 32, 32), np.float32), np.zeros(64, int)
+    big = TrainStep(cnn, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1}))
+    big(x, y, keep=True)  # the monitor wants every layer's output for the whole batch
+    assert big.halves.replica is None and len(cnn.outputs) == len(cnn.layers)
+    big(x, y)
+    assert big.halves.replica is not None
+
+
+def test_each_half_runs_on_one_blas_thread():
+    before = blas_threads_local(1)
+    assert before is not None and before >= 1  # NumPy's bundled OpenBLAS has the per-thread setter
+    assert blas_threads_local(before) == 1
+    seen = {}
+
+    def probe():
+        seen["old"] = blas_threads_local(1)
+        seen["now"] = blas_threads_local(seen["old"])
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert seen["now"] == 1
