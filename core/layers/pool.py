@@ -135,7 +135,13 @@ class MaxPool2D(_Pool2D):
                 # that the two passes below run along whole image rows instead of runs of C values.
                 ref, grad = (_like(xp, x6[:, :, :, 0], a[:, :, :, :, None])[:, :, :, None] for a in (y, dy))
             hits = xp.equal(x6, ref)
-            if int(xp.count_nonzero(hits)) > windows:
+            ties = int(xp.count_nonzero(hits)) > windows
+            if ties and self._relu:
+                # windows whose maximum is 0 (a flat background under a zero bias) are dead: no gradient, and their
+                # ties need no breaking
+                hits &= live[:, :, :, None, :, None]
+                ties = int(xp.count_nonzero(hits)) > windows
+            if ties:
                 self._first_only([hits[:, :, :, i, :, j] for i in range(self.k[0]) for j in range(self.k[1])])
             xp.multiply(hits, grad, out=self._blocks(dx))
             return dx
