@@ -210,6 +210,66 @@ def runs(root: Path | None, sort: str) -> None:
     )
 
 
+def delete_runs(run_dirs: list[Path], root: Path | None, older_than: str | None, *, delete: bool, yes: bool) -> int:
+    """`dl-lab runs --delete`: the run folders named, or the runs under ``root`` started before ``older_than``,
+    listed, then deleted once confirmed (``yes``: without asking). Every folder named is checked before any is
+    deleted: one that is not a dl-lab run, or a run still being written, is an error (exit 2). Returns 0, or 1
+    when the answer was no."""
+    from dl_lab.sessions.formatting import minute
+    from dl_lab.sessions.runs.removal import delete_run, parse_date, run_to_delete, running_reason, runs_older_than
+
+    if not delete:
+        given = "RUN_DIR" if run_dirs else "--older-than"
+        raise SessionError(
+            f"{given}: goes with --delete (dl-lab runs --delete RUN_DIR..., or dl-lab runs --delete --older-than DATE)"
+        )
+    if run_dirs and older_than is not None:
+        raise SessionError("--delete: name run folders or give --older-than DATE, not both")
+    con = console()
+    if run_dirs:
+        if root is not None:
+            raise SessionError("--dir: goes with --older-than; named run folders are deleted wherever they are")
+        named: dict[Path, Path] = {}
+        for path in run_dirs:  # each folder once, as first named
+            named.setdefault(Path(path).absolute(), Path(path))
+        chosen = [run_to_delete(path) for path in named.values()]
+    elif older_than is not None:
+        date, where = parse_date(older_than), _check_root(root)
+        chosen, running = runs_older_than(where, date)
+        for run in running:
+            con.print(f"kept {run.path}: {running_reason(run)}", soft_wrap=True)
+        if not chosen:
+            con.print(f"no other runs started before {date} in {where}; nothing deleted", soft_wrap=True)
+            return 0
+    else:
+        raise SessionError("--delete: name the run folders to delete, or give --older-than DATE")
+    con.print(f"{_runs_count(len(chosen))} to delete, each folder with everything in it:", soft_wrap=True)
+    for run in chosen:
+        con.print(f"  {run.path}  ({run.state}, started {minute(run.started_at)})", soft_wrap=True)
+    if not yes and not _confirmed(con, f"Delete {_runs_count(len(chosen))}? [y/N] "):
+        con.print("nothing deleted")
+        return 1
+    for run in chosen:
+        delete_run(run)  # a run started again since it was listed: an error, and the rest are kept
+        con.print(f"deleted {run.path}", soft_wrap=True)
+    return 0
+
+
+def _runs_count(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
+def _confirmed(con, question: str) -> bool:
+    """Whether the answer to ``question`` is yes (y or yes); no input at all (a closed stdin) is no."""
+    try:
+        answer = con.input(Text(question))
+    except EOFError:
+        answer = ""
+    if not sys.stdin.isatty():  # the answer came from a pipe: shown, as a terminal echoes it
+        con.print(answer, markup=False)
+    return answer.strip().lower() in ("y", "yes")
+
+
 def tui(name: str | None, overrides=()) -> None:
     from dl_lab.tui import run_app
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -282,11 +283,23 @@ def print_listing(
             overflow="fold",
             justify="right" if headers[i] in numeric else "left",
         )
-    for r in rows:
+    # When no value wraps, Rich draws the header alone and the rows are plain lines, the same ones: drawing a
+    # thousand rows cell by cell takes Rich seconds.
+    plain = all(cell_len(r[i]) <= widths[i] for r in rows for i in shown)
+    for r in [] if plain else rows:
         table.add_row(*(r[i] for i in shown))
-    if tty and needed <= con.width:
-        con.print(table)
-        return
-    # Into a pipe (or a terminal too narrow even so): as wide as the table is, nothing wrapped, cut or elided.
-    wide = sum(widths.values()) + gap * (len(shown) - 1)
-    console(file=con.file, width=max(wide, 20), no_color=con.no_color, force_terminal=con.is_terminal).print(table)
+    out = con
+    if not (tty and needed <= con.width):
+        # Into a pipe (or a terminal too narrow even so): as wide as the table is, nothing wrapped, cut or elided.
+        wide = sum(widths.values()) + gap * (len(shown) - 1)
+        out = console(file=con.file, width=max(wide, 20), no_color=con.no_color, force_terminal=con.is_terminal)
+    out.print(table)
+    if plain and rows:
+        lines = ((" " * gap).join(_aligned(r[i], widths[i], headers[i] in numeric) for i in shown) for r in rows)
+        out.file.write("".join(f"{line}\n" for line in lines))
+        out.file.flush()
+
+
+def _aligned(text: str, width: int, right: bool) -> str:
+    pad = " " * (width - cell_len(text))
+    return pad + text if right else text + pad

@@ -2,7 +2,9 @@
 
 Four kinds are written to metrics.jsonl (``step``, ``epoch``, ``snapshot``, ``end``), ``diagnosis`` when the run's
 health watch spots a problem, and ``boost`` for a boosted session's rounds; a failed or cancelled run is recorded
-as an ``end`` event with its status. RunStarted describes the run and lives in summary.json.
+as an ``end`` event with its status. RunStarted describes the run and lives in summary.json. A long run's record
+keeps fewer ``step`` and ``snapshot`` lines as it goes on (runs/thinning.py); a step line that stands for more than
+its own step (those since the line before) carries ``span``, how many, and ``mean_loss``, their mean batch loss.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -35,6 +36,13 @@ NO_END = "no end record"  # the recording process is gone and never wrote how th
 # run recorded before processes were noted), counts as dead once its files are this old: a live run writes a
 # metrics line every batch, and no batch or evaluation of the examples takes anywhere near this long.
 STALE_AFTER_S = 600
+# summary.json's "listing" (the recorder writes it): what run lists show of the session (LISTED_KEYS of
+# session.yaml) and the sizes of session.yaml and metrics.jsonl when summary.json was written. While the files are
+# as summary.json saw them (a run still recording, or killed, may have more metrics lines), a list reads
+# summary.json alone instead of parsing every metrics.jsonl (a run of many epochs holds megabytes of them).
+LISTING = "listing"
+LISTED_KEYS = ("data", "model", "optimizer")
+SIZED_FILES = ("session.yaml", "metrics.jsonl")
 _STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")  # runs/<name>-YYYYmmdd-HHMMSS[-n], as new_run_dir names them
 
 
@@ -219,26 +227,35 @@ def _type_name(value) -> str:
 
 def _matches(value, tp) -> bool:
     """Whether a JSON value fits an annotation of the events (int, float, str, lists, mappings, unions)."""
-    origin = typing.get_origin(tp)
-    if tp is typing.Any:
+    accepted = _accepted(tp)
+    if accepted is None:
         return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in typing.get_args(tp))
-    if tp is type(None):
-        return value is None
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is str:
-        return isinstance(value, str)
-    if tp is list or origin is list:
-        return isinstance(value, list)
-    if tp is dict or origin is dict or typing.is_typeddict(tp):
-        return isinstance(value, dict)
-    return True
+    kinds, bool_ok = accepted
+    return bool_ok if isinstance(value, bool) else isinstance(value, kinds)
+
+
+@functools.cache
+def _accepted(tp) -> tuple[tuple[type, ...], bool] | None:
+    """The Python types a JSON value of annotation ``tp`` may be, and whether true/false is one of them; None
+    when anything goes. Worked out once per annotation: run lists check every run's summary.json with it."""
+    union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+    kinds: list[type] = []
+    bool_ok = False
+    for alt in typing.get_args(tp) if union else (tp,):
+        origin = typing.get_origin(alt)
+        if alt is bool:
+            bool_ok = True
+        elif alt in (type(None), int, str):
+            kinds.append(alt)
+        elif alt is float:
+            kinds += [int, float]
+        elif alt is list or origin is list:
+            kinds.append(list)
+        elif alt is dict or origin is dict or typing.is_typeddict(alt):
+            kinds.append(dict)
+        else:
+            return None  # typing.Any, or a type JSON does not have
+    return tuple(kinds), bool_ok
 
 
 def _expected(tp) -> str:
@@ -353,13 +370,21 @@ class Run:
             return f"{DAMAGED}: {self.damage}"
         if is_locked(self.path):
             return "running"  # a dl-lab process holds the run's lock: it is writing it now (a resume, say)
-        end = next((r for r in reversed(self.records) if r.get("event") == "end"), None)
+        end = self._end_record()
         status = self.status
         if status in ("running", "unknown") and end is not None:
             status = end.get("status", "completed")  # the end line was written, summary.json not yet
         if status in ("running", "unknown"):
             return "running" if self._alive() else NO_END
         return STATE_WORDS.get(status, status)
+
+    def _end_record(self) -> dict | None:
+        return next((r for r in reversed(self.records) if r.get("event") == "end"), None)
+
+    @property
+    def listed(self) -> dict:
+        """The parts of the session that run lists show (LISTED_KEYS: the dataset, the model, the optimizer)."""
+        return self.session
 
     def _alive(self) -> bool:
         proc = self.summary.get("process") or {}
@@ -484,6 +509,137 @@ def open_run(path, with_records: bool = True) -> Run:
     return Run(path, session, summary, records)
 
 
+class ListedRun(Run):
+    """A run as run lists keep it (list_runs, open_listed): its summary, the session's LISTED_KEYS, its last epoch
+    and end record, read from summary.json alone where it can. Its session and records are read from its files the
+    first time something asks for them (a replay, an overlay of its curves)."""
+
+    def __init__(
+        self, path: Path, summary: dict, last_epoch: dict | None = None, listed: dict | None = None, end=None
+    ) -> None:
+        self.path, self.summary, self.damage = Path(path), summary, None
+        self.last_epoch = last_epoch  # an epoch recorded after summary.json was written (a run going, or killed)
+        self._listed = listed if listed is not None else summary[LISTING]["session"]
+        self._end = end
+        self._full: Run | None = None
+
+    @classmethod
+    def of(cls, run: Run) -> ListedRun:
+        """``run``, read whole (recorded by an older dl-lab), as lists keep it: without its records, which a list
+        of many long runs could not hold."""
+        listed = {key: run.session.get(key) for key in LISTED_KEYS}
+        return cls(run.path, run.summary, run.final() or None, listed, run._end_record())
+
+    def full(self) -> Run:
+        """The whole run (session.yaml and metrics.jsonl read once); RunDirError when they cannot be read."""
+        if self._full is None:
+            self._full = open_run(self.path)
+        return self._full
+
+    @property
+    def session(self) -> dict:
+        return self.full().session
+
+    @session.setter
+    def session(self, value: dict) -> None:
+        self.full().session = value
+
+    @property
+    def records(self) -> list:
+        return self.full().records
+
+    @records.setter
+    def records(self, value: list) -> None:
+        self.full().records = value
+
+    @property
+    def listed(self) -> dict:
+        return self._listed if self._full is None else self._full.session
+
+    def _end_record(self) -> dict | None:
+        return self._end if self._full is None else self._full._end_record()
+
+    def final(self) -> dict:
+        if self._full is not None:
+            return self._full.final()
+        return self.last_epoch or self.summary.get("final") or {}
+
+    def __repr__(self) -> str:
+        return f"ListedRun({str(self.path)!r}, status={self.status!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other  # Run's == compares sessions and records: reading them to compare is not wanted
+
+    __hash__ = object.__hash__
+
+
+def open_listed(path) -> ListedRun:
+    """The run in ``path`` as run lists need it (a ListedRun): from its summary.json alone when that stands for
+    its files, else from open_run's reading of them (a run recorded by an older dl-lab, or files changed since).
+    Its files are never written. RunDirError as open_run's."""
+    path = Path(path)
+    return _from_summary(path) or ListedRun.of(open_run(path))
+
+
+def _from_summary(path: Path) -> ListedRun | None:
+    """A ListedRun when summary.json has a listing and session.yaml and metrics.jsonl are regular files of the
+    sizes it noted; metrics.jsonl may be longer only for a run that summary.json says is running (its process
+    still writing, or killed), whose later lines are then read for a later epoch. Else None (open_run reads it)."""
+    try:
+        summary = _load_summary(path)
+    except RunDirError:
+        return None  # open_run says what is wrong, in the order it reads the files
+    listing = summary.get(LISTING)
+    if not isinstance(listing, dict) or not isinstance(listing.get("sizes"), dict):
+        return None
+    session = listing.get("session")
+    if not isinstance(session, dict) or _check_fields(session, _SESSION_READ):
+        return None
+    sizes: dict[str, int] = {}
+    for name in SIZED_FILES:
+        try:
+            info = os.stat(path / name)
+        except OSError:
+            return None
+        noted = listing["sizes"].get(name)
+        if not stat.S_ISREG(info.st_mode) or not isinstance(noted, int) or info.st_size < noted:
+            return None
+        sizes[name] = info.st_size
+    if sizes["session.yaml"] != listing["sizes"]["session.yaml"]:
+        return None
+    later = None
+    if sizes["metrics.jsonl"] > listing["sizes"]["metrics.jsonl"]:
+        later = _later_epoch(path / "metrics.jsonl", listing["sizes"]["metrics.jsonl"])
+        if summary.get("status") != "running" or later is None:
+            return None
+    return ListedRun(path, summary, later or None)
+
+
+def _later_epoch(metrics: Path, offset: int) -> dict | None:
+    """The last whole epoch line of metrics.jsonl after byte ``offset`` (where summary.json's "final" was its last
+    one), {} when there is none; None when the lines there hold an end record (the run ended, summary.json not yet
+    rewritten) or an epoch line that is not one (open_run says what is wrong)."""
+    try:
+        with open(metrics, "rb") as f:
+            f.seek(offset)
+            tail = f.read()
+    except OSError:
+        return None
+    if b'{"event":"end"' in tail:
+        return None
+    end = tail.rfind(b"\n")  # a last line without its newline is still being written
+    start = tail.rfind(b'{"event":"epoch"', 0, end) if end >= 0 else -1
+    if start < 0:
+        return {}
+    try:
+        record = json.loads(tail[start : tail.index(b"\n", start)])
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or _check_fields(record, _field_types(EpochEnded)):
+        return None
+    return record
+
+
 # The parts of session.yaml that run lists read before any session is built from it.
 _SESSION_READ: dict[str, object] = {
     "name": str | int | float | None,
@@ -512,6 +668,7 @@ _SUMMARY_TYPES: dict[str, object] = {
     "updated": str | None,
     "process": dict | None,
     "versions": dict,
+    LISTING: dict | None,
 }
 _PROCESS_TYPES: dict[str, object] = {"pid": int | None, "host": str | None}
 
@@ -563,21 +720,36 @@ def _first_line(exc: BaseException) -> str:
 
 
 def list_runs(root: Path | None = None, include_damaged: bool = False) -> list[Run]:
-    """Every run directory directly under ``root`` (the most recently started first), with its records.
+    """Every run directory directly under ``root`` (the most recently started first), each as open_listed reads
+    it: from its summary.json alone where it can, its records read when first asked for.
 
     A folder with a session.yaml whose files cannot be read is left out, or with ``include_damaged`` listed as
     a Run whose ``damage`` says what is wrong (run lists show it as damaged); it never stops the listing."""
+    runs = [run for folder in run_folders(root) if (run := listed_run(folder, include_damaged)) is not None]
+    return sort_by_start(runs)
+
+
+def run_folders(root: Path | None = None) -> list[Path]:
+    """The folders directly under ``root`` (default: runs_root()) that hold a session.yaml: runs, not yet read
+    (a front end says how many it is reading, then reads them with listed_run)."""
     root = Path(root) if root else runs_root()
     if not root.is_dir():
         return []
-    runs = []
-    for child in root.iterdir():
-        if os.path.lexists(child / "session.yaml"):
-            try:
-                runs.append(open_run(child))
-            except RunDirError as exc:
-                if include_damaged:
-                    brief = exc.brief if isinstance(exc, DamagedRun) else str(exc).removeprefix(f"{child}: ")
-                    runs.append(Run(child, {}, {}, [], damage=brief))
-    runs.sort(key=lambda r: (r.started_ts() or 0.0, r.path.name), reverse=True)
-    return runs
+    return [child for child in root.iterdir() if os.path.lexists(child / "session.yaml")]
+
+
+def listed_run(folder: Path, include_damaged: bool = False) -> Run | None:
+    """The run in ``folder`` as open_listed reads it; one that cannot be read is None, or with
+    ``include_damaged`` a Run whose ``damage`` says what is wrong."""
+    try:
+        return open_listed(folder)
+    except RunDirError as exc:
+        if not include_damaged:
+            return None
+        brief = exc.brief if isinstance(exc, DamagedRun) else str(exc).removeprefix(f"{folder}: ")
+        return Run(folder, {}, {}, [], damage=brief)
+
+
+def sort_by_start(runs: list[Run]) -> list[Run]:
+    """``runs`` as run lists order them: the most recently started first (then by folder name)."""
+    return sorted(runs, key=lambda r: (r.started_ts() or 0.0, r.path.name), reverse=True)

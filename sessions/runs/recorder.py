@@ -18,16 +18,20 @@ import numpy as np
 from dl_lab.core.backend import import_cupy
 from dl_lab.sessions.config.weights import RECORDED, uses_files
 from dl_lab.sessions.config.yamlio import dump_yaml
-from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, SnapshotTaken, to_record
+from dl_lab.sessions.events import EpochEnded, RunCancelled, RunEnded, RunFailed, RunStarted, SnapshotTaken
 from dl_lab.sessions.runs import files
-from dl_lab.sessions.runs.directory import RunLock, read_summary
+from dl_lab.sessions.runs.directory import LISTED_KEYS, LISTING, SIZED_FILES, RunLock, read_summary
 from dl_lab.sessions.runs.files import RESUME_DIR, RunWriteError, write_error
 from dl_lab.sessions.runs.resume import save_resume
+from dl_lab.sessions.runs.thinning import RecordThinning
 
 __all__ = ["FRAMES_DIR", "RESUME_DIR", "Recorder", "RunWriteError", "dumps", "frame_name", "versions"]
 
 FRAMES_DIR = "frames"  # the weights at each snapshot (checkpoint format), for models up to FRAME_PARAMS
 FRAME_PARAMS = 250_000  # as live.LIVE_PARAMS: the models the app draws from their weights
+# summary.json is rewritten (and synced) after an epoch at most this often, and always at the end: run lists read
+# it for a run still going or killed; a write costs about 10 ms, more than a tiny epoch.
+SUMMARY_EVERY_S = 1.0
 
 
 def frame_name(step: int) -> str:
@@ -71,6 +75,8 @@ class Recorder:
     RunWriteError naming it.
     """
 
+    _summary_at = float("-inf")  # when summary.json was last written (time.monotonic)
+
     def __init__(
         self,
         run_dir,
@@ -84,6 +90,7 @@ class Recorder:
         self.trainer = trainer
         self.saving = saving
         self.wrote_resume = False
+        self.thinning = RecordThinning(trainer.config.monitor.every_steps, trainer.model.size)  # what is recorded
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -159,10 +166,14 @@ class Recorder:
     def _record(self, event) -> None:
         if isinstance(event, RunStarted):
             self.started = asdict(event)
-            self._write_summary({"status": "running"})
+            # a resumed run lists its last recorded epoch until it ends one more
+            self._write_summary({"status": "running", "final": _last_epoch(self.dir / "metrics.jsonl")})
             return
+        lines = self.thinning.records(event)
+        if not lines:
+            return  # a step or snapshot the record leaves out (thinning.py); the app had it live all the same
         try:
-            self.metrics.write(dumps(to_record(event)) + "\n")
+            self.metrics.write("".join(dumps(line) + "\n" for line in lines))
             self.metrics.flush()
         except OSError as exc:
             raise write_error(exc, self.dir / "metrics.jsonl") from None
@@ -170,8 +181,9 @@ class Recorder:
         checkpoints = self.dir / "checkpoints"
         if isinstance(event, (EpochEnded, RunEnded, RunCancelled)):
             self._save_extras(checkpoints)
-        if isinstance(event, SnapshotTaken) and self.trainer.model.size <= FRAME_PARAMS:
-            # the weights at each snapshot of a small model: a replay draws the network and the maps from them
+        small = self.trainer.model.size <= FRAME_PARAMS
+        if isinstance(event, SnapshotTaken) and small and self.thinning.keeps_frame(event):
+            # the weights at a small model's snapshots (thinning.py): a replay draws the network and the maps from them
             frames = self.dir / FRAMES_DIR
             try:
                 frames.mkdir(exist_ok=True)
@@ -191,6 +203,8 @@ class Recorder:
                 self._finish("cancelled", asdict(event))
         elif isinstance(event, RunFailed):
             self._finish("failed", asdict(event))
+        if isinstance(event, EpochEnded) and time.monotonic() - self._summary_at >= SUMMARY_EVERY_S:
+            self._write_summary({"status": self.status, "final": self.trainer.last_epoch or {}})
 
     def _save_extras(self, checkpoints: Path) -> None:
         """Arrays a trainer keeps beside the model's checkpoints (a boosted run's ensemble, checkpoints/boost.npz),
@@ -235,7 +249,7 @@ class Recorder:
         self._write_summary(
             {
                 "status": status,
-                "final": self.trainer.last_epoch or {},
+                "final": self.trainer.last_epoch or self.summary.get("final") or {},
                 "epochs_done": p.epoch,
                 "steps": p.step,
                 "wall_time": round(p.wall_time or data.get("wall_time", 0.0), 4),
@@ -248,6 +262,14 @@ class Recorder:
 
     def _write_summary(self, fields: dict) -> None:
         model = self.trainer.model
+        spec = self.trainer.session.spec
+        data = spec.get("data")
+        try:  # what run lists show, and the files' sizes as this summary sees them (directory.open_listed)
+            self.metrics.flush()
+            sizes = {name: os.stat(self.dir / name).st_size for name in SIZED_FILES}
+        except (OSError, ValueError):  # a file gone or closed: lists read the files themselves
+            sizes = None
+        listed = {**{k: spec.get(k) for k in LISTED_KEYS}, "data": {"dataset": (data or {}).get("dataset")}}
         self.summary = {
             "name": self.trainer.config.name,
             **fields,
@@ -260,8 +282,10 @@ class Recorder:
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "process": self.process,
             "versions": versions(model.backend.name),
+            **({LISTING: {"session": listed, "sizes": sizes}} if sizes is not None else {}),
         }
         files.write_text(self.dir / "summary.json", json.dumps(self.summary, indent=1, default=_json_default))
+        self._summary_at = time.monotonic()
 
     def close(self) -> None:
         try:
@@ -287,6 +311,23 @@ def _recorded_yaml(session) -> str:
     if not uses_files(session.spec.get("weights")):
         return session.to_yaml()
     return dump_yaml({**session.spec, "weights": RECORDED})
+
+
+def _last_epoch(metrics: Path) -> dict:
+    """The last epoch line of a resumed run's metrics.jsonl, as the trainer's ``last_epoch`` holds one; {} for a
+    new run (an empty file) or none."""
+    try:
+        lines = metrics.read_bytes().splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        if b'"event":"epoch"' in line:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            return {k: v for k, v in record.items() if k not in ("event", "samples")}
+    return {}
 
 
 def _step_of(record) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from dl_lab.sessions.events import (
     BoostRound,
     Diagnosis,
@@ -19,6 +21,22 @@ from dl_lab.sessions.training.diagnosis import failed_loss
 from dl_lab.sessions.training.live import LiveWeights
 
 MAX_STEP_POINTS = 400  # the batch-loss series is thinned to this many points before drawing
+
+
+def spread(points: list[tuple[int, float]], n: int) -> list[tuple[int, float]]:
+    """At most about ``n`` of ``points`` (in step order), evenly spread over their steps, the last one included.
+
+    Spread by step rather than by position: a recorded run keeps its early steps densely and later ones ever more
+    sparsely (runs/thinning.py), so every k-th point would crowd the curve's start and starve its end."""
+    if len(points) <= n:
+        return points
+    first, last = points[0][0], points[-1][0]
+    picks = {bisect_left(points, first + (last - first) * k / n, key=_first) for k in range(n)}
+    return [points[i] for i in sorted(picks)] + ([points[-1]] if len(points) - 1 not in picks else [])
+
+
+def _first(point: tuple[int, float]) -> int:
+    return point[0]
 
 
 def quality_name(task: str) -> str:
@@ -140,8 +158,7 @@ class RunState:
     def loss_series(self) -> dict[str, list[tuple[float, float]]]:
         """Batch loss (thinned) at fractional epochs, and per-epoch train/val loss at whole epochs."""
         spe = self.steps_per_epoch
-        stride = max(1, len(self.steps) // MAX_STEP_POINTS)
-        batch = [(s / spe, v) for s, v in self.steps[::stride]]
+        batch = [(s / spe, v) for s, v in spread(self.steps, MAX_STEP_POINTS)]
         series = {"batch": batch} if batch else {}
         series["train"] = [(e.epoch, e.train_loss) for e in self.epochs]
         series["val"] = [(e.epoch, e.val_loss) for e in self.epochs]

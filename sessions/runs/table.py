@@ -1,4 +1,5 @@
 """The columns of a table of runs, declared once for `dl-lab runs` and the app's runs screen (no UI library here).
+They read a run's summary and ``listed`` session parts only, which list_runs reads from summary.json alone.
 
 Each column says what it is called, how to read its value from a run (the value it sorts by), which way it sorts,
 and how its cells read as plain text. A front end picks the columns it shows, in its own order, and draws them;
@@ -46,24 +47,25 @@ def _quality(run: Run) -> float | None:
 
 
 def _dataset(run: Run) -> str | None:
-    name = run.session.get("data", {}).get("dataset")
+    data = run.listed.get("data")
+    name = data.get("dataset") if isinstance(data, dict) else None
     return None if name is None else str(name)
 
 
 def _model(run: Run) -> str | None:
-    return model_text(run.session.get("model"))  # "mlp, 3 layers": sorts by family, then size
+    return model_text(run.listed.get("model"))  # "mlp, 3 layers": sorts by family, then size
 
 
 def _model_text(value, run: Run, compact: bool) -> str:
-    return model_text(run.session.get("model"), compact) or MISSING
+    return model_text(run.listed.get("model"), compact) or MISSING
 
 
 def _optimizer(run: Run) -> str | None:
-    return optimizer_text(run.session.get("optimizer"))  # as `dl-lab compare` writes it: "adam lr=0.01"
+    return optimizer_text(run.listed.get("optimizer"))  # as `dl-lab compare` writes it: "adam lr=0.01"
 
 
 def _optimizer_text(value, run: Run, compact: bool) -> str:
-    return optimizer_text(run.session.get("optimizer"), compact) or MISSING
+    return optimizer_text(run.listed.get("optimizer"), compact) or MISSING
 
 
 def _plain(value, run: Run, compact: bool) -> str:
@@ -126,10 +128,13 @@ def sort_help() -> str:
     return "; ".join([f"one of {', '.join(SORT_KEYS)}", *notes])
 
 
-def sort_runs(runs: Iterable[Run], column: Column, reverse: bool = False) -> list[Run]:
+def sort_runs(
+    runs: Iterable[Run], column: Column, reverse: bool = False, value: Callable[[Run], object] | None = None
+) -> list[Run]:
     """``runs`` sorted by ``column`` (the other way round with ``reverse``); runs without its value (None, NaN)
-    come last, in their given order."""
-    values = [(column.read(r), r) for r in runs]
+    come last, in their given order. ``value``: the column's values as read before (the app keeps them)."""
+    read = value or column.read
+    values = [(read(r), r) for r in runs]
 
     def known(v) -> bool:
         return isinstance(v, (int, float, str)) and v == v  # v == v: not NaN

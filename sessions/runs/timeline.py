@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import replace
 
-from dl_lab.sessions.events import Diagnosis, EpochEnded, RunCancelled, RunEnded, RunFailed, SnapshotTaken, StepEnded
+from dl_lab.sessions.events import Diagnosis, EpochEnded, RunCancelled, RunEnded, RunFailed, SnapshotTaken
 from dl_lab.sessions.runs.state import RunState
 
 GROUP_ENDS = (SnapshotTaken, EpochEnded, Diagnosis, RunEnded, RunFailed, RunCancelled)  # a diagnosis joins its group
@@ -15,7 +15,8 @@ class Timeline:
     """``events`` in order; the cursor counts how many of them have happened (0: none, len: all).
 
     ``stops`` are the cursors just after each group of snapshot/epoch/end events (a snapshot and an epoch
-    that end on the same step form one group), where stepping with left/right lands.
+    that end on the same step form one group), where stepping with left/right lands. Consecutive groups need
+    not have step lines between them: a long run's record leaves most steps out (runs/thinning.py).
     """
 
     def __init__(self, events: list, started=None) -> None:
@@ -35,7 +36,7 @@ class Timeline:
         stops: list[int] = []
         for i, event in enumerate(self.events):
             if isinstance(event, GROUP_ENDS):
-                if stops and stops[-1] == i and not isinstance(self.events[i - 1], StepEnded):
+                if stops and stops[-1] == i and _step(self.events[i - 1]) == _step(event):
                     stops[-1] = i + 1  # same group as the previous stop
                 else:
                     stops.append(i + 1)
@@ -78,3 +79,9 @@ class Timeline:
             state.apply(event)
         self._cache = (cursor, state)
         return state
+
+
+def _step(event) -> int | None:
+    """The step an event happened at (an end event: the run's last step)."""
+    step = getattr(event, "step", None)
+    return getattr(event, "steps", None) if step is None else step

@@ -1,10 +1,11 @@
-"""Ask before unsaved edits are lost (quit, a preset, a new model): save, discard or cancel."""
+"""Ask before something is lost: unsaved edits (quit, a preset, a new model: save, discard or cancel), or runs
+deleted from the runs screen (delete or cancel)."""
 
 from __future__ import annotations
 
 from textual import on
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -48,4 +49,42 @@ class UnsavedDialog(ModalScreen[str | None]):
         self.dismiss(event.button.id if event.button.id in (SAVE, DISCARD) else None)
 
     def action_choose(self, choice: str | None) -> None:
+        self.dismiss(choice)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Ask before something that cannot be undone (deleting runs): the question, what it touches (one line each,
+    scrolled when many), y or the button confirms; n, escape or Cancel returns False."""
+
+    CSS_PATH = CSS_PATH
+    BINDINGS = [
+        Binding("y", "choose(True)", "Yes"),
+        Binding("n,escape", "choose(False)", "Cancel"),
+    ]
+
+    def __init__(self, question: str, items: list[str], confirm: str = "Delete", note: str = "") -> None:
+        super().__init__(classes="build-dialog")
+        self.question, self.items, self.confirm, self.note = question, items, confirm, note
+
+    def compose(self):
+        with Vertical(classes="dialog confirm-dialog"):
+            yield Label(self.question, classes="dialog-title", markup=False)
+            with VerticalScroll(classes="dialog-body"):
+                yield Static("\n".join(self.items), id="confirm-items", markup=False)
+            if self.note:
+                yield Static(self.note, classes="dialog-doc", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.confirm, variant="error", id="confirm", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+            yield Static(f"y {self.confirm.lower()} · n or esc cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()  # enter alone never deletes
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm")
+
+    def action_choose(self, choice: bool) -> None:
         self.dismiss(choice)

@@ -1,27 +1,37 @@
-"""The runs screen: every recorded run in a sortable table; replay one, or overlay the marked runs' curves. Each
-sweep's trials follow the plain runs, grouped under a row for their sweep; w (or enter on that row) opens the
-sweep's view (screens/sweep.py)."""
+"""The runs screen: every recorded run in a sortable table; replay one, overlay the marked runs' curves, delete
+runs (runs_delete.py). Each sweep's trials follow the plain runs, grouped under a row for their sweep; w (or enter on
+that row) opens the sweep's view (screens/sweep.py).
+
+The runs are read in a thread worker (from their summary.json files: directory.list_runs), each row's cells with
+them; the rows are shown as batches arrive on the first visit, and replace the shown ones at once on a reload: the
+event loop never waits for the disk.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import shlex
+import time
 from pathlib import Path
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from dl_lab.sessions.formatting import significant
-from dl_lab.sessions.runs.directory import STATE_WORDS, Run, list_runs
+from dl_lab.sessions.runs.directory import STATE_WORDS, Run, listed_run, run_folders, sort_by_start
 from dl_lab.sessions.runs.table import columns, sort_runs
 from dl_lab.sessions.sweeps.listing import Sweep, find_sweeps
 
 from ..messages import ReplayRequested, ResumeRequested
 from ..widgets import LineChart
 from ..widgets.footer import LabFooter
+from .runs_delete import RunDeletion
 
 # The columns (dl_lab.sessions.runs.table declares them: label, value, sort direction, text), in this table's order:
 # the columns that tell runs apart come first, so that an 80-column terminal shows them without scrolling.
@@ -49,6 +59,26 @@ SWEEP_KEY = "sweep:"  # a sweep row's key: this, then the sweep folder (a run ro
 TRIAL_STATES = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}
 # The column that shows a sweep's best value on its row, by the sweep's metric (others: in the status column).
 METRIC_COLUMN = {"val_acc": "val acc/R²", "val_r2": "val acc/R²", "val_loss": "val loss", "train_loss": "train loss"}
+BATCH_S = 0.15  # the loading worker hands the runs read so far to the screen at most this often
+LOADER = "runs-load"  # the loading worker's group
+FILL_CHUNK = 100  # rows added to the table at a time, a refresh between (each row's cells are measured)
+
+
+def row_of(run: Run) -> tuple[list[str], list[object]]:
+    """A run's row, worked out once (in the loading worker): every column's cell, and the values it sorts by."""
+    return [c.text(run, compact=True) for c in COLUMNS], [c.read(run) for c in COLUMNS]
+
+
+class RunsRead(Message):
+    """Runs read by the screen's loading worker, with their rows; ``done``: the last batch, with the sweeps."""
+
+    def __init__(self, generation: int, total: int, runs: list[Run], rows: dict, sweeps: list[Sweep] | None) -> None:
+        super().__init__()
+        self.generation, self.total, self.runs, self.rows, self.sweeps = generation, total, runs, rows, sweeps
+
+    @property
+    def done(self) -> bool:
+        return self.sweeps is not None
 
 
 def shown_columns(widths: dict[str, int], room: int) -> list[str]:
@@ -103,7 +133,7 @@ class RunsTable(DataTable, inherit_bindings=False):
     ]
 
 
-class RunsScreen(Screen, inherit_bindings=False):
+class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
     """Recorded runs under ``app.runs_root``, then each sweep's trials under its row (``app.sweeps_root``): sort,
     mark, compare, replay; open a sweep's view."""
 
@@ -121,18 +151,26 @@ class RunsScreen(Screen, inherit_bindings=False):
         Binding("r", "resume", "Resume", tooltip="a stopped run, on the train screen (its command copied too)"),
         Binding("i", "inspect", "Inspect", tooltip="the run: filters, saliency, adversarial... (screen 4)"),
         Binding("w", "sweep", "Sweep", tooltip="the sweep's view: leaderboard, best so far, each parameter"),
+        Binding("d,delete", "delete", "Delete", tooltip="the marked runs, else this one (asks first)"),
+        Binding("D", "delete_older", "Delete older", tooltip="the runs started before a date (asks first)", show=False),
         *(dataclasses.replace(b, system=True) for bs in Screen._merged_bindings.key_to_bindings.values() for b in bs),
     ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.runs: list[Run] = []  # the plain runs (under app.runs_root)
+        self.runs: list[Run] = []  # the plain runs (under app.runs_root), once a load has read them all
         self.sweeps: list[Sweep] = []  # the sweeps (under app.sweeps_root), each with its trials
         self.folded: set[str] = set()  # the sweeps whose trials are hidden (space on a sweep row)
         self.marked: set[str] = set()
         self.sort_column = COLUMNS.index(columns("date")[0])  # newest first
         self.reverse = False
         self.shown: list[str] = [c.label for c in COLUMNS]  # the columns the screen's width has room for
+        self.rows: dict[str, tuple[list[str], list[object]]] = {}  # each run's row (row_of), by its folder
+        self.generation = 0  # the reload that messages from the loading worker must belong to
+        self.loading: tuple[int, int] | None = (0, 0)  # (runs read, folders to read) while a load goes on
+        self.incoming: list[Run] = []  # the runs the current load has read so far
+        self.loaded = False  # a load has ended: a reload replaces the rows when it ends, not batch by batch
+        self.fills = 0  # the table's fills so far: a fill still adding rows stops when another begins
 
     def compose(self):
         yield Static(id="runs-title")
@@ -148,7 +186,7 @@ class RunsScreen(Screen, inherit_bindings=False):
         self.query_one("#runs-hint").display = False
 
     def on_resize(self) -> None:
-        if self.runs or self.sweeps:
+        if self.runs or self.sweeps or self.incoming:
             self._fill()
 
     def on_screen_resume(self) -> None:
@@ -156,10 +194,70 @@ class RunsScreen(Screen, inherit_bindings=False):
 
     # --- the table -------------------------------------------------------------------------------
     def action_reload(self) -> None:
-        self.runs = list_runs(self.app.runs_root, include_damaged=True)  # a damaged run: a row saying so
-        root = getattr(self.app, "sweeps_root", None)
-        self.sweeps = find_sweeps(root) if root is not None else []
-        self._fill()
+        """Read the runs (and sweeps) again, in a thread worker; the rows come as RunsRead messages."""
+        self.generation += 1
+        self.incoming, self.loading = [], (0, 0)
+        generation, root, sweeps_root = self.generation, self.app.runs_root, getattr(self.app, "sweeps_root", None)
+        self.run_worker(
+            lambda: self._read(generation, root, sweeps_root),
+            thread=True,
+            exclusive=True,
+            group=LOADER,
+            exit_on_error=False,
+        )
+        self._title()
+
+    def _read(self, generation: int, root: Path, sweeps_root: Path | None) -> None:
+        """In a thread: the run folders under ``root`` read one by one (a damaged run: a row saying so), handed
+        over in batches, then the sweeps with their trials (their best values read here too)."""
+        worker = get_current_worker()
+        folders = run_folders(root)
+        self.post_message(RunsRead(generation, len(folders), [], {}, None))  # how many: "loading N runs…"
+        runs: list[Run] = []
+        rows: dict = {}
+        sent = time.monotonic()
+        for n, folder in enumerate(folders, start=1):
+            if worker.is_cancelled:
+                return
+            run = listed_run(folder, include_damaged=True)
+            if run is not None:
+                runs.append(run)
+                rows[str(run.path)] = row_of(run)
+            if time.monotonic() - sent >= BATCH_S and n < len(folders):
+                self.post_message(RunsRead(generation, len(folders), runs, rows, None))
+                runs, rows, sent = [], {}, time.monotonic()
+        sweeps = find_sweeps(sweeps_root) if sweeps_root is not None else []
+        for sweep in sweeps:
+            rows.update((str(trial.path), row_of(trial)) for trial in sweep.trials)
+            sweep.best()  # the trials' records, read here and kept
+        if not worker.is_cancelled:
+            self.post_message(RunsRead(generation, len(folders), runs, rows, sweeps))
+
+    def on_runs_read(self, message: RunsRead) -> None:
+        if message.generation != self.generation:
+            return  # from a load that a reload replaced
+        self.rows.update(message.rows)
+        before = len(self.incoming)
+        self.incoming.extend(message.runs)
+        self.loading = None if message.done else (len(self.incoming), message.total)
+        if message.done:
+            self.runs, self.loaded = sort_by_start(self.incoming), True  # ``runs``: every run, once all are read
+            self.sweeps = message.sweeps or []
+            self._fill()
+        elif not self.loaded and message.runs:  # the first load shows the runs read so far (_rows)
+            if before:
+                self._add_rows(message.runs)  # below the others, until all are read and sorted
+            else:
+                self._fill()
+            self._title()
+        else:
+            self._title()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == LOADER and event.state == WorkerState.ERROR:
+            self.loading = None
+            self.notify(f"The runs could not be read: {event.worker.error}", title="Runs", severity="error")
+            self._title()
 
     def all_runs(self) -> list[Run]:
         """The plain runs and every sweep's trials."""
@@ -178,9 +276,19 @@ class RunsScreen(Screen, inherit_bindings=False):
         """The table's rows in order, (key, every column's cell): the plain runs sorted, then each sweep's row and
         its trials, sorted the same way, named by their folders under the sweep's row ("├ trial-0003")."""
         column = COLUMNS[self.sort_column]
+        index = self.sort_column
+
+        def row(run: Run) -> tuple[list[str], list[object]]:
+            key = str(run.path)
+            if key not in self.rows:
+                self.rows[key] = row_of(run)
+            return self.rows[key]
+
+        def by(runs: list[Run]) -> list[Run]:
+            return sort_runs(runs, column, reverse=self.reverse, value=lambda run: row(run)[1][index])
 
         def cells(run: Run, branch: str = "", sweep: Sweep | None = None) -> list[str]:
-            texts = [c.text(run, compact=True) for c in COLUMNS]
+            texts = row(run)[0]
             if sweep is None:
                 return texts
             # a trial: its folder's name under its sweep's row, and its state as the study told it (a pruned
@@ -188,13 +296,14 @@ class RunsScreen(Screen, inherit_bindings=False):
             told = {"run": f"{branch} {run.path.name}", "status": TRIAL_STATES.get(sweep.trial_state(run), "")}
             return [told.get(c.label) or text for c, text in zip(COLUMNS, texts, strict=True)]
 
-        rows = [(str(run.path), cells(run)) for run in sort_runs(self.runs, column, reverse=self.reverse)]
+        shown = self.runs if self.loaded or self.loading is None else self.incoming  # the first load: those read
+        rows = [(str(run.path), cells(run)) for run in by(shown)]
         for sweep in self.sweeps:
             key = SWEEP_KEY + str(sweep.path)
             heading = sweep_cells(sweep, key in self.folded)
             rows.append((key, [heading.get(c.label, "") for c in COLUMNS]))
             if key not in self.folded:
-                trials = sort_runs(sweep.trials, column, reverse=self.reverse)
+                trials = by(sweep.trials)
                 rows.extend(
                     (str(run.path), cells(run, "└" if i == len(trials) - 1 else "├", sweep))
                     for i, run in enumerate(trials)
@@ -216,21 +325,49 @@ class RunsScreen(Screen, inherit_bindings=False):
         table.add_column(" ", key="mark", width=MARK_WIDTH)
         for i in picked:
             table.add_column(COLUMNS[i].header(compact=True), key=COLUMNS[i].label, width=widths[COLUMNS[i].label])
-        for key, row in rows:
+        self.fills += 1
+        self._add_chunk(self.fills, rows, picked, 0, selected)
+        self._title()
+
+    def _add_chunk(self, fill: int, rows: list, picked: list[int], start: int, selected: str | None) -> None:
+        """Rows ``start`` on of fill number ``fill`` (unless a newer fill began), FILL_CHUNK at a time, the rest after
+        the next refresh: the table measures each new row's cells, a long stall for a thousand at once."""
+        if fill != self.fills:
+            return
+        table = self.query_one(DataTable)
+        for key, row in rows[start : start + FILL_CHUNK]:
             mark = "●" if key in self.marked else " "
-            table.add_row(mark, *(row[i] for i in picked), key=key)
-        if selected is not None and selected in table.rows:
+            table.add_row(mark, *(Text(row[i], end="") for i in picked), key=key)  # plain: no markup to parse
+        if selected is not None and selected in table.rows and start <= table.get_row_index(selected):
             table.move_cursor(row=table.get_row_index(selected))
+        if start + FILL_CHUNK < len(rows):
+            self.call_after_refresh(self._add_chunk, fill, rows, picked, start + FILL_CHUNK, selected)
+
+    def _add_rows(self, runs: list[Run]) -> None:
+        """``runs`` as rows at the end of the table (the first load shows them so while the rest are read)."""
+        picked = [i for i, c in enumerate(COLUMNS) if c.label in self.shown]
+        rows = [(str(run.path), self.rows[str(run.path)][0]) for run in runs]
+        self._add_chunk(self.fills, rows, picked, 0, None)
+
+    def _title(self) -> None:
+        """The title line: how many runs (and sweeps) where, the sort, the marks; while a load goes on, its
+        progress."""
         column = COLUMNS[self.sort_column]
         label = column.header(compact=True)
         order = "descending" if column.descending != self.reverse else "ascending"
         sweeps = len(self.sweeps)
         root = getattr(self.app, "sweeps_root", "")
         in_sweeps = f", [b]{sweeps} sweep{'' if sweeps == 1 else 's'}[/] in {root}" if sweeps else ""
+        if self.loading is not None and not self.loaded:
+            read, total = self.loading
+            counted = f"{total} run{'' if total == 1 else 's'}" if total else "runs"
+            shown = f"[b]loading {counted}…[/] {read} read in {self.app.runs_root}"
+        else:
+            shown = f"[b]{len(self.runs)} run{'' if len(self.runs) == 1 else 's'}[/] in {self.app.runs_root}{in_sweeps}"
+        idle = self.loading is None and not self.runs
         self.query_one("#runs-title", Static).update(
-            f"[b]{len(self.runs)} run{'' if len(self.runs) == 1 else 's'}[/] in {self.app.runs_root}{in_sweeps}   "
-            f"sorted by [b]{label}[/] ({order})"
-            f"   {len(self.marked)} marked" + ("" if self.runs else "   (train one: press 2, then space)")
+            f"{shown}   sorted by [b]{label}[/] ({order})"
+            f"   {len(self.marked)} marked" + ("   (train one: press 2, then space)" if idle else "")
         )
 
     def _selected_key(self) -> str | None:
@@ -269,8 +406,10 @@ class RunsScreen(Screen, inherit_bindings=False):
             self._fill()
             return
         self.marked.symmetric_difference_update({key})
-        self._fill()
-        self.query_one(DataTable).action_cursor_down()  # mark the next one with the next space
+        table = self.query_one(DataTable)
+        table.update_cell(key, "mark", "●" if key in self.marked else " ")  # the one cell: the rows stay
+        self._title()
+        table.action_cursor_down()  # mark the next one with the next space
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self._open(event.row_key.value)
