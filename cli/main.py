@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
-from typer.core import TyperArgument, TyperCommand
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from dl_lab.sessions.runs.table import sort_help
 
-from . import commands
+def lazy_module(name: str) -> ModuleType:
+    """The module ``name``, executed when one of its attributes is first read: `dl-lab --help` and the commands
+    that do not use it start without what it imports (NumPy, the sessions, Rich's tables)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+commands = lazy_module("dl_lab.cli.commands")
+SORT_HELP = "\0runs --sort"  # stands for the runs table's sort keys until `runs` is used (Command.get_params)
+
+
+def sort_help() -> str:
+    """What `runs --sort` takes: the runs table's own words (sessions/runs/table.py), read when `runs` runs or shows
+    its help, so that the other commands do not import the sessions."""
+    return SORT_HELP
 
 
 class _Argument(TyperArgument):
@@ -40,8 +62,31 @@ class Command(TyperCommand):
             if type(param) is TyperArgument and param.metavar:
                 param.__class__ = _Argument
 
+    def get_params(self, ctx):
+        """The parameters, with a help text left for later (``SORT_HELP``) read now: this command runs or shows
+        its help."""
+        params = super().get_params(ctx)
+        for param in params:
+            if isinstance(param, TyperOption) and param.help == SORT_HELP:
+                from dl_lab.sessions.runs.table import sort_help as table_sort_help
+
+                param.help = table_sort_help()
+        return params
+
+
+class Group(TyperGroup):
+    """The command group, whose own --help flag reads False when not given: Typer would build a Pydantic validator
+    (an import of 0.1 s) to read None before it shows a command's help."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
 
 app = typer.Typer(
+    cls=Group,
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode=None,
@@ -184,6 +229,10 @@ def gradcheck(
 @command()
 @reports_errors
 def runs(
+    run_dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="RUN_DIR...", help="with --delete: the run folders to delete"),
+    ] = None,
     root: RootOpt = None,
     sort: Annotated[
         str,
@@ -192,8 +241,23 @@ def runs(
             help=sort_help(),
         ),
     ] = "time",
+    delete: Annotated[
+        bool, typer.Option("--delete", help="delete the RUN_DIRs, or with --older-than the runs under --dir")
+    ] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option(metavar="DATE", help="with --delete: every run under --dir started before DATE (2026-11-30)"),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="with --delete: do not ask before deleting")] = False,
 ):
-    """List recorded runs with their final metrics."""
+    """List recorded runs with their final metrics, or delete runs (--delete).
+
+    --delete lists the runs it would delete and asks before it deletes them (--yes: it does not ask); a run that a
+    dl-lab process is writing is never deleted, and only folders that dl-lab recorded a run in (with a
+    session.yaml) are.
+    """
+    if delete or run_dirs or older_than is not None:
+        raise typer.Exit(commands.delete_runs(run_dirs or [], root, older_than, delete=delete, yes=yes))
     commands.runs(root, sort)
 
 

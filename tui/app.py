@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import HelpPanel, KeyPanel, Markdown, Static
-from textual.widgets._key_panel import BindingsTable
 from textual.worker import Worker, WorkerState
 
 from dl_lab.sessions import default_session
 from dl_lab.sessions.runs.directory import runs_root as default_runs_root
 from dl_lab.sessions.sweeps.listing import sweeps_root as default_sweeps_root
 
-from .commands import commands
 from .messages import ReplayRequested, ResumeRequested
 from .screens.backprop import BackpropScreen
 from .screens.inspect import InspectScreen
@@ -26,6 +23,7 @@ from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
 
 STOP_TIMEOUT_S = 30  # quitting waits this long for the worker to save its checkpoint
+HERE = Path(__file__).resolve().parent  # as Textual resolves a screen's CSS_PATH
 
 
 def build_screen() -> Screen:
@@ -34,98 +32,11 @@ def build_screen() -> Screen:
     return BuildScreen()
 
 
-# `?` on the training and replay screens: the run panes' terms, a line each, kept in view under the keys (short:
-# the key help is 30 columns wide at 80).
-GLOSSARY = """\
-[b]‖W‖[/] weights' size (L2 norm)
-[b]‖∇W‖[/] gradient's size (0: none flows)
-[b]update/weight[/] (upd) a step's change ÷ ‖W‖; ~1e-3 is healthy
-[b]dead units[/] ReLUs giving 0 on every sample
-[b]sat[/] tanh/sigmoid units stuck at their limits
-[b]μ σ[/] mean and spread (standard deviation)
-[b]network[/] a neuron's map: its output over the plane
-[b]∇ Δ[/] a weight's gradient, its last update
-[b]PC 1, 2[/] the layer's two main directions (PCA)"""
-
-
-def textual_actions(cls) -> set[str]:
-    """The actions that Textual's own classes among ``cls``'s bases bind (focus_next, copy, scroll_up...)."""
-    return {
-        (b.action if isinstance(b, Binding) else b[1])
-        for base in cls.__mro__
-        if base.__module__.startswith("textual.")
-        for b in base.__dict__.get("BINDINGS", ())
-    }
-
-
-class ScreenFirstBindings(BindingsTable):
-    """The key table of `?`: the screen's own keys first, then the app's and the focused widget's; Textual's generic
-    ones (focus, copy, cursor, page and scroll keys, which every screen has) are left out, so that a screen's keys
-    show at 80x24."""
-
-    def render_bindings_table(self):
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
-
-        screen, app = self.screen, self.app
-
-        def rank(node) -> int:
-            return 0 if node is screen else 1 if node is app else 2
-
-        titles = {0: "", 1: "anywhere", 2: "here"}  # the screen's own first, under no title
-        groups: dict[int, dict[str, list]] = {}
-        for node, binding, _enabled, _tooltip in screen.active_bindings.values():
-            if not binding.system and binding.action not in textual_actions(type(node)):
-                groups.setdefault(rank(node), {}).setdefault(binding.action, []).append(binding)
-        table = Table(padding=(0, 0), show_header=False, box=box.SIMPLE)
-        table.add_column("", justify="right")
-        key_style = self.get_component_rich_style("bindings-table--key")
-        header_style = self.get_component_rich_style("bindings-table--header")
-        for group in sorted(groups):
-            if titles[group]:
-                table.add_row("", Text(titles[group], style=header_style, end=""))
-            for bindings in groups[group].values():
-                keys = " ".join(dict.fromkeys(app.get_key_display(b) for b in bindings))
-                text = Text(bindings[0].description, end="")
-                if bindings[0].tooltip:
-                    text.append(f" {bindings[0].tooltip}", "dim")
-                table.add_row(Text(keys, style=key_style), text)
-            table.add_section()
-        return table
-
-
-class ScreenFirstKeys(KeyPanel):
-    def compose(self):
-        yield ScreenFirstBindings(shrink=True, expand=False)
-
-
-class KeyHelp(HelpPanel):
-    """`?`: the focused widget's help, the keys (the screen's first) and, where runs show, the panes' terms under
-    them (the keys scroll; the terms stay in view)."""
-
-    DEFAULT_CSS = """
-    KeyHelp #glossary {
-        height: auto;
-        max-height: 60%;
-        border-top: solid $foreground 30%;
-        color: $text-muted;
-    }
-    """
-
-    def compose(self):
-        yield Markdown(id="widget-help")
-        yield ScreenFirstKeys(id="keys-help")
-        if isinstance(self.screen, (TrainScreen, ReplayScreen)):
-            yield Static(GLOSSARY, id="glossary")
-
-
 class DLLabApp(App):
     """Build a network (1), train it and watch it learn (2), browse, compare and replay recorded runs (3), look inside
     a trained one (4), follow one sample through backpropagation (5)."""
 
     TITLE = "dl-lab"
-    CSS_PATH = "app.tcss"
     MODES = {
         "build": build_screen,
         "train": TrainScreen,
@@ -155,8 +66,15 @@ class DLLabApp(App):
         mode: str | None = None,
         sweeps_root: Path | None = None,
     ) -> None:
-        super().__init__()
-        self.first_mode = mode
+        # The first screen is the app's default mode, made as the app starts: switched to after Textual's blank one,
+        # it would be resumed twice, the second time restyled whole once mounted (a tenth of the start-up).
+        self.DEFAULT_MODE = "runs" if replay_dir else mode or "build"  # type: ignore[misc]
+        # The build screen's CSS read with the app's when it comes first: read when the screen is made, it would
+        # have Textual parse the whole stylesheet again.
+        css: list[str | PurePath] = [HERE / "app.tcss"]
+        if self.DEFAULT_MODE == "build":
+            css.append(HERE / "screens" / "build.tcss")
+        super().__init__(css_path=css)
         self.inspect_run: Path | None = None  # the run the inspect screen shows (i on the runs screen)
         self.session = session if session is not None else default_session()
         self.controller = None  # the training screen's controller (process or thread worker), when one exists
@@ -165,11 +83,8 @@ class DLLabApp(App):
         self.sweeps_root = Path(sweeps_root) if sweeps_root else default_sweeps_root()  # the runs screen's sweeps
 
     def on_mount(self) -> None:
-        if self.replay_dir is not None:
-            self.switch_mode("runs")
+        if self.replay_dir is not None:  # on the runs screen (the default mode), as if chosen there
             self.post_message(ReplayRequested(self.replay_dir))
-        else:
-            self.switch_mode(self.first_mode or "build")
 
     # --- messages from the screens ---------------------------------------------------------------
     def on_session_edited(self, message) -> None:
@@ -206,7 +121,9 @@ class DLLabApp(App):
 
     def action_show_help_panel(self) -> None:
         """Textual's key help, with the screen's keys first and a glossary where runs show (KeyHelp)."""
-        if not self.screen.query(HelpPanel):
+        from .key_help import KeyHelp  # with Textual's Markdown: not needed before `?`
+
+        if not self.screen.query("HelpPanel"):
             self.screen.mount(KeyHelp())
 
     async def action_quit(self) -> None:
@@ -249,6 +166,8 @@ class DLLabApp(App):
         await self.screen.run_action(action)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from .commands import commands  # the palette's entries: read when it opens
+
         yield from super().get_system_commands(screen)
         yield from commands(self, screen)
 

@@ -29,7 +29,9 @@ class Section(Collapsible):
     """A collapsible section whose content is mounted when it is first expanded (fewer widgets to style at start)."""
 
     def __init__(self, *content, title: str, collapsed: bool = True, id: str | None = None) -> None:
-        super().__init__(*(() if collapsed else content), title=title, collapsed=collapsed, id=id)
+        # "-collapsed" from the start: Collapsible sets it when mounted, which would restyle the section again
+        classes = "-collapsed" if collapsed else None
+        super().__init__(*(() if collapsed else content), title=title, collapsed=collapsed, id=id, classes=classes)
         self.pending = list(content) if collapsed else []
 
     @on(Collapsible.Expanded)

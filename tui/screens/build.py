@@ -143,6 +143,10 @@ class BuildScreen(LayerEdits, SessionFiles, Screen):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        # The width's class from the start: set on the first resize, after the panes are styled, it would restyle
+        # every widget of the screen again (and the first frame would be laid out without it).
+        self.set_class(self.app.size.width >= WIDE, "-wide", update=False)
+        self.set_class(self.app.size.width < WIDE, "-narrow", update=False)
         self.committed: Session | None = None  # the last valid session: the app's
         self.draft: dict = {}
         self.draft_error: str | None = None

@@ -117,7 +117,8 @@ class OptionField(Widget):
     """One option as a labelled control: a Select for choices, a Switch for booleans, a validated Input otherwise.
 
     A note line sits under it: the error while the value is invalid, else the option's help (shown while the field
-    has focus, or always in a dialog).
+    has focus, or always in a dialog). Outside a dialog it is made when first shown: the build screen's panes start
+    with a score of fields, none focused, and every widget made costs the first screen time.
     """
 
     error: reactive[str] = reactive("")
@@ -149,7 +150,21 @@ class OptionField(Widget):
     def compose(self):
         yield Label(self.key.replace("_", " "), classes="field-label", markup=False)
         yield self._control()
-        yield Static(self.help_text, classes="field-note", markup=False)
+        if self.error or any(node.has_class("-show-help") for node in self.ancestors):  # shown from the start
+            yield self._note()
+
+    def _note(self) -> Static:
+        return Static(self.error or self.help_text, classes="field-note", markup=False)
+
+    def _show_note(self) -> None:
+        """Make the note line if it is not made yet (after the control, once the field is composed)."""
+        if self.is_attached and not self.query(".field-note"):
+            control = self.query(".field-control")
+            if control:
+                self.mount(self._note(), after=control.first())
+
+    def on_descendant_focus(self) -> None:
+        self._show_note()
 
     @property
     def help_text(self) -> str:
@@ -181,7 +196,9 @@ class OptionField(Widget):
             placeholder=hint,
             type=kind,
             compact=True,
-            classes="field-control",
+            # "-valid" from the start: the Input checks its value as it is made and sets the class it finds, each
+            # class change restyling it (a valid value, the usual one, then changes nothing)
+            classes="field-control -valid",
             keep_brackets=option.kind not in ("int", "float", "str"),
         )
 
@@ -235,6 +252,8 @@ class OptionField(Widget):
 
     def watch_error(self, old: str, error: str) -> None:
         self.set_class(bool(error), "-invalid")
+        if error:
+            self._show_note()
         for widget in self.query(".field-note"):
             widget.update(error or self.help_text)
         if old != error:
@@ -269,7 +288,7 @@ class OptionForm(Vertical):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.add_class("option-form")
+        self.add_class("option-form", update=False)  # styled when mounted
         self.target = target
         prefix = target if prefix is None else prefix
         checks = checks or {}
@@ -344,7 +363,7 @@ class NamedForm(Vertical):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.add_class("named-form")
+        self.add_class("named-form", update=False)  # styled when mounted
         self.choices, self.target, self.off, self.named = choices, target, off, named
         self.chooser = OptionField(
             "name" if named else "use",
