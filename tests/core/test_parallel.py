@@ -18,11 +18,14 @@ CNN = [
     {"flatten": {}},
     {"dense": {"units": 5, "activation": "softmax"}},  # fused into cross_entropy
 ]
-MLP = [
-    {"dense": {"units": 16, "activation": "relu"}},
-    {"residual": {"layers": [{"dense": {"units": 16}}]}},
+RESIDUAL = [
+    {"conv2d": {"filters": 4, "kernel": 3, "padding": "same", "activation": "relu"}},
+    {"residual": {"layers": [{"conv2d": {"filters": 4, "kernel": 3, "padding": "same", "activation": "elu"}}]}},
+    {"avgpool2d": {"size": 2}},
+    {"flatten": {}},
     {"dense": {"units": 3}},
 ]
+MLP = [{"dense": {"units": 16, "activation": "relu"}}, {"dense": {"units": 3}}]
 
 
 @pytest.fixture
@@ -45,7 +48,9 @@ def _steps(specs, shape, classes, split, n=23, steps=4, dtype="float64", optimiz
     return step, losses, outs, np.asarray(model.params).copy()
 
 
-@pytest.mark.parametrize("specs, shape, classes", [(CNN, (2, 8, 8), 5), (MLP, (7,), 3)], ids=["cnn", "mlp"])
+@pytest.mark.parametrize(
+    "specs, shape, classes", [(CNN, (2, 8, 8), 5), (RESIDUAL, (1, 6, 6), 3)], ids=["cnn", "residual"]
+)
 @pytest.mark.parametrize("n", [23, 24])  # halves of 12 and 11, and of 12 and 12
 def test_a_split_step_is_the_whole_step_in_float64(always_split, specs, shape, classes, n):
     whole, wl, wo, wp = _steps(specs, shape, classes, split=False, n=n, l2=1e-3)
@@ -64,20 +69,24 @@ def test_split_steps_repeat_bit_for_bit(always_split):
     assert a[1] == b[1] and np.array_equal(a[3], b[3])
 
 
-def test_models_that_couple_samples_or_draw_random_numbers_never_split(always_split):
+def test_dense_models_and_models_that_couple_samples_or_draw_random_numbers_never_split(always_split):
+    conv = {"conv2d": {"filters": 2, "kernel": 3}}
+    assert splittable(Sequential([conv, {"flatten": {}}, {"dense": {"units": 2}}], (1, 5, 5), seed=0))
     for extra in ({"dropout": {"p": 0.5}}, {"batchnorm": {}}):
-        model = Sequential([{"dense": {"units": 8}}, extra, {"dense": {"units": 2}}], (3,), seed=0)
+        model = Sequential([conv, extra, {"flatten": {}}, {"dense": {"units": 2}}], (1, 5, 5), seed=0)
         assert not splittable(model)
         step = TrainStep(model, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1}))
         assert step.halves is None
-    nested = Sequential([{"residual": {"layers": [{"dense": {"units": 3}}, {"dropout": {"p": 0.2}}]}}], (3,))
+    same = {"conv2d": {"filters": 2, "kernel": 3, "padding": "same"}}
+    nested = Sequential([conv, {"residual": {"layers": [same, {"dropout": {"p": 0.2}}]}}], (2, 5, 5))
     assert not splittable(nested)
+    assert not splittable(Sequential(MLP, (7,), seed=0))  # its GEMMs share two BLAS threads well
 
 
 def test_small_steps_and_monitored_steps_stay_whole():
-    model = Sequential(MLP, (7,), seed=0)
-    step = TrainStep(model, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1}))
-    assert step.halves is not None and not step.halves.worth(64)  # 2 kFLOP a sample: a hand-off costs more
+    small = Sequential([{"conv2d": {"filters": 2, "kernel": 3}}, {"flatten": {}}, {"dense": {"units": 2}}], (1, 5, 5))
+    step = TrainStep(small, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1}))
+    assert step.halves is not None and not step.halves.worth(64)  # 0.3 kFLOP a sample: a hand-off costs more
     cnn = Sequential([*CNN[:-1], {"dense": {"units": 5}}], (3, 32, 32), seed=0)
     assert TrainStep(cnn, get_loss("cross_entropy"), make_optimizer({"name": "sgd", "lr": 0.1})).halves.worth(64)
     x, y = np.zeros((64, 3, 32, 32), np.float32), np.zeros(64, int)
