@@ -143,8 +143,8 @@ def main() -> None:
         root = where / "runs"
         copy_runs(source, root, args.runs)
         result: dict = {
-            "dl_lab": str(dl_lab),
-            "recorded_with": str((args.record_with or dl_lab).absolute()),
+            "dl_lab": args.label,  # the executables' paths stay out of a result meant to be committed
+            "recorded_with": "another dl-lab (--record-with)" if args.record_with else args.label,
             "runs": args.runs,
             "run_folder_bytes": sum(f.stat().st_size for f in source.rglob("*") if f.is_file()),
             "metrics_bytes": (source / "metrics.jsonl").stat().st_size,

@@ -139,7 +139,7 @@ def main() -> None:
     out = args.out or Path(__file__).parent / "results" / f"startup-{datetime.now(timezone.utc):%Y%m%d}.json"
 
     results: dict[str, dict] = {
-        label: {"exe": exe, "help": {}, "first_screen": [], "first_text": [], "first_screen_cpu": []}
+        label: {"exe": Path(exe).name, "help": {}, "first_screen": [], "first_text": [], "first_screen_cpu": []}
         for label, exe in exes.items()
     }
     with tempfile.TemporaryDirectory(prefix="dl-lab-startup-") as folder:
