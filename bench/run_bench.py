@@ -211,7 +211,13 @@ def main() -> int:
     if args.out:
         args.out.write_text(
             json.dumps(
-                {"threads": args.threads, "rounds": args.rounds, "impls": list(impls), "samples": samples, "rows": rows},
+                {
+                    "threads": args.threads,
+                    "rounds": args.rounds,
+                    "impls": list(impls),
+                    "samples": samples,
+                    "rows": rows,
+                },
                 indent=1,
             )
             + "\n"
