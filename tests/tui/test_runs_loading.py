@@ -54,16 +54,19 @@ async def test_the_table_fills_after_the_screen_shows_and_keys_work_while_it_loa
     monkeypatch.setattr(runs_screen, "listed_run", held)
     app = make_app(tiny_session(), runs_root=root, mode="runs")
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loading == (0, 30))
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.progress == (0, 30))
         screen = app.screen
         table = screen.query_one(DataTable)
         assert table.row_count == 0 and "loading 30 runs" in title(screen)
+        # the screen shows while it loads: Textual's own `loading` (a truthy value hides the screen behind its
+        # loading indicator; a terminal then kept showing the screen before) stays off
+        assert not screen.loading and not screen.query("LoadingIndicator")
         before = screen.sort_column
         await pilot.press("s")  # the event loop is free while the worker waits on the disk
         assert screen.sort_column == (before + 1) % len(COLUMNS) and "loading 30 runs" in title(screen)
         gate.set()
         await wait_for(pilot, lambda: table.row_count == 30, what="every run")
-        assert screen.loading is None and "30 runs" in title(screen) and "loading" not in title(screen)
+        assert screen.progress is None and "30 runs" in title(screen) and "loading" not in title(screen)
         names = [str(v) for v in table.get_column("run")]
         assert names == sorted(names)  # sorted by the column s chose (run), as the rows came
 

@@ -167,7 +167,9 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
         self.shown: list[str] = [c.label for c in COLUMNS]  # the columns the screen's width has room for
         self.rows: dict[str, tuple[list[str], list[object]]] = {}  # each run's row (row_of), by its folder
         self.generation = 0  # the reload that messages from the loading worker must belong to
-        self.loading: tuple[int, int] | None = (0, 0)  # (runs read, folders to read) while a load goes on
+        # (runs read, folders to read) while a load goes on; not "loading", which is Textual's own (a truthy value
+        # covers the screen with its loading indicator)
+        self.progress: tuple[int, int] | None = (0, 0)
         self.incoming: list[Run] = []  # the runs the current load has read so far
         self.loaded = False  # a load has ended: a reload replaces the rows when it ends, not batch by batch
         self.fills = 0  # the table's fills so far: a fill still adding rows stops when another begins
@@ -196,7 +198,7 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
     def action_reload(self) -> None:
         """Read the runs (and sweeps) again, in a thread worker; the rows come as RunsRead messages."""
         self.generation += 1
-        self.incoming, self.loading = [], (0, 0)
+        self.incoming, self.progress = [], (0, 0)
         generation, root, sweeps_root = self.generation, self.app.runs_root, getattr(self.app, "sweeps_root", None)
         self.run_worker(
             lambda: self._read(generation, root, sweeps_root),
@@ -239,7 +241,7 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
         self.rows.update(message.rows)
         before = len(self.incoming)
         self.incoming.extend(message.runs)
-        self.loading = None if message.done else (len(self.incoming), message.total)
+        self.progress = None if message.done else (len(self.incoming), message.total)
         if message.done:
             self.runs, self.loaded = sort_by_start(self.incoming), True  # ``runs``: every run, once all are read
             self.sweeps = message.sweeps or []
@@ -255,7 +257,7 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == LOADER and event.state == WorkerState.ERROR:
-            self.loading = None
+            self.progress = None
             self.notify(f"The runs could not be read: {event.worker.error}", title="Runs", severity="error")
             self._title()
 
@@ -296,7 +298,7 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
             told = {"run": f"{branch} {run.path.name}", "status": TRIAL_STATES.get(sweep.trial_state(run), "")}
             return [told.get(c.label) or text for c, text in zip(COLUMNS, texts, strict=True)]
 
-        shown = self.runs if self.loaded or self.loading is None else self.incoming  # the first load: those read
+        shown = self.runs if self.loaded or self.progress is None else self.incoming  # the first load: those read
         rows = [(str(run.path), cells(run)) for run in by(shown)]
         for sweep in self.sweeps:
             key = SWEEP_KEY + str(sweep.path)
@@ -358,13 +360,13 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
         sweeps = len(self.sweeps)
         root = getattr(self.app, "sweeps_root", "")
         in_sweeps = f", [b]{sweeps} sweep{'' if sweeps == 1 else 's'}[/] in {root}" if sweeps else ""
-        if self.loading is not None and not self.loaded:
-            read, total = self.loading
+        if self.progress is not None and not self.loaded:
+            read, total = self.progress
             counted = f"{total} run{'' if total == 1 else 's'}" if total else "runs"
             shown = f"[b]loading {counted}…[/] {read} read in {self.app.runs_root}"
         else:
             shown = f"[b]{len(self.runs)} run{'' if len(self.runs) == 1 else 's'}[/] in {self.app.runs_root}{in_sweeps}"
-        idle = self.loading is None and not self.runs
+        idle = self.progress is None and not self.runs
         self.query_one("#runs-title", Static).update(
             f"{shown}   sorted by [b]{label}[/] ({order})"
             f"   {len(self.marked)} marked" + ("   (train one: press 2, then space)" if idle else "")
