@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_bench import layer_specs  # a script beside this one
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parent.parent / "shared" / "bench"
 
@@ -45,19 +48,7 @@ VAL_ROWS = 128
 
 def session_text(wid: str, spec: dict, data_dir: Path) -> str:
     name, rows, epochs = WORKLOADS[wid]
-    layers = []
-    for layer in spec["layers"]:
-        kind = layer[0]
-        if kind == "linear":
-            layers.append({"dense": {"units": layer[1]}})
-        elif kind == "conv":
-            layers.append({"conv2d": {"filters": layer[1], "kernel": layer[2], "padding": layer[3]}})
-        elif kind in ("relu", "tanh"):
-            layers[-1][next(iter(layers[-1]))]["activation"] = kind
-        elif kind == "maxpool":
-            layers.append({"maxpool2d": {"size": layer[1]}})
-        elif kind == "flatten":
-            layers.append({"flatten": {}})
+    layers = layer_specs(spec)  # the same conversion as engine_bench.py
     opt = dict(spec["optimizer"])
     if opt.get("momentum") == 0.0:
         opt.pop("momentum")
