@@ -20,9 +20,8 @@ sets the calling thread's own count; both halves use one. Where it is missing (a
 from __future__ import annotations
 
 import ctypes
-import threading
+import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from .model import Sequential, _walk
 
@@ -36,17 +35,17 @@ COUPLED = ("batchnorm", "dropout")
 # step is its GEMMs, which two BLAS threads share well: split, W1 (784-256-128-10) trained 20-45% slower.
 SPLITS = ("conv2d",)
 
-_blas_lock = threading.Lock()
-_blas_local: Any = None  # the C function, False when not found, None before the first look
-
 
 def _find_blas_local():
-    """OpenBLAS's per-thread setter from the BLAS library NumPy loaded, or False (not OpenBLAS, or too old)."""
+    """OpenBLAS's per-thread setter from the BLAS library NumPy loaded, or None (not OpenBLAS, or too old)."""
+    import numpy as np
+
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))  # make sure NumPy's BLAS library is loaded and mapped
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
     except OSError:
-        return False
+        return None
     for path in sorted(paths):
         try:
             fn = ctypes.CDLL(path).openblas_set_num_threads_local
@@ -54,22 +53,16 @@ def _find_blas_local():
             continue
         fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
         return fn
-    return False
+    return None
+
+
+_blas_local = functools.cache(_find_blas_local)  # looked up once, on first use
 
 
 def blas_threads_local(n: int) -> int | None:
     """Set this thread's BLAS thread count to ``n``; the count it had, or None when it cannot be set."""
-    global _blas_local
-    if _blas_local is None:
-        import numpy as np
-
-        np.dot(np.ones((2, 2)), np.ones((2, 2)))  # make sure NumPy's BLAS library is loaded and mapped
-        with _blas_lock:
-            if _blas_local is None:
-                _blas_local = _find_blas_local()
-    if not _blas_local:
-        return None
-    return int(_blas_local(int(n)))
+    setter = _blas_local()
+    return None if setter is None else int(setter(int(n)))
 
 
 def splittable(model: Sequential) -> bool:
@@ -80,7 +73,7 @@ def splittable(model: Sequential) -> bool:
     kinds = {layer.kind for _, layer in _walk(model.layers)}
     if kinds & set(COUPLED) or not kinds & set(SPLITS):
         return False
-    return blas_threads_local(0) is not None if _blas_local is None else bool(_blas_local)
+    return _blas_local() is not None
 
 
 class Halves:
