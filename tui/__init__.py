@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import gc
+
 
 def run_app(session_path: str | None = None, *, session=None) -> None:
     """Open the app on a session file (or an already loaded ``session``); the default session when neither."""
-    from .app import make_app
+    gc.disable()  # until the first screen is drawn (DLLabApp.on_ready)
+    try:
+        from .app import make_app
 
-    if session is None and session_path:
-        from dl_lab.sessions import load_session
+        if session is None and session_path:
+            from dl_lab.sessions import load_session
 
-        session = load_session(session_path)
-    make_app(session).run()
+            session = load_session(session_path)
+        make_app(session).run()
+    finally:
+        gc.enable()
 
 
 def open_replay(run_dir) -> None:
     """Open the app replaying a recorded run directory."""
-    from .app import make_app
+    gc.disable()  # until the first screen is drawn (DLLabApp.on_ready)
+    try:
+        from .app import make_app
 
-    make_app(replay_dir=run_dir).run()
+        make_app(replay_dir=run_dir).run()
+    finally:
+        gc.enable()
 
 
 __all__ = ["open_replay", "run_app"]

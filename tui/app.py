@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import gc
+import importlib
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
 
 from textual.app import App, SystemCommand
@@ -16,20 +18,30 @@ from dl_lab.sessions.runs.directory import runs_root as default_runs_root
 from dl_lab.sessions.sweeps.listing import sweeps_root as default_sweeps_root
 
 from .messages import ReplayRequested, ResumeRequested
-from .screens.backprop import BackpropScreen
-from .screens.inspect import InspectScreen
-from .screens.replay import ReplayScreen
-from .screens.runs import RunsScreen
-from .screens.train import TrainScreen
 
 STOP_TIMEOUT_S = 30  # quitting waits this long for the worker to save its checkpoint
+STARTED_S = 1.0  # the first screen is drawn within this long of the app's first layout (Textual's Ready)
 HERE = Path(__file__).resolve().parent  # as Textual resolves a screen's CSS_PATH
+# Each mode's screen: its module under screens/ and its class, imported when the mode is first shown (the first
+# screen does not wait for the others' modules, a tenth of the start-up)
+MODE_SCREENS = {
+    "build": ("build", "BuildScreen"),
+    "train": ("train", "TrainScreen"),
+    "runs": ("runs", "RunsScreen"),
+    "inspect": ("inspect", "InspectScreen"),
+    "backprop": ("backprop", "BackpropScreen"),
+}
 
 
-def build_screen() -> Screen:
-    from .screens.build import BuildScreen  # imported when first shown: the replay command does not need it
+def screen_class(mode: str) -> type[Screen]:
+    """The class of ``mode``'s screen (its module imported now if it was not)."""
+    module, name = MODE_SCREENS[mode]
+    return getattr(importlib.import_module(f"{__package__}.screens.{module}"), name)
 
-    return BuildScreen()
+
+def mode_screen(mode: str) -> Callable[[], Screen]:
+    """What Textual calls to make ``mode``'s screen when the mode is first shown."""
+    return lambda: screen_class(mode)()
 
 
 class DLLabApp(App):
@@ -37,13 +49,7 @@ class DLLabApp(App):
     a trained one (4), follow one sample through backpropagation (5)."""
 
     TITLE = "dl-lab"
-    MODES = {
-        "build": build_screen,
-        "train": TrainScreen,
-        "runs": RunsScreen,
-        "inspect": InspectScreen,
-        "backprop": BackpropScreen,
-    }
+    MODES = {mode: mode_screen(mode) for mode in MODE_SCREENS}
     BINDINGS = [
         Binding("1", "switch_mode('build')", "Build"),
         Binding("2", "switch_mode('train')", "Train"),
@@ -82,6 +88,13 @@ class DLLabApp(App):
         self.runs_root = Path(runs_root) if runs_root else default_runs_root()
         self.sweeps_root = Path(sweeps_root) if sweeps_root else default_sweeps_root()  # the runs screen's sweeps
 
+    def on_ready(self) -> None:
+        # run_app starts the app with Python's garbage collector off: start-up makes some 100,000 objects that last
+        # (modules, classes, widgets, styles) and little garbage, and each of the collections it would set off
+        # walks them all (a tenth of the start-up). Once the first screen is drawn, they are frozen (left out of
+        # every collection from then on) and the collector runs again.
+        self.set_timer(STARTED_S, started)
+
     def on_mount(self) -> None:
         if self.replay_dir is not None:  # on the runs screen (the default mode), as if chosen there
             self.post_message(ReplayRequested(self.replay_dir))
@@ -92,6 +105,8 @@ class DLLabApp(App):
         self.session = message.session
 
     async def on_replay_requested(self, message: ReplayRequested) -> None:
+        from .screens.replay import ReplayScreen
+
         try:
             screen = ReplayScreen(message.run_dir)
         except Exception as exc:  # a broken run folder is a notification, not a crash
@@ -105,7 +120,7 @@ class DLLabApp(App):
         """r on a stopped run: the training screen loads it; space there continues it in its own folder."""
         await self.switch_mode("train")
         screen = self.screen
-        if isinstance(screen, TrainScreen):
+        if isinstance(screen, screen_class("train")):
             screen.resume_run(message.run_dir)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -153,6 +168,8 @@ class DLLabApp(App):
 
     async def action_show_runs(self) -> None:
         """The runs table, also from a replay opened on top of it (the replay closes)."""
+        from .screens.replay import ReplayScreen
+
         await self.switch_mode("runs")
         while len(self.screen_stack) > 1 and isinstance(self.screen, ReplayScreen):
             await self.pop_screen()
@@ -170,6 +187,13 @@ class DLLabApp(App):
 
         yield from super().get_system_commands(screen)
         yield from commands(self, screen)
+
+
+def started() -> None:
+    """The first screen is drawn: what start-up made is frozen, and the collector is on again (see run_app)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def make_app(

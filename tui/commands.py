@@ -24,8 +24,6 @@ from textual.binding import Binding
 from dl_lab.sessions import list_runs
 
 from .messages import ReplayRequested
-from .screens.runs import RunsScreen
-from .screens.train import TrainScreen
 
 
 def replay_latest(app) -> None:
@@ -127,18 +125,10 @@ def setting_commands(app) -> Iterable[SystemCommand]:
 
 
 def mode_screens() -> dict:
-    """Each mode's screen class (as in DLLabApp.MODES, where the build screen comes from a function)."""
-    from .screens.backprop import BackpropScreen
-    from .screens.build import BuildScreen  # imported here: the app imports it only when first shown
-    from .screens.inspect import InspectScreen
+    """Each mode's screen class (DLLabApp.MODES makes them; each is imported here, when the palette opens)."""
+    from .app import MODE_SCREENS, screen_class
 
-    return {
-        "build": BuildScreen,
-        "train": TrainScreen,
-        "runs": RunsScreen,
-        "inspect": InspectScreen,
-        "backprop": BackpropScreen,
-    }
+    return {mode: screen_class(mode) for mode in MODE_SCREENS}
 
 
 def palette_bindings(screen_class) -> list[Binding]:

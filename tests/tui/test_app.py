@@ -18,7 +18,9 @@ from dl_lab.datasets import DataError
 from dl_lab.sessions.training.controller import WORKER_ENV, make_controller
 from dl_lab.tui.app import DLLabApp, make_app
 from dl_lab.tui.commands import commands, focus_setting, mode_screens, palette_bindings, replay_latest, title_of
+from dl_lab.tui.screens.backprop import BackpropScreen
 from dl_lab.tui.screens.build import BuildScreen
+from dl_lab.tui.screens.inspect import InspectScreen
 from dl_lab.tui.screens.replay import ReplayScreen
 from dl_lab.tui.screens.runs import RunsScreen
 from dl_lab.tui.screens.train import TrainScreen
@@ -65,8 +67,22 @@ def screen_actions(screen_class) -> set[str]:
 
 
 def test_the_palette_knows_the_screen_of_every_mode():
-    screens = {mode: make if isinstance(make, type) else BuildScreen for mode, make in DLLabApp.MODES.items()}
-    assert mode_screens() == screens
+    assert mode_screens() == {
+        "build": BuildScreen,
+        "train": TrainScreen,
+        "runs": RunsScreen,
+        "inspect": InspectScreen,
+        "backprop": BackpropScreen,
+    }
+    assert set(DLLabApp.MODES) == set(mode_screens())
+
+
+async def test_each_mode_makes_its_screen_when_first_shown(tmp_path):
+    app = make_app(tiny_session(), runs_root=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key, mode in (("2", "train"), ("3", "runs"), ("4", "inspect"), ("5", "backprop"), ("1", "build")):
+            await pilot.press(key)
+            assert app.current_mode == mode and isinstance(app.screen, mode_screens()[mode])
 
 
 @pytest.mark.parametrize("mode", ["build", "train", "runs", "inspect"])

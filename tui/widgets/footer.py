@@ -22,13 +22,43 @@ def key_width(key: FooterKey) -> int:
 
 
 class LabFooter(Footer):
+    """Textual's footer, compact, fitted to the width, and made again only when what it shows changes.
+
+    Textual's footer makes its keys again whenever the screen's bindings may have changed (each focus change, each
+    refresh of the bindings): a screen that is being built sends a score of those, and every key made is styled
+    twice (made, then made compact). This one keeps what it last showed and skips a remake that would show it again.
+    """
+
     def __init__(self, **kwargs) -> None:
         super().__init__(compact=True, **kwargs)
         self._width = 0
+        self._shown: tuple | None = None  # what the keys made last show (``shown()``)
+
+    def shown(self) -> tuple:
+        """What the footer's keys show now: the width they fit, the palette's key, every shown binding's key,
+        description, action, state and tooltip."""
+        if not self._bindings_ready or not self.is_attached:
+            return ()
+        width = self._width or self.app.size.width
+        display = self.app.get_key_display
+        keys = tuple(
+            (b.key, display(b), b.description, b.action, b.group, enabled, tooltip)
+            for (_, b, enabled, tooltip) in self.screen.active_bindings.values()
+            if b.show
+        )
+        return (width, self.show_command_palette, self.compact, keys)
+
+    async def recompose(self) -> None:
+        if self._shown and self.shown() == self._shown:
+            return
+        await super().recompose()
 
     def compose(self):
+        self._shown = self.shown()
         items = list(super().compose())
         keys = [item for item in items if isinstance(item, FooterKey)]
+        for key in keys:  # compact from the start: set when mounted, the class would restyle each key again
+            key.set_class(self.compact, "-compact", update=False)
         width = self._width or (self.app.size.width if self.is_attached else 0)
         if width and len(keys) == len(items):  # (grouped keys: no fitting, Textual's own layout)
             for key in self.dropped(keys, width):
