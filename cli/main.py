@@ -29,6 +29,7 @@ def lazy_module(name: str) -> ModuleType:
 
 
 commands = lazy_module("dl_lab.cli.commands")
+history = lazy_module("dl_lab.cli.history")  # dl-lab runs: without commands' imports (NumPy, the engine)
 SORT_HELP = "\0runs --sort"  # stands for the runs table's sort keys until `runs` is used (Command.get_params)
 
 
@@ -117,12 +118,11 @@ def reports_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from dl_lab.core.errors import DLLabError
-        from dl_lab.datasets import DataError
+        from dl_lab.core.errors import DLLabError  # (the datasets' DataError is one)
 
         try:
             return fn(*args, **kwargs)
-        except (DLLabError, DataError) as exc:
+        except DLLabError as exc:
             if os.environ.get("DL_LAB_DEBUG"):
                 raise
             print(f"dl-lab: error: {exc}", file=sys.stderr)
@@ -257,8 +257,8 @@ def runs(
     session.yaml) are.
     """
     if delete or run_dirs or older_than is not None:
-        raise typer.Exit(commands.delete_runs(run_dirs or [], root, older_than, delete=delete, yes=yes))
-    commands.runs(root, sort)
+        raise typer.Exit(history.delete_runs(run_dirs or [], root, older_than, delete=delete, yes=yes))
+    history.runs(root, sort)
 
 
 @command()
@@ -289,7 +289,7 @@ def compare(
     root: RootOpt = None,
 ):
     """Overlay several runs' curves (an optimizer race, say) and compare their final metrics."""
-    commands.compare(commands.runs_or_all(run_dirs, root), metric)
+    commands.compare(history.runs_or_all(run_dirs, root), metric)
 
 
 @command()
@@ -327,7 +327,7 @@ def export(
         return
     if checkpoint is not None:
         raise typer.BadParameter("--checkpoint goes with --onnx or --torch")
-    commands.export(commands.runs_or_all(run_dirs, root), csv or DEFAULT_CSV, force)
+    commands.export(history.runs_or_all(run_dirs, root), csv or DEFAULT_CSV, force)
 
 
 @command()

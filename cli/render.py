@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
@@ -80,6 +79,7 @@ def pca_scatter(view, title: str, width: int = 80, height: int = 24, *, palette,
     (a regression's rows in one colour), over the same square box around 0 as the app's (``view.bounds``), and
     the colour key on a line below the plot (plotext's own legend would cover the points). ``palette`` (the
     app's class colours, RGB) and ``tick`` (its tick labels) come from the app through cli/commands.py."""
+    import numpy as np  # (here: listing runs, which prints with this module, never needs it)
     import plotext as plt
 
     plt.clf()

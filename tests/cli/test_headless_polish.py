@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from dl_lab.cli import commands
+from dl_lab.cli import history
 from dl_lab.cli.main import app
 from dl_lab.cli.render import curves, epoch_ticks
 from dl_lab.sessions import Recorder, Trainer, session_from_text
@@ -137,7 +137,7 @@ def test_runs_lists_each_run_s_model_and_optimizer(cli, two_runs):
     second = next(line for line in listed.output.splitlines() if line.startswith("second "))
     assert "sgd lr=0.02" in second
     # they are the first to go in a narrow terminal, after the speed and the date
-    assert commands.RUNS_DROP_ORDER[:4] == ("samples/s", "date", "optimizer", "model")
+    assert history.RUNS_DROP_ORDER[:4] == ("samples/s", "date", "optimizer", "model")
 
 
 def _yaml_blocks(text: str) -> list[str]:

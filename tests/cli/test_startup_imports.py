@@ -53,3 +53,27 @@ def test_the_app_opens_without_the_key_help_s_markdown_or_the_palette_s_entries(
     modules = modules_after("import dl_lab.tui.app")
     assert "textual.app" in modules
     assert [m for m in ("markdown_it", "textual.widgets._markdown", "dl_lab.tui.commands") if m in modules] == []
+
+
+def test_listing_runs_loads_neither_numpy_nor_the_engine_nor_the_datasets(tmp_path):
+    modules = modules_after(cli("runs", "--dir", str(tmp_path)))
+    assert "dl_lab.sessions.runs.table" in modules  # the listing ran (an empty folder: "no runs in ...")
+    engine = ("numpy", "textual", "yaml", "dl_lab.datasets", "dl_lab.core.layers", "dl_lab.sessions.training")
+    assert sorted(m for m in modules if any(m == e or m.startswith(e + ".") for e in engine)) == []
+
+
+def test_an_error_class_of_the_engine_comes_without_the_engine():
+    modules = modules_after("from dl_lab.core.errors import DLLabError; from dl_lab.sessions import SessionError")
+    assert "dl_lab.core.errors" in modules and "numpy" not in modules and "dl_lab.core.layers" not in modules
+
+
+@pytest.mark.parametrize("package", ["dl_lab.core", "dl_lab.sessions"])
+def test_each_name_a_package_offers_is_its_module_s_object(package):
+    import importlib
+
+    offered = importlib.import_module(package)
+    assert set(offered.__all__) == set(offered.WHERE)
+    for name in offered.__all__:
+        assert getattr(offered, name) is getattr(importlib.import_module(offered.WHERE[name], package), name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        offered.nothing_here  # noqa: B018

@@ -58,7 +58,8 @@ def test_parametrised_activations_use_their_alpha_in_both_directions(name, alpha
 def test_a_deeper_mixed_model_passes_gradcheck(backend):
     import numpy as np
 
-    from dl_lab.core import Sequential, get_loss, gradcheck
+    from dl_lab.core import Sequential, get_loss
+    from dl_lab.core.gradcheck import gradcheck
 
     specs = [
         {"conv2d": {"filters": 3, "kernel": 3, "padding": "same", "activation": "elu"}},

@@ -6,7 +6,7 @@ import re
 
 from typer.testing import CliRunner
 
-from dl_lab.cli import commands
+from dl_lab.cli import history
 from dl_lab.cli.main import app as cli_app
 from dl_lab.datasets import DATASETS
 from dl_lab.datasets.options import CHECKS, DATA_OPTIONS
@@ -17,8 +17,8 @@ from dl_lab.tui.screens.runs import COLUMNS as APP_COLUMNS
 
 def test_the_cli_sort_keys_and_the_app_runs_columns_come_from_one_declaration():
     declared = set(map(id, table.COLUMNS))
-    assert all(isinstance(c, table.Column) and id(c) in declared for c in (*APP_COLUMNS, *commands.RUNS_COLUMNS))
-    assert commands.SORT_KEYS is table.SORT_KEYS
+    assert all(isinstance(c, table.Column) and id(c) in declared for c in (*APP_COLUMNS, *history.RUNS_COLUMNS))
+    assert history.SORT_KEYS is table.SORT_KEYS
     help_text = " ".join(CliRunner().invoke(cli_app, ["runs", "--help"], env={"COLUMNS": "300"}).output.split())
     assert re.sub(r"[│ ]+", " ", table.sort_help()) in re.sub(r"[│ ]+", " ", help_text)
     refused = CliRunner().invoke(cli_app, ["runs", "--sort", "bogus"])
