@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from .params import runtime_param
+
 
 def lazy_module(name: str) -> ModuleType:
     """The module ``name``, executed when one of its attributes is first read: `dl-lab --help` and the commands
@@ -39,7 +41,15 @@ def sort_help() -> str:
     return SORT_HELP
 
 
-class _Argument(TyperArgument):
+class _Option(TyperOption):
+    get_runtime_param = runtime_param  # text and paths read without Pydantic (cli/params.py)
+
+
+class _PlainArgument(TyperArgument):
+    get_runtime_param = runtime_param
+
+
+class _Argument(_PlainArgument):
     """An argument shown by its metavar alone (``RUN_DIR...``), without Typer's Python type (``<list[Path]>``)."""
 
     def display_type_rich(self, ctx):
@@ -52,7 +62,18 @@ class _Argument(TyperArgument):
         return self.metavar if self.required else f"[{self.metavar}]"
 
 
-class Command(TyperCommand):
+class HelpReadsFalse:
+    """A command (or the group) whose --help flag reads False when not given: Typer would build a Pydantic
+    validator (an import of 0.1 s) to read None."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
+
+class Command(HelpReadsFalse, TyperCommand):
     """A command whose arguments with a metavar show it, as Click's do."""
 
     def __init__(self, *args, **kwargs):
@@ -60,8 +81,10 @@ class Command(TyperCommand):
         if not self.short_help and self.help:  # the command list shows the help's first line whole, never cut
             self.short_help = self.help.strip().splitlines()[0]  # with "..." at 45 characters as Click does
         for param in self.params:
-            if type(param) is TyperArgument and param.metavar:
-                param.__class__ = _Argument
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument if param.metavar else _PlainArgument
+            elif type(param) is TyperOption:
+                param.__class__ = _Option
 
     def get_params(self, ctx):
         """The parameters, with a help text left for later (``SORT_HELP``) read now: this command runs or shows
@@ -75,15 +98,8 @@ class Command(TyperCommand):
         return params
 
 
-class Group(TyperGroup):
-    """The command group, whose own --help flag reads False when not given: Typer would build a Pydantic validator
-    (an import of 0.1 s) to read None before it shows a command's help."""
-
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None and option.default is None:
-            option.default = False
-        return option
+class Group(HelpReadsFalse, TyperGroup):
+    """The command group (its --help flag reads False when not given)."""
 
 
 app = typer.Typer(

@@ -55,10 +55,18 @@ def test_the_app_opens_without_the_key_help_s_markdown_or_the_palette_s_entries(
     assert [m for m in ("markdown_it", "textual.widgets._markdown", "dl_lab.tui.commands") if m in modules] == []
 
 
-def test_listing_runs_loads_neither_numpy_nor_the_engine_nor_the_datasets(tmp_path):
+def test_listing_runs_loads_neither_numpy_nor_the_engine_nor_the_datasets_nor_pydantic(tmp_path):
     modules = modules_after(cli("runs", "--dir", str(tmp_path)))
     assert "dl_lab.sessions.runs.table" in modules  # the listing ran (an empty folder: "no runs in ...")
-    engine = ("numpy", "textual", "yaml", "dl_lab.datasets", "dl_lab.core.layers", "dl_lab.sessions.training")
+    engine = (
+        "numpy",
+        "textual",
+        "yaml",
+        "pydantic",
+        "dl_lab.datasets",
+        "dl_lab.core.layers",
+        "dl_lab.sessions.training",
+    )
     assert sorted(m for m in modules if any(m == e or m.startswith(e + ".") for e in engine)) == []
 
 
