@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .lazy import lazy_names
 
 # What the engine offers, by the module that defines it, imported when first read (PEP 562): a module that
 # needs one of the engine's modules (its errors, to report one) does not import them all, NumPy first. The
@@ -42,16 +43,7 @@ WHERE = {
 }
 
 
-def __getattr__(name: str):
-    """``name``, from its module (imported now, if it was not)."""
-    try:
-        module = WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # the next read does not come here
-    return value
-
+__getattr__ = lazy_names(__name__, WHERE)
 
 if TYPE_CHECKING:
     from .activations import ACTIVATION_NAMES, ACTIVATIONS, get_activation

@@ -5,8 +5,9 @@ Depends on the engine and the datasets, never on a user interface.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from dl_lab.core.lazy import lazy_names
 
 # What the package offers, by the module that defines it, imported when first read (PEP 562): listing runs
 # (dl-lab runs) does not import the engine, the datasets and NumPy.
@@ -40,16 +41,7 @@ WHERE = {
 }
 
 
-def __getattr__(name: str):
-    """``name``, from its module (imported now, if it was not)."""
-    try:
-        module = WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # the next read does not come here
-    return value
-
+__getattr__ = lazy_names(__name__, WHERE)
 
 if TYPE_CHECKING:
     from dl_lab.sessions.config.presets import PRESETS, default_session, preset_path, preset_session
