@@ -66,7 +66,7 @@ def runs(root: Path | None, sort: str) -> None:
         return
     header = {c.label: c.header() for c in RUNS_COLUMNS}
     rows = [[c.text(r) for c in RUNS_COLUMNS] for r in sort_runs(found, SORT_KEYS[sort])]
-    con.print(f"{len(found)} runs in {where}, sorted by {sort}", soft_wrap=True)
+    con.print(f"{_runs_count(len(found))} in {where}, sorted by {sort}", soft_wrap=True)
     print_listing(
         con,
         list(header.values()),

@@ -397,3 +397,11 @@ def test_a_killed_run_is_listed_as_having_no_end_record_and_by_its_recorded_star
     assert float(rows["killed"][6].replace(",", "")) > 0  # samples/s: its last epoch's, with no summary figure
     started = summary["started_at"][:16].replace("T", " ")
     assert rows["killed"][-1] == rows["copy"][-1] == started
+
+
+def test_the_run_list_counts_one_run_as_one(tmp_path):
+    runner = CliRunner()
+    runs = tmp_path / "runs"
+    assert runner.invoke(app, ["run", "xor", "--epochs", "1", "-q", "--out", str(runs / "one")]).exit_code == 0
+    listed = runner.invoke(app, ["runs", "--dir", str(runs)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and f"1 run in {runs}, sorted by time" in " ".join(listed.output.split())
