@@ -85,11 +85,18 @@ def _reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
+READERS_S = 0.25  # how long RunLock tries again while the lock is held: a reader holds it for an instant
+
+
 class RunLock:
     """The exclusive lock of a run folder (flock on RUN_DIR/.lock), held by the process writing the run.
 
     ``RunLock(run_dir)`` takes it or raises RunDirError naming the process that holds it; ``release()`` (or
-    the process ending, however it ends) gives it back. Where flock is missing (Windows), it locks nothing."""
+    the process ending, however it ends) gives it back. Where flock is missing (Windows), it locks nothing.
+
+    A list of runs asks whether a run is being written by taking its lock shared for an instant (``is_locked``):
+    the lock is tried again for ``READERS_S`` before the run counts as written by another process, so that a
+    deletion or a new run is not refused because a runs screen was reading the folder at that moment."""
 
     def __init__(self, run_dir) -> None:
         self.path = Path(run_dir) / LOCK_FILE
@@ -103,9 +110,7 @@ class RunLock:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 raise RunDirError(f"{self.path.parent}: cannot write the run ({_reason(exc)})") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            if not _flock_within(fcntl, fd, READERS_S):
                 holder = _read_pid(fd)
                 os.close(fd)
                 who = f" (pid {holder})" if holder else ""
@@ -136,6 +141,19 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _flock_within(fcntl, fd: int, seconds: float) -> bool:
+    """Whether the exclusive lock of ``fd`` was taken within ``seconds`` (tried every few milliseconds)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
 
 
 def _read_pid(fd: int) -> int | None:

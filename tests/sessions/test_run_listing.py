@@ -177,3 +177,20 @@ def test_runs_older_than_a_date_are_those_started_before_it_running_ones_kept(sm
     with pytest.raises(Exception, match="expected a date as YYYY-MM-DD"):
         parse_date("30/11/2026")
     assert sorted(os.listdir(root)) == ["edge", "live", "old"]
+
+
+def test_a_run_is_locked_for_writing_while_a_list_reads_it_an_instant_but_never_while_a_writer_holds_it(tmp_path):
+    import fcntl
+    import threading
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / directory.LOCK_FILE).write_text("")
+    reader = os.open(run_dir / directory.LOCK_FILE, os.O_RDONLY)
+    fcntl.flock(reader, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a runs screen asking is_locked, as it reads the run
+    threading.Timer(0.05, os.close, (reader,)).start()
+    with RunLock(run_dir) as lock:  # taken once the reader has let go, not refused
+        assert lock.fd is not None and directory.is_locked(run_dir)
+        with pytest.raises(RunDirError, match="being written by another dl-lab process"):
+            RunLock(run_dir)  # a writer holds it: refused after READERS_S
+    assert not directory.is_locked(run_dir)
