@@ -84,8 +84,6 @@ def plain_coercion(descriptor) -> Any:
     item, many = _item_type(descriptor.annotation)
     if item is not str and item is not Path:
         return None
-    if item is str and getattr(info, "path_type", None) is not None:  # a path given as text: Typer's
-        return None
     return PlainRuntimeParam(parameter_info=info, annotation=descriptor.annotation, item=item, many=many)
 
 

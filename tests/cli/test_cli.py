@@ -16,33 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import SESSION
 from typer.testing import CliRunner
 
 from dl_lab.cli.main import app
-
-SESSION = """\
-name: cli-small
-seed: 1
-data: {dataset: moons, samples: 200, noise: 0.1}
-model:
-  - dense: {units: 16, activation: relu}
-  - dense: {units: 2}
-optimizer: {name: adam, lr: 0.02}
-training: {epochs: 3, batch_size: 20}
-"""
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "200")
-    (tmp_path / "s.yaml").write_text(SESSION)
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(app, list(args))
-
-    return invoke
 
 
 def test_run_writes_a_run_directory_and_prints_a_summary(cli, tmp_path):

@@ -11,34 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from dl_lab.cli.main import app
 from dl_lab.sessions import Recorder, RunCancelled, Trainer, load_session
-
-SESSION = """\
-name: cli-small
-seed: 1
-data: {dataset: moons, samples: 200, noise: 0.1}
-model:
-  - dense: {units: 16, activation: relu}
-  - dense: {units: 2}
-optimizer: {name: adam, lr: 0.02}
-training: {epochs: 3, batch_size: 20}
-"""
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "200")
-    (tmp_path / "s.yaml").write_text(SESSION)
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(app, [str(a) for a in args])
-
-    return invoke
 
 
 @pytest.fixture

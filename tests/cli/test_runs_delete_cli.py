@@ -9,34 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from dl_lab.cli.main import app
 from dl_lab.sessions.runs.directory import RunLock
-
-SESSION = """\
-name: cli-small
-seed: 1
-data: {dataset: moons, samples: 100, noise: 0.1}
-model:
-  - dense: {units: 4, activation: relu}
-  - dense: {units: 2}
-optimizer: {name: adam, lr: 0.02}
-training: {epochs: 2, batch_size: 20}
-"""
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "200")
-    (tmp_path / "s.yaml").write_text(SESSION)
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(app, [str(a) for a in args], input=input)
-
-    return invoke
 
 
 @pytest.fixture

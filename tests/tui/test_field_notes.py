@@ -3,19 +3,12 @@ a field shows it once it has the focus or an invalid value; a dialog's fields sh
 
 from __future__ import annotations
 
+from lab_runs import wait_for
 from textual.widgets import Static
 
 from dl_lab.tui.app import make_app
 from dl_lab.tui.dialogs.build_dialogs import LayerDialog
 from dl_lab.tui.widgets.forms import OptionField
-
-
-async def until(pilot, condition, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    assert condition()
 
 
 def field(app, where: str) -> OptionField:
@@ -31,17 +24,17 @@ def note(field: OptionField) -> str | None:
 async def test_a_pane_field_s_note_shows_its_help_when_focused_and_its_error_when_invalid(tmp_path):
     app = make_app(runs_root=tmp_path, sweeps_root=tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(pilot, lambda: any(f.where == "optimizer.lr" for f in app.screen.query(OptionField)))
+        await wait_for(pilot, lambda: any(f.where == "optimizer.lr" for f in app.screen.query(OptionField)))
         lr, epochs = field(app, "optimizer.lr"), field(app, "training.epochs")
         assert not lr.query(".field-note") and not epochs.query(".field-note")  # none made at start
 
         await pilot.press("L")  # the learning rate's own key focuses its field
-        await until(pilot, lambda: note(lr) is not None)
+        await wait_for(pilot, lambda: note(lr) is not None)
         assert note(lr) == lr.help_text
         assert not epochs.query(".field-note")
 
         epochs.control.value = "0"  # typed into a field that never had the focus: refused, its note says why
-        await until(pilot, lambda: note(epochs) is not None)
+        await wait_for(pilot, lambda: note(epochs) is not None)
         assert epochs.error.startswith("training.epochs:") and note(epochs) == epochs.error
 
 
@@ -50,8 +43,8 @@ async def test_a_dialog_s_fields_show_their_notes_from_the_start(tmp_path):
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         await pilot.press("enter")  # edit the first layer
-        await until(pilot, lambda: isinstance(app.screen, LayerDialog))
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerDialog))
         dialog = app.screen
         assert isinstance(dialog, LayerDialog)
-        await until(pilot, lambda: all(note(f) is not None for f in dialog.form.fields))
+        await wait_for(pilot, lambda: all(note(f) is not None for f in dialog.form.fields))
         assert [note(f) for f in dialog.form.fields] == [f.help_text for f in dialog.form.fields]
