@@ -71,6 +71,45 @@ async def test_the_table_fills_after_the_screen_shows_and_keys_work_while_it_loa
         assert names == sorted(names)  # sorted by the column s chose (run), as the rows came
 
 
+async def test_a_first_load_fills_one_screen_while_reading_then_every_run_sorted_in_chunks(
+    recorded, tmp_path, monkeypatch
+):
+    # every run read is a batch of its own; reading stops after 40 of 60 until the gate opens
+    root = copies(recorded, tmp_path / "runs", [f"r{i:02d}" for i in range(60)])
+    gate, read, count = threading.Event(), runs_screen.listed_run, [0]
+
+    def held(folder, include_damaged=False):
+        count[0] += 1
+        if count[0] > 40:
+            gate.wait(10)
+        return read(folder, include_damaged)
+
+    monkeypatch.setattr(runs_screen, "listed_run", held)
+    monkeypatch.setattr(runs_screen, "BATCH_S", 0.0)
+    monkeypatch.setattr(runs_screen, "FILL_CHUNK", 7)
+    added: list[int] = []
+    app = make_app(tiny_session(), runs_root=root, mode="runs")
+    async with app.run_test(size=(160, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.progress == (40, 60))
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        await pilot.pause(0.2)
+        # a screenful of rows shows while the rest are read; later batches wait for the sorted fill
+        assert screen.size.height <= table.row_count < 40 and "40 read" in title(screen)
+        chunk = screen._add_chunk
+
+        def counted(fill, rows, picked, start, selected):
+            added.append(start)
+            chunk(fill, rows, picked, start, selected)
+
+        monkeypatch.setattr(screen, "_add_chunk", counted)
+        gate.set()
+        await wait_for(pilot, lambda: table.row_count == 60 and screen.progress is None, what="every run")
+        assert added == list(range(0, 60, 7))  # the sorted fill, seven rows at a time
+        names = [str(v) for v in table.get_column("run")]
+        assert names == sorted(names, reverse=True)  # newest first: r59 started last
+
+
 async def test_d_deletes_the_marked_run_after_the_confirmation_and_never_a_running_one(recorded, tmp_path):
     root = copies(recorded, tmp_path / "runs", ["r0", "r1", "r2"])
     app = make_app(tiny_session(), runs_root=root, mode="runs")

@@ -61,7 +61,8 @@ TRIAL_STATES = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}
 METRIC_COLUMN = {"val_acc": "val acc/R²", "val_r2": "val acc/R²", "val_loss": "val loss", "train_loss": "train loss"}
 BATCH_S = 0.15  # the loading worker hands the runs read so far to the screen at most this often
 LOADER = "runs-load"  # the loading worker's group
-FILL_CHUNK = 100  # rows added to the table at a time, a refresh between (each row's cells are measured)
+CHUNK_PAUSE_S = 0.001  # a timer, not call_after_refresh: the chunks came back to back, one long stall
+FILL_CHUNK = 100  # rows added to the table at a time, then a pause for the event loop (each row's cells are measured)
 
 
 def row_of(run: Run) -> tuple[list[str], list[object]]:
@@ -247,10 +248,12 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
             self.sweeps = message.sweeps or []
             self._fill()
         elif not self.loaded and message.runs:  # the first load shows the runs read so far (_rows)
-            if before:
-                self._add_rows(message.runs)  # below the others, until all are read and sorted
-            else:
+            if not before:
                 self._fill()
+            elif self.query_one(DataTable).row_count < self.size.height:
+                # below the others, until all are read and sorted; once the table is full they wait for that
+                # sorted fill: every change redraws the table's visible lines, slowly (Rich renders each cell)
+                self._add_rows(message.runs)
             self._title()
         else:
             self._title()
@@ -333,17 +336,19 @@ class RunsScreen(RunDeletion, Screen, inherit_bindings=False):
 
     def _add_chunk(self, fill: int, rows: list, picked: list[int], start: int, selected: str | None) -> None:
         """Rows ``start`` on of fill number ``fill`` (unless a newer fill began), FILL_CHUNK at a time, the rest after
-        the next refresh: the table measures each new row's cells, a long stall for a thousand at once."""
+        a timer: the table measures each new row's cells and draws its visible lines again, a long stall for a
+        thousand at once (``call_after_refresh`` ran the chunks back to back); the timer lets keys through between."""
         if fill != self.fills:
             return
         table = self.query_one(DataTable)
-        for key, row in rows[start : start + FILL_CHUNK]:
+        end = start + FILL_CHUNK
+        for key, row in rows[start:end]:
             mark = "●" if key in self.marked else " "
             table.add_row(mark, *(Text(row[i], end="") for i in picked), key=key)  # plain: no markup to parse
         if selected is not None and selected in table.rows and start <= table.get_row_index(selected):
             table.move_cursor(row=table.get_row_index(selected))
-        if start + FILL_CHUNK < len(rows):
-            self.call_after_refresh(self._add_chunk, fill, rows, picked, start + FILL_CHUNK, selected)
+        if end < len(rows):
+            self.set_timer(CHUNK_PAUSE_S, lambda: self._add_chunk(fill, rows, picked, end, selected))
 
     def _add_rows(self, runs: list[Run]) -> None:
         """``runs`` as rows at the end of the table (the first load shows them so while the rest are read)."""
