@@ -1,13 +1,15 @@
 """Optimizers with torch.optim's update rules, stepping every parameter at once through flat buffers.
 
 All of a model's parameters live in one contiguous array (and their gradients in another), so an update
-is a handful of vector operations whatever the number of layers.
+is a handful of vector operations whatever the number of layers; SGD's go through the BLAS where it can
+(core/blas.py: on its threads, and ``p -= lr v`` in one pass).
 """
 
 from __future__ import annotations
 
 import math
 
+from . import blas
 from .errors import ConfigError
 from .spec import Option, check_options, unknown_name
 
@@ -44,6 +46,8 @@ class Optimizer:
                 buf[self.xp.abs(buf) < TINY] = 0.0
 
     def _update(self, p, g) -> None:
+        if blas.axpy(-self.lr, g, p):  # p -= lr g on the BLAS's threads, where it can
+            return
         xp, s = self.xp, self.scratch
         xp.multiply(g, self.lr, out=s)
         p -= s
@@ -76,12 +80,16 @@ class SGD(Optimizer):
         if m == 0:
             return super()._update(p, g)
         xp, s, buf = self.xp, self.scratch, self.state["momentum_buffer"]
-        buf *= m
-        buf += g
+        if not blas.scal(m, buf):
+            buf *= m
+        if not blas.axpy(1.0, g, buf):
+            buf += g
         if self.cfg["nesterov"]:
             xp.multiply(buf, m, out=s)
             s += g
             s *= self.lr
+        elif blas.axpy(-self.lr, buf, p):
+            return
         else:
             xp.multiply(buf, self.lr, out=s)  # one pass fewer than copying buf first
         p -= s

@@ -19,10 +19,9 @@ sets the calling thread's own count; both halves use one. Where it is missing (a
 
 from __future__ import annotations
 
-import ctypes
-import functools
 from concurrent.futures import ThreadPoolExecutor
 
+from . import blas
 from .model import Sequential, _walk
 
 # A step splits when its batch has at least this many samples and its forward pass at least this many FLOPs
@@ -36,33 +35,9 @@ COUPLED = ("batchnorm", "dropout")
 SPLITS = ("conv2d",)
 
 
-def _find_blas_local():
-    """OpenBLAS's per-thread setter from the BLAS library NumPy loaded, or None (not OpenBLAS, or too old)."""
-    import numpy as np
-
-    np.dot(np.ones((2, 2)), np.ones((2, 2)))  # make sure NumPy's BLAS library is loaded and mapped
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        try:
-            fn = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-        return fn
-    return None
-
-
-_blas_local = functools.cache(_find_blas_local)  # looked up once, on first use
-
-
 def blas_threads_local(n: int) -> int | None:
     """Set this thread's BLAS thread count to ``n``; the count it had, or None when it cannot be set."""
-    setter = _blas_local()
-    return None if setter is None else int(setter(int(n)))
+    return blas.threads_local(n)
 
 
 def splittable(model: Sequential) -> bool:
@@ -73,7 +48,7 @@ def splittable(model: Sequential) -> bool:
     kinds = {layer.kind for _, layer in _walk(model.layers)}
     if kinds & set(COUPLED) or not kinds & set(SPLITS):
         return False
-    return _blas_local() is not None
+    return blas.has_threads_local()
 
 
 class Halves:
@@ -128,7 +103,9 @@ class Halves:
         loss2, out2 = second.result()
         a, b = h / n, (n - h) / n  # each half's loss is its own mean
         grads, other = model.grads, self.replica.grads
-        grads *= a
-        other *= b
-        grads += other
+        if not blas.scal(a, grads):  # through the BLAS: its threads, one pass for grads += b other
+            grads *= a
+        if not blas.axpy(b, other, grads):
+            other *= b
+            grads += other
         return loss1 * a + loss2 * b, xp.concatenate([out1, out2])

@@ -1,0 +1,84 @@
+"""The BLAS's vector updates (core/blas.py): the same numbers as NumPy's, nothing done where they cannot be used,
+and SGD through them stepping as torch.optim's rule says (checked in float64 against the rule written out)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dl_lab.core import blas, make_optimizer
+
+N = 3 * blas.MIN_SIZE + 7  # long enough for the BLAS, and not a multiple of a vector width
+needs_blas = pytest.mark.skipif(blas._routine("axpy", "d") is None, reason="NumPy's BLAS is not OpenBLAS")
+
+
+def vectors(dtype, n=N):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+
+
+@needs_blas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_and_scal_match_numpy(dtype):
+    x, y = vectors(dtype)
+    expected = y.astype(np.float64) + (-0.37) * x.astype(np.float64)
+    assert blas.axpy(-0.37, x, y)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
+    before = y.copy()
+    assert blas.scal(0.9, y)
+    np.testing.assert_allclose(y, before * dtype(0.9), rtol=1e-6 if dtype == np.float32 else 1e-15)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["short", "strided", "mixed dtypes", "integers", "read-only", "a list", "sizes differ"],
+)
+def test_nothing_is_done_where_the_blas_cannot_be_used(case):
+    x, y = vectors(np.float64, 2 * N)
+    if case == "short":
+        x, y = x[: blas.MIN_SIZE - 1], y[: blas.MIN_SIZE - 1]
+    elif case == "strided":
+        x, y = x[::2], y[::2]
+    elif case == "mixed dtypes":
+        x = x.astype(np.float32)
+    elif case == "integers":
+        x, y = x.astype(np.int64), y.astype(np.int64)
+    elif case == "read-only":
+        y.flags.writeable = False
+    elif case == "a list":
+        x = list(x)
+    elif case == "sizes differ":
+        x = x[:-1]
+    before = np.array(y, copy=True)
+    assert blas.axpy(2.0, x, y) is False
+    np.testing.assert_array_equal(y, before)
+    if case in ("short", "strided", "integers", "read-only"):
+        assert blas.scal(2.0, y) is False
+        np.testing.assert_array_equal(y, before)
+
+
+@needs_blas
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_through_the_blas_follows_torch_optim_rule(momentum, nesterov, monkeypatch):
+    if nesterov and momentum == 0:
+        pytest.skip("Nesterov needs momentum")
+    used = []
+    axpy = blas.axpy
+    monkeypatch.setattr(blas, "axpy", lambda *args: used.append(axpy(*args)) or used[-1])
+    rng = np.random.default_rng(1)
+    p0 = rng.standard_normal(N)
+    grads = [rng.standard_normal(N) for _ in range(3)]
+    opt = make_optimizer({"name": "sgd", "lr": 0.05, "momentum": momentum, "nesterov": nesterov})
+    opt.bind(np, N, np.float64)
+    p = p0.copy()
+    ref, buf = p0.copy(), np.zeros(N)
+    for g in grads:
+        opt.step(p, g)
+        # torch.optim.SGD: buf = momentum buf + g (buf = g at the first step); step = g + momentum buf (nesterov)
+        buf = momentum * buf + g
+        step = (g + momentum * buf) if nesterov else (buf if momentum else g)
+        ref = ref - 0.05 * step
+    np.testing.assert_allclose(p, ref, rtol=1e-13, atol=1e-15)
+    assert used and all(used)  # the steps went through the BLAS
