@@ -17,9 +17,10 @@ import functools
 
 import numpy as np
 
-# Vectors shorter than this are updated by NumPy: for a Playground-sized network (a hundred parameters) the
-# ctypes call costs more than it saves.
-MIN_SIZE = 4096
+# Vectors shorter than this are updated by NumPy: below it a pass stays in the core's cache and takes a few
+# microseconds, which the ctypes call and the BLAS's threads cost too (the MNIST CNN's 9,000 parameters, the
+# Playground's hundred).
+MIN_SIZE = 32768
 # The symbol names of a CBLAS routine, by build: NumPy 2's scipy-openblas (64-bit integers, prefixed and suffixed),
 # the openblas64_ of NumPy 1.2x, then 32-bit integer builds.
 NAMES = (
@@ -88,13 +89,16 @@ def _routine(name: str, letter: str):
 
 def _usable(name: str, *arrays):
     """The routine ``name`` for ``arrays`` (contiguous NumPy vectors of one float dtype and size, at least
-    MIN_SIZE long, the last writeable), or None."""
+    MIN_SIZE long, the last writeable), or None. A short vector leaves at the first test: a small network's
+    step calls this for each update."""
     y = arrays[-1]
+    if type(y) is not np.ndarray or y.size < MIN_SIZE:
+        return None
     for v in arrays:
         if type(v) is not np.ndarray or v.dtype != y.dtype or v.size != y.size or not v.flags.c_contiguous:
             return None
     letter = _LETTER.get(y.dtype)
-    if letter is None or y.size < MIN_SIZE or not y.flags.writeable:
+    if letter is None or not y.flags.writeable:
         return None
     found = _routine(name, letter)
     if found is None or (found[1] is ctypes.c_int and y.size >= 2**31):
