@@ -72,17 +72,18 @@ def gradcheck(
         targets.append(("input", x))
     errors = {}
     for key, arr in targets:
-        flat = arr.reshape(-1)
-        idx = pick.choice(flat.size, size=min(max_entries, flat.size), replace=False)
+        idx = pick.choice(arr.size, size=min(max_entries, arr.size), replace=False)
         numeric = np.empty(len(idx))
         for j, i in enumerate(idx):
-            i = int(i)
-            orig = float(flat[i])
-            flat[i] = orig + eps
+            # the entry by its index in the array's shape: a parameter may be a transposed view of the flat
+            # buffer (a dense weight), where reshape(-1) would be a copy and the perturbation would change nothing
+            at = tuple(int(k) for k in np.unravel_index(int(i), arr.shape))
+            orig = float(arr[at])
+            arr[at] = orig + eps
             up = loss_value(x)
-            flat[i] = orig - eps
+            arr[at] = orig - eps
             down = loss_value(x)
-            flat[i] = orig
+            arr[at] = orig
             numeric[j] = (up - down) / (2 * eps)
         errors[key] = _rel_error(analytic[key].reshape(-1)[idx], numeric)
     for name, value in saved_buffers.items():

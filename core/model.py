@@ -128,14 +128,32 @@ class Sequential:
         self.grads = self.xp.zeros(self.size, dtype=self.dtype)
         offset = 0
         for _, p in order:
-            view = slice(offset, offset + p.size)
-            p.bind(self.params[view].reshape(p.shape), self.grads[view].reshape(p.shape), offset)
+            p.offset = offset
+            p.bind(p.view(self.params), p.view(self.grads), offset)
             offset += p.size
         self.reset_parameters(seed)
         ctx = Context(self.xp, self.dtype, self.backend.rng(seed + 1))
         self.ctx = ctx
         for layer in self.layers:
             layer.bind(ctx)
+
+    def to_plain(self, flat):
+        """``flat`` (a vector in this model's layout: parameters, gradients, an optimizer's state) in the plain
+        layout that files keep: each parameter's values in its shape's row-major order, as in the checkpoints,
+        at the same offsets. A new array of ``flat``'s kind."""
+        xp = self.backend.xp if not isinstance(flat, np.ndarray) else np
+        plain = xp.array(flat, copy=True)
+        for _, p in self.named_parameters():
+            if p.transposed:
+                plain[p.offset : p.offset + p.size] = p.view(flat).reshape(-1)
+        return plain
+
+    def from_plain(self, plain, out) -> None:
+        """Write ``plain`` (a vector in the plain layout, ``to_plain``) into ``out`` (one in this model's)."""
+        out[...] = plain
+        for _, p in self.named_parameters():
+            if p.transposed:
+                p.view(out)[...] = plain[p.offset : p.offset + p.size].reshape(p.shape)
 
     def reset_parameters(self, seed: int = 0) -> None:
         """Draw every parameter again from its initializer (layer's own, else the model's), host-side."""

@@ -69,8 +69,7 @@ class Halves:
         rep = Sequential(model.specs, model.input_shape, backend=model.backend, dtype=model.dtype, init=model.init)
         grads = model.xp.zeros_like(model.grads)
         for (_, mine), (_, theirs) in zip(model.named_parameters(), rep.named_parameters(), strict=True):
-            view = grads[mine.offset : mine.offset + mine.size].reshape(mine.shape)
-            theirs.bind(mine.data, view, mine.offset)
+            theirs.bind(mine.data, mine.view(grads), mine.offset)
         rep.params, rep.grads = model.params, grads
         for (_, a), (_, b) in zip(_walk(model.layers), _walk(rep.layers), strict=True):
             b.needs_input_grad, b.frozen = a.needs_input_grad, a.frozen

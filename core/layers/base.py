@@ -24,15 +24,22 @@ class Parameter:
 
     ``regularized`` parameters (weights) receive the L1/L2 penalty; biases and batchnorm's
     scale and shift never do (seed 001: regularize weights, not biases).
+
+    ``transposed``: the flat buffers hold the matrix's transpose, row after row (a dense weight is (out, in), as in
+    PyTorch and the checkpoints, and is stored (in, out): the forward GEMM ``x W^T`` and the weight gradient
+    ``x^T dz`` then read and write contiguous matrices, which OpenBLAS multiplies 10-25% faster than the
+    transposed ones). ``data`` and ``grad`` are the (out, in) views either way; only code that indexes the flat
+    buffers sees the order, and goes through ``view`` and ``flat_index``.
     """
 
-    __slots__ = ("_data", "_grad", "init", "name", "offset", "regularized", "shape")
+    __slots__ = ("_data", "_grad", "init", "name", "offset", "regularized", "shape", "transposed")
 
-    def __init__(self, name: str, shape: tuple[int, ...], init, regularized: bool):
+    def __init__(self, name: str, shape: tuple[int, ...], init, regularized: bool, transposed: bool = False):
         self.name = name
         self.shape = tuple(int(s) for s in shape)
         self.init = init
         self.regularized = regularized
+        self.transposed = transposed and len(self.shape) == 2
         # Backend arrays (NumPy or CuPy), views into the model's flat buffers once it allocates them.
         self._data: Any = None
         self._grad: Any = None
@@ -41,6 +48,22 @@ class Parameter:
     def bind(self, data, grad, offset: int) -> None:
         """Make ``data`` and ``grad`` the views of the model's flat buffers at ``offset`` (the model calls this)."""
         self._data, self._grad, self.offset = data, grad, offset
+
+    def view(self, flat):
+        """This parameter's values in ``flat`` (a vector in the model's layout: its parameters, its gradients, an
+        optimizer's state, a direction in weight space), shaped as the parameter: a view, written through."""
+        block = flat[self.offset : self.offset + self.size]
+        return block.reshape(self.shape[::-1]).T if self.transposed else block.reshape(self.shape)
+
+    def flat_index(self, index: tuple[int, ...]) -> int:
+        """Where the entry at ``index`` (in ``shape``) sits in the model's flat buffers."""
+        shape, index = (self.shape[::-1], index[::-1]) if self.transposed else (self.shape, index)
+        at = 0
+        for i, n in zip(index, shape, strict=True):
+            if not 0 <= i < n:
+                raise IndexError(f"index {tuple(index)} is outside {self.name}'s shape {self.shape}")
+            at = at * n + int(i)
+        return self.offset + at
 
     # Read-only on purpose: the optimizer updates the flat buffers, so a layer that rebinds ``p.grad = g``
     # instead of writing into it (``p.grad[...] = g``) would compute correct gradients that nothing ever uses.
@@ -151,8 +174,8 @@ class Layer(ABC):
         for name, value in self._buffers.items():
             self._buffers[name] = ctx.xp.asarray(value, dtype=ctx.dtype)
 
-    def add_parameter(self, name: str, shape, init, regularized: bool) -> Parameter:
-        p = Parameter(name, shape, init, regularized)
+    def add_parameter(self, name: str, shape, init, regularized: bool, transposed: bool = False) -> Parameter:
+        p = Parameter(name, shape, init, regularized, transposed)
         self._params[name] = p
         return p
 

@@ -27,7 +27,10 @@ class Dense(Layer):
             raise self.error(f"expected a flat input (features,), got {input_shape}; add a flatten layer before it")
         units = self.cfg["units"]
         self.act = get_activation(self.cfg["activation"], f"{self.where}.activation")
-        self.weight = self.add_parameter("weight", (units, input_shape[0]), self.cfg["init"], regularized=True)
+        # stored transposed, (in, units): both GEMMs below then run on contiguous matrices (Parameter's docstring)
+        self.weight = self.add_parameter(
+            "weight", (units, input_shape[0]), self.cfg["init"], regularized=True, transposed=True
+        )
         self.bias = self.add_parameter("bias", (units,), self.cfg["bias_init"], False) if self.cfg["bias"] else None
         return (units,)
 
@@ -43,7 +46,7 @@ class Dense(Layer):
     def backward(self, dy):
         dz = self.act.backward(dy, self._z, self._y)
         xp = self.ctx.xp
-        xp.matmul(dz.T, self._x, out=self.weight.grad)
+        xp.matmul(self._x.T, dz, out=self.weight.grad.T)  # dW^T = x^T dz, into the (in, units) storage
         if self.bias is not None:
             dz.sum(axis=0, out=self.bias.grad)  # the method skips NumPy's Python-level wrapper
         return dz @ self.weight.data if self.needs_input_grad else None

@@ -97,12 +97,12 @@ def filter_normalized_direction(model, rng: np.random.Generator) -> np.ndarray:
     for _, p in model.named_parameters():
         if not p.regularized or id(p) in batchnorm:
             continue
-        w = params[p.offset : p.offset + p.size].reshape(p.shape[0], -1)
+        w = p.view(params).reshape(p.shape[0], -1)
         d = rng.standard_normal(w.shape)
         d_norm = np.linalg.norm(d, axis=1, keepdims=True)
         w_norm = np.linalg.norm(w, axis=1, keepdims=True)
         d *= w_norm / np.where(d_norm > 0, d_norm, 1.0)
-        direction[p.offset : p.offset + p.size] = d.reshape(-1)
+        p.view(direction)[...] = d.reshape(p.shape)
     return direction.astype(model.dtype)
 
 
@@ -113,7 +113,7 @@ def _flat(model, path: Path) -> np.ndarray:
         for key, p in model.named_parameters():
             if key not in npz.files or tuple(npz[key].shape) != tuple(p.shape):
                 raise InspectError(f"{path}: no parameter {key} of shape {p.shape}; it does not belong to this run")
-            flat[p.offset : p.offset + p.size] = np.asarray(npz[key], dtype=np.float64).reshape(-1)
+            p.view(flat)[...] = np.asarray(npz[key], dtype=np.float64)
     return flat
 
 

@@ -38,7 +38,9 @@ def save_resume(trainer, folder: Path) -> None:
     p.rng_state = _rng_state(trainer.model.ctx.rng)
     opt = trainer.optimizer
     be = trainer.model.backend
-    arrays = {f"state.{k}": be.to_host(v) for k, v in opt.state.items()}
+    # in the plain layout (each parameter row-major, as the checkpoints): the file does not depend on how the
+    # engine stores a parameter (a dense weight is kept transposed), and runs stopped by earlier versions resume
+    arrays = {f"state.{k}": trainer.model.to_plain(be.to_host(v)) for k, v in opt.state.items()}
     with open(folder / "optimizer.npz", "wb") as f:
         np.savez(f, **arrays)
     state = {"progress": asdict(p), "optimizer_t": opt.t, "optimizer_lr": opt.lr}
@@ -90,7 +92,7 @@ def load_resume(trainer, run_dir: Path) -> None:
     model.load_state_dict(weights, str(last))
     opt.t = state["optimizer_t"]
     for key, value in moments.items():
-        opt.state[key.split(".", 1)[1]][...] = be.asarray(value)
+        model.from_plain(be.asarray(value, dtype=model.dtype), opt.state[key.split(".", 1)[1]])
     for key, value in progress.items():
         setattr(trainer.progress, key, value)
     if trainer.progress.rng_state and _rng_state(trainer.model.ctx.rng) is not None:

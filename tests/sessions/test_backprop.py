@@ -97,15 +97,14 @@ def test_the_walk_gradients_equal_the_engine_and_finite_differences():
     m = Sequential(list(session.config.model), model.input_shape, dtype="float64", loss=loss)
     m.load_state_dict(model.state_dict())
     for key, p in m.named_parameters():
-        flat = p.data.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + 1e-6
+        for at in np.ndindex(p.shape):  # by index: a dense weight is a transposed view of the flat buffer
+            old = p.data[at]
+            p.data[at] = old + 1e-6
             up = float(loss(m.forward(x), y)[0])
-            flat[i] = old - 1e-6
+            p.data[at] = old - 1e-6
             down = float(loss(m.forward(x), y)[0])
-            flat[i] = old
-            assert grads[key].reshape(-1)[i] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8)
+            p.data[at] = old
+            assert grads[key][at] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8)
 
 
 def test_a_cnn_is_walked_per_tensor_with_the_engine_gradients():

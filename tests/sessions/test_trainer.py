@@ -130,6 +130,27 @@ def test_an_interrupted_run_resumes_to_the_same_weights(small_session, tmp_path,
     assert resumed.optimizer.t == full.optimizer.t
 
 
+def test_a_stopped_runs_optimizer_state_is_kept_row_major_per_parameter(small_session, tmp_path):
+    # as the checkpoints: the file does not depend on the engine keeping dense weights transposed, and a run stopped
+    # by a version that kept them row-major resumes with its moments where they belong
+    first = Trainer(small_session())
+    with Recorder(tmp_path, first) as rec:
+        for e in first.run(should_stop=lambda: first.progress.step >= 5):
+            rec.record(e)
+    model, state = first.model, first.optimizer.state
+    with np.load(tmp_path / "resume" / "optimizer.npz", allow_pickle=False) as saved:
+        assert set(saved.files) == {"state.exp_avg", "state.exp_avg_sq"}
+        for name, flat in state.items():
+            for _, p in model.named_parameters():
+                part = saved[f"state.{name}"][p.offset : p.offset + p.size]
+                np.testing.assert_array_equal(part.reshape(p.shape), p.view(flat))
+    assert any(p.transposed for _, p in model.named_parameters())
+    resumed = Trainer(small_session())
+    load_resume(resumed, tmp_path)
+    for name, flat in state.items():
+        np.testing.assert_array_equal(resumed.optimizer.state[name], flat)
+
+
 def test_statistics_of_a_diverging_tensor_describe_its_finite_values():
     from dl_lab.sessions.training.stats import describe
 

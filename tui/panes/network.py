@@ -149,11 +149,11 @@ class NetworkPane(Pane):
         layer = self.live.model.layers[col.layer]
         unit = pick[-1]
         if pick[0] == "link":
-            p, at = layer.weight, unit * layer.weight.shape[1] + pick[2]
-            return "weight", p.offset + at, f"model[{col.layer}].weight[{unit}, {pick[2]}]"
+            index = layer.weight.flat_index((unit, pick[2]))
+            return "weight", index, f"model[{col.layer}].weight[{unit}, {pick[2]}]"
         if layer.bias is None:
             return None
-        return "bias", layer.bias.offset + unit, f"model[{col.layer}].bias[{unit}]"
+        return "bias", layer.bias.flat_index((unit,)), f"model[{col.layer}].bias[{unit}]"
 
     # --- drawing -----------------------------------------------------------------------------------
     def draw(self, state):
