@@ -41,6 +41,25 @@ def test_conv_gradients_in_both_layouts_and_both_input_gradient_paths(channels):
     assert_layer_gradients({"conv2d": {"filters": 3, "kernel": 3, "stride": 2, "padding": 1}}, (channels, 7, 6))
 
 
+@pytest.mark.parametrize("channels,filters", [(3, 8), (6, 64), (40, 64)])
+def test_a_stride_one_input_gradient_is_the_same_by_correlation_and_by_col2im(channels, filters):
+    # many more filters than channels (F >= 2C, F >= 64) take col2im, the others the correlation
+    spec = {"conv2d": {"filters": filters, "kernel": 3, "padding": "same", "activation": "tanh"}}
+    layer = Sequential([spec], (channels, 4, 5), dtype="float64").layers[0]
+    layer.needs_input_grad = True  # a first layer's input is data: no gradient unless asked
+    assert layer.correlate == (filters < 2 * channels or filters < 64)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, channels, 4, 5))
+    dy = rng.standard_normal((3, filters, 4, 5))
+    dxs = []
+    for correlate in (True, False):
+        layer.correlate = correlate
+        layer.forward(x, True)
+        dxs.append(layer.backward(dy.copy()))
+    np.testing.assert_allclose(dxs[0], dxs[1], rtol=1e-10, atol=1e-12)
+    assert_layer_gradients({"conv2d": {"filters": 64, "kernel": 3, "padding": 1}}, (6, 4, 5))  # the col2im path
+
+
 CNN = [
     {"conv2d": {"filters": 4, "kernel": 3, "padding": 1, "activation": "relu"}},
     {"maxpool2d": {"size": 2}},
