@@ -32,6 +32,7 @@ class Optimizer:
 
     def bind(self, xp, size: int, dtype) -> None:
         self.xp = xp
+        self.use_blas = size >= blas.MIN_SIZE  # worth a try (a small network's step is tens of microseconds)
         self.scratch = xp.empty(size, dtype=dtype)
         self.state = {name: xp.zeros(size, dtype=dtype) for name in self.state_names()}
 
@@ -46,7 +47,7 @@ class Optimizer:
                 buf[self.xp.abs(buf) < TINY] = 0.0
 
     def _update(self, p, g) -> None:
-        if blas.axpy(-self.lr, g, p):  # p -= lr g on the BLAS's threads, where it can
+        if self.use_blas and blas.axpy(-self.lr, g, p):  # p -= lr g on the BLAS's threads, where it can
             return
         xp, s = self.xp, self.scratch
         xp.multiply(g, self.lr, out=s)
@@ -80,15 +81,15 @@ class SGD(Optimizer):
         if m == 0:
             return super()._update(p, g)
         xp, s, buf = self.xp, self.scratch, self.state["momentum_buffer"]
-        if not blas.scal(m, buf):
+        if not (self.use_blas and blas.scal(m, buf)):
             buf *= m
-        if not blas.axpy(1.0, g, buf):
+        if not (self.use_blas and blas.axpy(1.0, g, buf)):
             buf += g
         if self.cfg["nesterov"]:
             xp.multiply(buf, m, out=s)
             s += g
             s *= self.lr
-        elif blas.axpy(-self.lr, buf, p):
+        elif self.use_blas and blas.axpy(-self.lr, buf, p):
             return
         else:
             xp.multiply(buf, self.lr, out=s)  # one pass fewer than copying buf first
