@@ -57,9 +57,9 @@ class Parameter:
 
     def flat_index(self, index: tuple[int, ...]) -> int:
         """Where the entry at ``index`` (in ``shape``) sits in the model's flat buffers."""
-        shape, index = (self.shape[::-1], index[::-1]) if self.transposed else (self.shape, index)
+        shape, stored = (self.shape[::-1], index[::-1]) if self.transposed else (self.shape, index)
         at = 0
-        for i, n in zip(index, shape, strict=True):
+        for i, n in zip(stored, shape, strict=True):
             if not 0 <= i < n:
                 raise IndexError(f"index {tuple(index)} is outside {self.name}'s shape {self.shape}")
             at = at * n + int(i)
