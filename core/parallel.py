@@ -35,11 +35,6 @@ COUPLED = ("batchnorm", "dropout")
 SPLITS = ("conv2d",)
 
 
-def blas_threads_local(n: int) -> int | None:
-    """Set this thread's BLAS thread count to ``n``; the count it had, or None when it cannot be set."""
-    return blas.threads_local(n)
-
-
 def splittable(model: Sequential) -> bool:
     """Whether ``model``'s steps may be split (NumPy backend, a convolution, no batch-coupled or random layers, and
     control of BLAS threads)."""
@@ -87,18 +82,18 @@ class Halves:
     def step(self, x, y):
         if self.replica is None:
             self.replica = self._replica()
-            self.pool = ThreadPoolExecutor(1, "dl-lab-half", initializer=blas_threads_local, initargs=(1,))
+            self.pool = ThreadPoolExecutor(1, "dl-lab-half", initializer=blas.threads_local, initargs=(1,))
         assert self.pool is not None
         model, xp = self.model, self.model.xp
         n = len(x)
         h = (n + 1) // 2
         second = self.pool.submit(self._half, self.replica, x[h:], y[h:])
-        before = blas_threads_local(1)
+        before = blas.threads_local(1)
         try:
             loss1, out1 = self._half(model, x[:h], y[:h])
         finally:
             if before is not None:
-                blas_threads_local(before)
+                blas.threads_local(before)
         loss2, out2 = second.result()
         a, b = h / n, (n - h) / n  # each half's loss is its own mean
         grads, other = model.grads, self.replica.grads

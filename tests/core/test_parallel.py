@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from dl_lab.core import Sequential, TrainStep, get_loss, make_optimizer, parallel
-from dl_lab.core.parallel import blas_threads_local, splittable
+from dl_lab.core.blas import threads_local as blas_threads_local
+from dl_lab.core.parallel import splittable
 
 CNN = [
     {"conv2d": {"filters": 4, "kernel": 3, "padding": "same", "activation": "relu"}},
