@@ -107,7 +107,8 @@ class Dataset:
 
     def _encode(self, inputs: np.ndarray) -> np.ndarray:
         normalized = self.normalize(inputs)
-        return normalized if self._pca is None else self._pca.apply(normalized, self.dtype)
+        encoded = normalized if self._pca is None else self._pca.apply(normalized, self.dtype)
+        return np.ascontiguousarray(encoded)  # row-major whatever the source: batches gather whole rows
 
     def stored_inputs(self, split: str) -> np.ndarray:
         """A split's inputs as stored: features computed, not normalized (uint8 for images)."""
