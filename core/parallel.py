@@ -14,7 +14,9 @@ no dropout, whose masks would come from two generators): the result stays exactl
 whatever the number of cores. Small steps stay whole: a thread hand-off costs tens of microseconds.
 
 BLAS threads: OpenBLAS's ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27 and later, as bundled with NumPy)
-sets the calling thread's own count; both halves use one. Where it is missing (another BLAS) steps stay whole.
+sets the calling thread's own count; both halves use one, and so does the rest of a split step (TrainStep keeps it
+to the end, and evaluates a split model in halves too): a BLAS call on two threads wakes OpenBLAS's own worker, which
+then spins for a while, on a core the halves need. Where the setter is missing (another BLAS) steps stay whole.
 """
 
 from __future__ import annotations
@@ -79,15 +81,36 @@ class Halves:
         model.backward(dout)
         return loss, out
 
-    def step(self, x, y):
-        if self.replica is None:
+    def _start(self) -> tuple[Sequential, ThreadPoolExecutor]:
+        if self.replica is None or self.pool is None:
             self.replica = self._replica()
             self.pool = ThreadPoolExecutor(1, "dl-lab-half", initializer=blas.threads_local, initargs=(1,))
-        assert self.pool is not None
+        return self.replica, self.pool
+
+    def predict(self, x, batch_size: int):
+        """The model's outputs on host array ``x`` in evaluation mode, as ``predict_batches`` gives them, each
+        batch of ``batch_size`` run as two halves at once where that is worth it."""
+        model = self.model
+        replica, pool = self._start()
+        chunks = []
+        for i in range(0, len(x), batch_size):
+            batch = model.backend.asarray(x[i : i + batch_size])
+            n = len(batch)
+            if not self.worth(n):
+                chunks.append(model.forward(batch, training=False))
+                continue
+            h = (n + 1) // 2
+            second = pool.submit(replica.forward, batch[h:], False)
+            chunks.append(model.forward(batch[:h], training=False))
+            chunks.append(second.result())
+        return model.xp.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+
+    def step(self, x, y):
+        _, pool = self._start()
         model, xp = self.model, self.model.xp
         n = len(x)
         h = (n + 1) // 2
-        second = self.pool.submit(self._half, self.replica, x[h:], y[h:])
+        second = pool.submit(self._half, self.replica, x[h:], y[h:])
         before = blas.threads_local(1)
         try:
             loss1, out1 = self._half(model, x[:h], y[:h])

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from dl_lab.core import TrainStep, predict_batches
+from dl_lab.core import TrainStep
 from dl_lab.core.errors import ConfigError
 from dl_lab.sessions.events import (
     EpochEnded,
@@ -249,7 +249,7 @@ class Trainer:
 
     def _end_epoch(self, epoch: int, totals, elapsed: float) -> EpochEnded:
         p = self.progress
-        out = predict_batches(self.model, self.dataset.x_val)
+        out = self.step_fn.predict(self.dataset.x_val)
         val = evaluate(self.loss, out, self.y_val, self.model.backend, self.dataset)
         train = totals.result(self.loss, self.dataset)
         sps = self._samples_done() / p.train_time if p.train_time > 0 else 0.0

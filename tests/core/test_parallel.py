@@ -112,3 +112,51 @@ def test_each_half_runs_on_one_blas_thread():
     thread.start()
     thread.join()
     assert seen["now"] == 1
+
+
+def test_a_split_step_runs_on_one_blas_thread_to_its_end_and_restores_the_count(always_split):
+    # A BLAS call on two threads (the halves' sum, an SGD update) would wake OpenBLAS's worker, which then spins on
+    # a core the next step's halves need.
+    loss = get_loss("cross_entropy")
+    model = Sequential(CNN, (2, 8, 8), seed=3, loss=loss)
+    optimizer = make_optimizer({"name": "sgd", "lr": 0.01, "momentum": 0.9})
+    seen = []
+    update = optimizer.step
+
+    def probe(p, g):
+        count = blas_threads_local(1)
+        blas_threads_local(count)
+        seen.append(count)
+        update(p, g)
+
+    optimizer.step = probe
+    step = TrainStep(model, loss, optimizer)
+    before = blas_threads_local(2)
+    try:
+        x, y = np.zeros((16, 2, 8, 8), np.float32), np.zeros(16, int)
+        step(x, y)
+        assert step.halves.replica is not None and seen == [1]
+        assert blas_threads_local(2) == 2  # restored after the step
+        step(x, y, keep=True)  # a monitored step stays whole, on the thread's own count
+        assert seen == [1, 2]
+    finally:
+        blas_threads_local(before)
+
+
+@pytest.mark.parametrize("rows", [40, 7, 1])
+def test_evaluation_of_a_split_model_runs_in_halves_and_gives_predict_batches_outputs(always_split, rows):
+    from dl_lab.core import predict_batches
+
+    loss = get_loss("cross_entropy")
+    model = Sequential(CNN, (2, 8, 8), seed=3, dtype="float64", loss=loss)
+    step = TrainStep(model, loss, make_optimizer({"name": "adam", "lr": 0.01}))
+    x = np.random.default_rng(1).standard_normal((rows, 2, 8, 8))
+    submitted = []
+    _, pool = step.halves._start()
+    submit = pool.submit
+    pool.submit = lambda fn, *a: submitted.append(len(a[0])) or submit(fn, *a)
+    out = np.asarray(step.predict(x, batch_size=16))
+    assert out.shape == (rows, 5)
+    np.testing.assert_allclose(out, np.asarray(predict_batches(model, x, 16)), rtol=1e-12, atol=1e-14)
+    # batches of 16, 16 and 8 rows for 40: each run as two halves (the second half on the pool); one row stays whole
+    assert submitted == {40: [8, 8, 4], 7: [3], 1: []}[rows]
