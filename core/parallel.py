@@ -106,11 +106,11 @@ class Halves:
         return model.xp.concatenate(chunks) if len(chunks) > 1 else chunks[0]
 
     def step(self, x, y):
-        _, pool = self._start()
+        replica, pool = self._start()
         model, xp = self.model, self.model.xp
         n = len(x)
         h = (n + 1) // 2
-        second = pool.submit(self._half, self.replica, x[h:], y[h:])
+        second = pool.submit(self._half, replica, x[h:], y[h:])
         before = blas.threads_local(1)
         try:
             loss1, out1 = self._half(model, x[:h], y[:h])
@@ -119,7 +119,7 @@ class Halves:
                 blas.threads_local(before)
         loss2, out2 = second.result()
         a, b = h / n, (n - h) / n  # each half's loss is its own mean
-        grads, other = model.grads, self.replica.grads
+        grads, other = model.grads, replica.grads
         if not blas.scal(a, grads):  # through the BLAS: its threads, one pass for grads += b other
             grads *= a
         if not blas.axpy(b, other, grads):

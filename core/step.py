@@ -55,7 +55,7 @@ class TrainStep:
 
     def _step(self, x, y, keep: bool, split: bool):
         model = self.model
-        if split:
+        if split and self.halves is not None:
             loss, out = self.halves.step(x, y)
         else:
             out = model.forward(x, training=True, keep=keep)
