@@ -40,18 +40,19 @@ class TrainStep:
         self.halves = Halves(model, loss) if split and splittable(model) else None
 
     def __call__(self, x, y, keep: bool = False):
-        if self.halves is not None and not keep and self.halves.worth(len(x)):
-            # A split step stays on one BLAS thread per core to its end. One BLAS call on two threads in it (the
-            # halves' sum, an SGD update) wakes OpenBLAS's own worker thread, which then waits for more work by
-            # spinning, on one of the two cores the halves run on: W4's step took 80 ms instead of 44 in three
-            # runs of four.
-            before = blas.threads_local(1)
-            try:
-                return self._step(x, y, keep, split=True)
-            finally:
-                if before is not None:
-                    blas.threads_local(before)
-        return self._step(x, y, keep, split=False)
+        if self.halves is None:
+            return self._step(x, y, keep, split=False)
+        # A model that splits trains on one BLAS thread per core, split steps to their end and whole ones (small, or
+        # monitored) too. One BLAS call on two threads (the halves' sum, an SGD update) wakes OpenBLAS's own worker
+        # thread, which then waits for more work by spinning, on one of the two cores the halves run on: W4's step
+        # took 80 ms instead of 44 in three runs of four. A whole step then costs a little more (W4's monitored step:
+        # 84 ms on one BLAS thread, 68 on two) than the spinning cost the steps after it (25-40 ms).
+        before = blas.threads_local(1)
+        try:
+            return self._step(x, y, keep, split=not keep and self.halves.worth(len(x)))
+        finally:
+            if before is not None:
+                blas.threads_local(before)
 
     def _step(self, x, y, keep: bool, split: bool):
         model = self.model
