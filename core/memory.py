@@ -177,13 +177,13 @@ def available_memory(backend: str = "numpy") -> tuple[int | None, str]:
     return min(found)
 
 
-def _footprint(layer: Layer) -> Footprint:
+def layer_footprint(layer: Layer) -> Footprint:
     """A layer's footprint; a block's is its layers' (kept and scratch add up, the largest work counts) plus
     the sum it returns."""
     children = layer.children()
     if not children:
         return layer.footprint()
-    parts = [_footprint(c) for c in children]
+    parts = [layer_footprint(c) for c in children]
     out = prod(layer.output_shape)
     return Footprint(
         kept=sum(p.kept for p in parts) + out,
@@ -201,7 +201,7 @@ def estimate(layers: list[Layer], input_shape, itemsize: int, budget: Budget) ->
     b, e, m = max(int(budget.batch_size), 1), max(int(budget.eval_batch), 0), max(int(budget.probe_batch), 0)
     copies = 2 + budget.optimizer_copies + 1  # values, gradients, optimizer, host copy
     sizes = [layer.param_count() for layer in layers]
-    feet = [_footprint(layer) for layer in layers]
+    feet = [layer_footprint(layer) for layer in layers]
     n_params = sum(sizes)
     param_bytes = n_params * itemsize * copies
     n_in = prod(input_shape)

@@ -21,20 +21,41 @@ then spins for a while, on a core the halves need. Where the setter is missing (
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from . import blas
+from .layers.base import prod
+from .memory import layer_footprint
 from .model import Sequential, _walk
 
 # A step splits when its batch has at least this many samples and its forward pass at least this many FLOPs
 # (W2, the small MNIST CNN, at batch 64: 37 MFLOP; the Playground's 2-8-8-1 net at batch 10: 2 kFLOP).
 SPLIT_MIN_BATCH = 16
 SPLIT_MIN_FLOPS = 10_000_000
+# Each half trains in micro-batches whose largest layer (its kept arrays, scratch and work: core/memory.py) holds
+# about this many bytes. Measured on W4 (CIFAR CNN, halves of 64, 0.86 MB a sample in its second convolution), one
+# core: micro-batches of 64 took 42-45 ms, of 32 38 ms, of 16 29.5 ms, of 8 29 ms, of 4 31 ms: its passes then
+# work in the cache instead of memory. W2 (0.24 MB a sample, halves of 32) is as fast whole as in 16s.
+MICRO_BYTES = 16 << 20
 # Layers whose result for one sample depends on the rest of the batch or on a random generator.
 COUPLED = ("batchnorm", "dropout")
 # The layers whose steps are mostly element-wise passes: a model splits only with one of them. A dense network's
 # step is its GEMMs, which two BLAS threads share well: split, W1 (784-256-128-10) trained 20-45% slower.
 SPLITS = ("conv2d",)
+
+
+def micro_batch(model: Sequential, training: bool = True) -> int:
+    """Samples per micro-batch: as many as keep the largest layer's footprint near MICRO_BYTES, in a training step
+    (kept arrays, scratch and work) or in an evaluation (its work, input and output)."""
+    largest = 0
+    for layer in model.layers:
+        f = layer_footprint(layer)
+        ends = prod(layer.input_shape) + prod(layer.output_shape)
+        size = f.kept + f.scratch + f.work if training else f.eval_work + ends
+        largest = max(largest, size)
+    return max(1, MICRO_BYTES // max(1, largest * model.dtype.itemsize))
 
 
 def splittable(model: Sequential) -> bool:
@@ -57,6 +78,9 @@ class Halves:
         self.model, self.loss = model, loss
         self.replica: Sequential | None = None
         self.pool: ThreadPoolExecutor | None = None
+        self.micro = micro_batch(model)
+        self.eval_micro = micro_batch(model, training=False)
+        self._sums: dict[int, Any] = {}  # per model (the model, its replica): the gradient summed over micro-batches
 
     def worth(self, n: int) -> bool:
         return n >= SPLIT_MIN_BATCH and self.model.flops * n >= SPLIT_MIN_FLOPS
@@ -76,10 +100,34 @@ class Halves:
         return rep
 
     def _half(self, model: Sequential, x, y):
-        out = model.forward(x, training=True)
-        loss, dout = self.loss(out, y)
-        model.backward(dout)
-        return loss, out
+        """Forward and backward on one half, in micro-batches of about ``self.micro`` samples (see micro_batch):
+        each micro-batch's gradient is that of its own mean loss, so the half's is their sum weighted by size."""
+        n = len(x)
+        k = -(-n // self.micro)
+        if k <= 1:
+            out = model.forward(x, training=True)
+            loss, dout = self.loss(out, y)
+            model.backward(dout)
+            return loss, out
+        xp, grads = model.xp, model.grads
+        total = self._sums.get(id(model))
+        if total is None:
+            total = self._sums[id(model)] = xp.empty_like(grads)
+        bounds = [n * i // k for i in range(k + 1)]  # sizes differ by one at most: scratch buffers keep their shape
+        outs, loss = [], None
+        for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+            out = model.forward(x[a:b], training=True)
+            part, dout = self.loss(out, y[a:b])
+            model.backward(dout)
+            w = (b - a) / n
+            if i == 0:
+                xp.multiply(grads, w, out=total)
+            elif not blas.axpy(w, grads, total):
+                total += grads * w
+            loss = part * w if loss is None else loss + part * w
+            outs.append(out)
+        grads[...] = total
+        return loss, xp.concatenate(outs)
 
     def _start(self) -> tuple[Sequential, ThreadPoolExecutor]:
         if self.replica is None or self.pool is None:
@@ -93,6 +141,7 @@ class Halves:
         model = self.model
         replica, pool = self._start()
         chunks = []
+        batch_size = min(batch_size, 2 * self.eval_micro)  # W4, 2,048 images: 370 ms in batches of 1,024, 180 in 76s
         for i in range(0, len(x), batch_size):
             batch = model.backend.asarray(x[i : i + batch_size])
             n = len(batch)
@@ -120,7 +169,7 @@ class Halves:
         loss2, out2 = second.result()
         a, b = h / n, (n - h) / n  # each half's loss is its own mean
         grads, other = model.grads, replica.grads
-        if not blas.scal(a, grads):  # through the BLAS: its threads, one pass for grads += b other
+        if not blas.scal(a, grads):  # through the BLAS (one thread): one pass for grads += b other
             grads *= a
         if not blas.axpy(b, other, grads):
             other *= b

@@ -64,6 +64,40 @@ def test_a_split_step_is_the_whole_step_in_float64(always_split, specs, shape, c
     np.testing.assert_allclose(sp, wp, rtol=1e-10, atol=1e-12)  # four Adam steps on the combined gradient
 
 
+@pytest.mark.parametrize("micro", [1, 3, 5])  # micro-batches of one sample, of 3 (and 2), of 5 (and 4 and 3)
+@pytest.mark.parametrize(
+    "specs, shape, classes", [(CNN, (2, 8, 8), 5), (RESIDUAL, (1, 6, 6), 3)], ids=["cnn", "residual"]
+)
+def test_halves_in_micro_batches_are_the_whole_step_in_float64(always_split, monkeypatch, specs, shape, classes, micro):
+    model = Sequential(specs, shape, dtype="float64", seed=3)
+    feet = [parallel.layer_footprint(layer) for layer in model.layers]
+    largest = max(f.kept + f.scratch + f.work for f in feet)
+    monkeypatch.setattr(parallel, "MICRO_BYTES", micro * 8 * largest)  # float64: 8 bytes a value
+    _, wl, wo, wp = _steps(specs, shape, classes, split=False, n=23, l2=1e-3, optimizer="sgd")
+    split, sl, so, sp = _steps(specs, shape, classes, split=True, n=23, l2=1e-3, optimizer="sgd")
+    assert split.halves.micro == micro and len(split.halves._sums) == 2  # both halves summed micro-batches
+    np.testing.assert_allclose(sl, wl, rtol=1e-12, atol=1e-14)
+    for a, b in zip(so, wo, strict=True):
+        assert a.shape == (23, classes)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sp, wp, rtol=1e-10, atol=1e-12)
+
+
+def test_the_micro_batch_keeps_the_largest_layer_near_its_budget():
+    cifar = [
+        {"conv2d": {"filters": 32, "kernel": 3, "padding": 1, "activation": "relu"}},
+        {"maxpool2d": {"size": 2}},
+        {"conv2d": {"filters": 64, "kernel": 3, "padding": 1, "activation": "relu"}},
+        {"maxpool2d": {"size": 2}},
+        {"flatten": {}},
+        {"dense": {"units": 10}},
+    ]
+    model = Sequential(cifar, (3, 32, 32), seed=0)
+    # the second convolution: 16,384 kept + 158,080 scratch (im2col) + 40,960 work values, in float32
+    assert parallel.micro_batch(model) == parallel.MICRO_BYTES // (4 * (16384 + 158080 + 40960)) == 19
+    assert parallel.micro_batch(Sequential(MLP, (7,), seed=0)) > 10_000
+
+
 def test_split_steps_repeat_bit_for_bit(always_split):
     a = _steps(CNN, (2, 8, 8), 5, split=True, dtype="float32")
     b = _steps(CNN, (2, 8, 8), 5, split=True, dtype="float32")
@@ -160,3 +194,24 @@ def test_evaluation_of_a_split_model_runs_in_halves_and_gives_predict_batches_ou
     np.testing.assert_allclose(out, np.asarray(predict_batches(model, x, 16)), rtol=1e-12, atol=1e-14)
     # batches of 16, 16 and 8 rows for 40: each run as two halves (the second half on the pool); one row stays whole
     assert submitted == {40: [8, 8, 4], 7: [3], 1: []}[rows]
+
+
+def test_evaluation_in_micro_batches_gives_predict_batches_outputs(always_split, monkeypatch):
+    from dl_lab.core import predict_batches
+
+    loss = get_loss("cross_entropy")
+    model = Sequential(CNN, (2, 8, 8), seed=3, dtype="float64", loss=loss)
+    largest = max(
+        parallel.layer_footprint(layer).eval_work + parallel.prod(layer.input_shape) + parallel.prod(layer.output_shape)
+        for layer in model.layers
+    )
+    monkeypatch.setattr(parallel, "MICRO_BYTES", 3 * 8 * largest)  # three samples a half, in float64
+    step = TrainStep(model, loss, make_optimizer({"name": "adam", "lr": 0.01}))
+    assert step.halves.eval_micro == 3
+    _, pool = step.halves._start()
+    submitted = []
+    submit = pool.submit
+    pool.submit = lambda fn, *a: submitted.append(len(a[0])) or submit(fn, *a)
+    x = np.random.default_rng(1).standard_normal((20, 2, 8, 8))
+    np.testing.assert_allclose(step.predict(x), predict_batches(model, x), rtol=1e-12, atol=1e-14)
+    assert submitted == [3, 3, 3, 1]  # batches of 6, 6, 6 and 2 rows, each in halves
