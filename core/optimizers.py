@@ -17,6 +17,9 @@ from .spec import Option, check_options, unknown_name
 # every so often such values are flushed to zero (they change no result a float32 model can show).
 FLUSH_EVERY = 100
 TINY = 1e-30
+# SGD's scaled momentum buffer (SGD._update_scaled) takes its scale in once the scale falls below this: every 88 steps
+# at momentum 0.9, every 917 at 0.99. Then g / c stays within a factor 10^4 of g.
+RESCALE_BELOW = 1e-4
 
 
 class Optimizer:
@@ -34,7 +37,18 @@ class Optimizer:
         self.xp = xp
         self.use_blas = size >= blas.MIN_SIZE  # worth a try (a small network's step is tens of microseconds)
         self.scratch = xp.empty(size, dtype=dtype)
-        self.state = {name: xp.zeros(size, dtype=dtype) for name in self.state_names()}
+        self._state = {name: xp.zeros(size, dtype=dtype) for name in self.state_names()}
+
+    @property
+    def state(self) -> dict:
+        """The state buffers by name (torch.optim's names), as torch.optim holds them: what a checkpoint saves and
+        a resumed run writes back. An optimizer may keep a buffer in other units between steps (SGD's momentum,
+        scaled); reading ``state`` brings it back first."""
+        self._plain_state()
+        return self._state
+
+    def _plain_state(self) -> None:
+        """Bring every state buffer to torch.optim's units (see ``state``)."""
 
     def state_names(self) -> tuple[str, ...]:
         return ()
@@ -43,7 +57,7 @@ class Optimizer:
         self.t += 1
         self._update(p, g)
         if self.t % FLUSH_EVERY == 0:
-            for buf in self.state.values():
+            for buf in self._state.values():
                 buf[self.xp.abs(buf) < TINY] = 0.0
 
     def _update(self, p, g) -> None:
@@ -72,28 +86,60 @@ class SGD(Optimizer):
         if self.cfg["nesterov"] and self.cfg["momentum"] == 0:
             # PyTorch refuses this too: without momentum, Nesterov would silently be plain SGD
             raise ConfigError(f"{where}.nesterov: Nesterov momentum needs momentum > 0 (got momentum 0)")
+        self.scale = 1.0  # the momentum buffer as stored, times this, is torch.optim's (see _update_scaled)
 
     def state_names(self):
         return ("momentum_buffer",) if self.cfg["momentum"] > 0 else ()
+
+    def _plain_state(self) -> None:
+        if self.scale != 1.0:
+            buf = self._state["momentum_buffer"]
+            if not blas.scal(self.scale, buf):
+                buf *= self.scale
+            self.scale = 1.0
 
     def _update(self, p, g):
         m = self.cfg["momentum"]
         if m == 0:
             return super()._update(p, g)
-        xp, s, buf = self.xp, self.scratch, self.state["momentum_buffer"]
-        if not (self.use_blas and blas.scal(m, buf)):
-            buf *= m
-        if not (self.use_blas and blas.axpy(1.0, g, buf)):
-            buf += g
+        if self.use_blas and self._update_scaled(p, g, m):
+            return
+        self._plain_state()
+        xp, s, buf = self.xp, self.scratch, self._state["momentum_buffer"]
+        buf *= m
+        buf += g
         if self.cfg["nesterov"]:
             xp.multiply(buf, m, out=s)
             s += g
             s *= self.lr
-        elif self.use_blas and blas.axpy(-self.lr, buf, p):
-            return
         else:
             xp.multiply(buf, self.lr, out=s)  # one pass fewer than copying buf first
         p -= s
+
+    def _update_scaled(self, p, g, m: float) -> bool:
+        """The update through the BLAS, with the momentum buffer kept as b / c: buf = c b, c shrinking by m each step.
+
+        Then buf = m buf + g is b += g / c (c already multiplied by m), and p -= lr buf is p -= lr c b: two passes
+        (axpy) where scaling the buffer took a third (W1's update: 112-118 -> 59-61 us of a step). Dead units' buffers
+        no longer decay towards subnormals either. Every so often (c below RESCALE_BELOW) the scale goes into the
+        buffer; ``state`` does it too, so checkpoints hold torch.optim's buffer. False, with nothing done, where the
+        BLAS cannot take these arrays.
+        """
+        buf = self._state["momentum_buffer"]
+        if self.scale < RESCALE_BELOW:
+            if not blas.scal(self.scale, buf):
+                return False
+            self.scale = 1.0
+        c = self.scale * m
+        if not blas.axpy(1.0 / c, g, buf):
+            return False
+        self.scale = c
+        if self.cfg["nesterov"] and not blas.axpy(-self.lr, g, p):  # p -= lr (g + m buf)
+            p -= self.lr * g
+        a = -self.lr * (m * c if self.cfg["nesterov"] else c)
+        if not blas.axpy(a, buf, p):
+            p += a * buf
+        return True
 
 
 class Adagrad(Optimizer):
@@ -109,7 +155,7 @@ class Adagrad(Optimizer):
         return ("sum",)
 
     def _update(self, p, g):
-        xp, s, acc = self.xp, self.scratch, self.state["sum"]
+        xp, s, acc = self.xp, self.scratch, self._state["sum"]
         xp.multiply(g, g, out=s)
         acc += s
         xp.sqrt(acc, out=s)
@@ -133,7 +179,7 @@ class RMSProp(Optimizer):
         return ("square_avg",)
 
     def _update(self, p, g):
-        xp, s, avg = self.xp, self.scratch, self.state["square_avg"]
+        xp, s, avg = self.xp, self.scratch, self._state["square_avg"]
         decay = self.cfg["decay"]
         avg *= decay
         xp.multiply(g, g, out=s)
@@ -162,7 +208,7 @@ class Adam(Optimizer):
 
     def _update(self, p, g):
         xp, s = self.xp, self.scratch
-        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
+        m, v = self._state["exp_avg"], self._state["exp_avg_sq"]
         b1, b2 = self.cfg["beta1"], self.cfg["beta2"]
         m *= b1
         xp.multiply(g, 1.0 - b1, out=s)

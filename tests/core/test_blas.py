@@ -79,3 +79,43 @@ def test_sgd_through_the_blas_follows_torch_optim_rule(momentum, nesterov, monke
         ref = ref - 0.05 * step
     np.testing.assert_allclose(p, ref, rtol=1e-13, atol=1e-15)
     assert used and all(used)  # the steps went through the BLAS
+
+
+@needs_blas
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_keeps_torch_optims_momentum_buffer_over_many_steps_and_shows_it_in_state(nesterov):
+    # the buffer is stored scaled between steps and takes its scale in every 88 steps at momentum 0.9
+    rng = np.random.default_rng(2)
+    p = rng.standard_normal(N)
+    opt = make_optimizer({"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": nesterov})
+    opt.bind(np, N, np.float64)
+    ref, buf = p.copy(), np.zeros(N)
+    close = {"rtol": 1e-12, "atol": 1e-13}  # values of order 1: cancellations leave errors of 1e-15
+    for t in range(1, 201):
+        g = rng.standard_normal(N)
+        if t > 20:
+            g[: N // 4] = 0.0  # dead units: their buffers decay
+        opt.step(p, g)
+        buf = 0.9 * buf + g
+        ref = ref - 0.05 * ((g + 0.9 * buf) if nesterov else buf)
+        if t in (1, 50, 150):  # reading the state (a checkpoint) gives torch.optim's buffer, and changes nothing
+            np.testing.assert_allclose(opt.state["momentum_buffer"], buf, **close)
+    assert 0.9**88 < opt.scale < 1.0  # stored scaled again since the last read
+    np.testing.assert_allclose(p, ref, **close)
+    np.testing.assert_allclose(opt.state["momentum_buffer"], buf, **close)
+    assert opt.scale == 1.0
+
+
+@needs_blas
+def test_a_momentum_buffer_written_into_state_is_the_one_the_next_step_uses():
+    # what a resumed run does: load torch.optim's buffer into opt.state, then step
+    rng = np.random.default_rng(3)
+    p, g, loaded = rng.standard_normal(N), rng.standard_normal(N), rng.standard_normal(N)
+    opt = make_optimizer({"name": "sgd", "lr": 0.1, "momentum": 0.5})
+    opt.bind(np, N, np.float64)
+    for _ in range(5):
+        opt.step(p.copy(), g)  # the stored buffer is scaled now
+    opt.state["momentum_buffer"][...] = loaded
+    before = p.copy()
+    opt.step(p, g)
+    np.testing.assert_allclose(p, before - 0.1 * (0.5 * loaded + g), rtol=1e-12)
