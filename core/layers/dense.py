@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import blas
 from ..activations import ACTIVATION_NAMES, forward_in_place, get_activation
 from ..spec import Option
 from .base import Footprint, Layer, prod
@@ -35,9 +36,12 @@ class Dense(Layer):
         return (units,)
 
     def forward(self, x, training):
-        z = x @ self.weight.data.T
-        if self.bias is not None:
-            z += self.bias.data
+        w = self.weight.data.T  # the (in, units) storage
+        z = None if self.bias is None else blas.gemm_bias(x, w, self.bias.data)  # the bias inside the GEMM
+        if z is None:
+            z = x @ w
+            if self.bias is not None:
+                z += self.bias.data
         y = forward_in_place(self.act, z)
         if training:
             self._x, self._z, self._y = x, (z if self.act.needs_input else None), y

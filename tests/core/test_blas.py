@@ -119,3 +119,57 @@ def test_a_momentum_buffer_written_into_state_is_the_one_the_next_step_uses():
     before = p.copy()
     opt.step(p, g)
     np.testing.assert_allclose(p, before - 0.1 * (0.5 * loaded + g), rtol=1e-12)
+
+
+@needs_blas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_gemm_bias_is_the_product_plus_the_bias(dtype, order):
+    rng = np.random.default_rng(4)
+    x = np.asarray(rng.standard_normal((130, 70)), dtype=dtype, order=order)
+    w, b = rng.standard_normal((70, 120)).astype(dtype), rng.standard_normal(120).astype(dtype)
+    z = blas.gemm_bias(x, w, b)
+    assert z is not None and z.dtype == dtype and z.flags.c_contiguous
+    exact = x.astype(np.float64) @ w.astype(np.float64) + b
+    np.testing.assert_allclose(
+        z, exact, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12
+    )
+
+
+@needs_blas
+@pytest.mark.parametrize("case", ["small", "strided x", "transposed w", "mixed dtypes", "integers", "bias length"])
+def test_gemm_bias_declines_what_it_cannot_do(case):
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((130, 70)), rng.standard_normal((70, 120)), rng.standard_normal(120)
+    if case == "small":
+        x, w, b = x[:4, :5], w[:5, :6], b[:6]
+    elif case == "strided x":
+        x = rng.standard_normal((130, 140))[:, ::2]
+    elif case == "transposed w":
+        w = np.ascontiguousarray(w.T).T
+    elif case == "mixed dtypes":
+        b = b.astype(np.float32)
+    elif case == "integers":
+        x, w, b = (a.astype(np.int64) for a in (x, w, b))
+    elif case == "bias length":
+        b = b[:-1]
+    assert blas.gemm_bias(x, w, b) is None
+
+
+@needs_blas
+def test_a_dense_layer_large_enough_adds_its_bias_in_the_gemm(monkeypatch):
+    from dl_lab.core import Sequential
+
+    calls = []
+    gemm_bias = blas.gemm_bias
+    monkeypatch.setattr(blas, "gemm_bias", lambda *a: calls.append(gemm_bias(*a)) or calls[-1])
+    model = Sequential([{"dense": {"units": 96, "activation": "relu"}}, {"dense": {"units": 3}}], (200,), seed=1)
+    for name, param in model.named_parameters():
+        if name.endswith("bias"):
+            param.data[...] = np.random.default_rng(6).standard_normal(param.data.shape)  # zeros would hide it
+    x = np.random.default_rng(7).standard_normal((64, 200)).astype(np.float32)
+    out = model.forward(x)
+    w0, b0, w1, b1 = (np.asarray(p.data, dtype=np.float64) for _, p in model.named_parameters())
+    exact = np.maximum(x @ w0.T + b0, 0.0) @ w1.T + b1
+    np.testing.assert_allclose(out, exact, rtol=1e-4, atol=1e-4)
+    assert calls[0] is not None and calls[1] is None  # 64 x 200 x 96 multiply-adds through it; 64 x 96 x 3 not
