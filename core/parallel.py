@@ -58,6 +58,17 @@ def micro_batch(model: Sequential, training: bool = True) -> int:
     return max(1, MICRO_BYTES // max(1, largest * model.dtype.itemsize))
 
 
+def micro_batches(n: int, micro: int) -> int:
+    """How many micro-batches ``n`` samples go in: at least ``ceil(n / micro)``, and rather a number that divides n, up
+    to twice as many: micro-batches of one size keep the layers' scratch arrays (kept for one shape at a time, see
+    Conv2D._buffer) from being allocated again at each change of size."""
+    least = -(-n // micro)
+    for k in range(least, min(2 * least, n) + 1):
+        if n % k == 0:
+            return k
+    return least
+
+
 def splittable(model: Sequential) -> bool:
     """Whether ``model``'s steps may be split (NumPy backend, a convolution, no batch-coupled or random layers, and
     control of BLAS threads)."""
@@ -103,7 +114,7 @@ class Halves:
         """Forward and backward on one half, in micro-batches of about ``self.micro`` samples (see micro_batch):
         each micro-batch's gradient is that of its own mean loss, so the half's is their sum weighted by size."""
         n = len(x)
-        k = -(-n // self.micro)
+        k = micro_batches(n, self.micro)
         if k <= 1:
             out = model.forward(x, training=True)
             loss, dout = self.loss(out, y)
@@ -113,7 +124,7 @@ class Halves:
         total = self._sums.get(id(model))
         if total is None:
             total = self._sums[id(model)] = xp.empty_like(grads)
-        bounds = [n * i // k for i in range(k + 1)]  # sizes differ by one at most: scratch buffers keep their shape
+        bounds = [n * i // k for i in range(k + 1)]
         outs, loss = [], None
         for i, (a, b) in enumerate(itertools.pairwise(bounds)):
             out = model.forward(x[a:b], training=True)

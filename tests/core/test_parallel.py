@@ -215,3 +215,12 @@ def test_evaluation_in_micro_batches_gives_predict_batches_outputs(always_split,
     x = np.random.default_rng(1).standard_normal((20, 2, 8, 8))
     np.testing.assert_allclose(step.predict(x), predict_batches(model, x), rtol=1e-12, atol=1e-14)
     assert submitted == [3, 3, 3, 1]  # batches of 6, 6, 6 and 2 rows, each in halves
+
+
+@pytest.mark.parametrize(
+    "n, micro, sizes", [(64, 19, [16] * 4), (50, 19, [10] * 5), (53, 19, [17, 18, 18]), (32, 70, [32])]
+)
+def test_micro_batches_are_of_one_size_where_a_divisor_allows(n, micro, sizes):
+    # one size: the convolutions' scratch arrays, kept for one shape, are not allocated again between micro-batches
+    k = parallel.micro_batches(n, micro)
+    assert [n * (i + 1) // k - n * i // k for i in range(k)] == sizes
