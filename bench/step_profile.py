@@ -9,6 +9,9 @@ whole step at a time (no split into halves), each layer's forward and backward w
 Times are CPU seconds of the calling thread (``time.thread_time``), so a busy machine inflates them less than wall
 time; run it with OPENBLAS_NUM_THREADS=1 to see one core's work (a split step gives each half one core), with 2
 for a whole step's. ``--batch`` overrides the workload's batch (half of it: what one half of a split step does).
+``--micro`` runs that batch as a split step's half does (core/parallel.py, dl-lab versions that have it): in
+micro-batches of the size the engine picks for the model (``--micro N`` forces N), the gradients summed; the
+layers' times are then summed over the micro-batches of a step.
 Works on any dl-lab version with Sequential and TrainStep, for before/after profiles.
 """
 
@@ -48,6 +51,7 @@ def main() -> int:
     ap.add_argument("--workload", default="cnn-cifar")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--micro", type=int, nargs="?", const=0, default=None, help="micro-batches (0: the engine's)")
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     args = ap.parse_args()
     sys.path.insert(0, str(args.shared))
@@ -65,6 +69,20 @@ def main() -> int:
     optimizer = make_optimizer(dict(spec["optimizer"]))
     whole = {"split": False} if "split" in inspect.signature(TrainStep).parameters else {}
     step = TrainStep(model, loss, optimizer, **whole)
+    loss_owner = step
+    if args.micro is not None:
+        from dl_lab.core.parallel import Halves
+
+        halves = Halves(model, loss)
+        halves.micro = args.micro or halves.micro
+        print(f"micro-batches of {halves.micro} (of {batch})")
+
+        def half_step(x, y):  # what one core does in a split step: its half, then (here) the update
+            out = halves._half(model, x, y)
+            optimizer.step(model.params, model.grads)
+            return out
+
+        step, loss_owner = half_step, halves
 
     times: dict[str, list[float]] = collections.defaultdict(list)
     gemms: list[float] = []
@@ -84,7 +102,7 @@ def main() -> int:
         layer.ctx = type(layer.ctx)(**{**vars(layer.ctx), "xp": TimedXP(layer.ctx.xp, gemms)})
         timed(layer, "forward", f"{i} {layer.kind} forward")
         timed(layer, "backward", f"{i} {layer.kind} backward")
-    timed(step, "loss", "loss")
+    timed(loss_owner, "loss", "loss")
     timed(optimizer, "step", "optimizer")
     data = itertools.cycle(batches)
     for _ in range(3):
@@ -105,7 +123,8 @@ def main() -> int:
     )
     order = sorted(times, key=lambda k: (k.split()[-1] == "backward", k in ("loss", "optimizer")))
     for label in order:
-        value = statistics.median(times[label])
+        calls = len(times[label]) / args.steps  # more than one a step in micro-batches
+        value = statistics.median(times[label]) * calls
         print(f"  {label:28s} {value * 1e3:7.2f} ms  {100 * value / med:4.0f}%")
     return 0
 
