@@ -37,18 +37,21 @@ class Optimizer:
         self.xp = xp
         self.use_blas = size >= blas.MIN_SIZE  # worth a try (a small network's step is tens of microseconds)
         self.scratch = xp.empty(size, dtype=dtype)
-        self._state = {name: xp.zeros(size, dtype=dtype) for name in self.state_names()}
+        # the state buffers by torch.optim's names, as this optimizer keeps them (SGD's momentum may be scaled: see
+        # scalars and plain_state); a stopped run saves them with scalars() and a resumed one restores both, so that it
+        # goes on exactly as if it had not stopped
+        self.state = {name: xp.zeros(size, dtype=dtype) for name in self.state_names()}
 
-    @property
-    def state(self) -> dict:
-        """The state buffers by name (torch.optim's names), as torch.optim holds them: what a checkpoint saves and
-        a resumed run writes back. An optimizer may keep a buffer in other units between steps (SGD's momentum,
-        scaled); reading ``state`` brings it back first."""
-        self._plain_state()
-        return self._state
+    def scalars(self) -> dict[str, float]:
+        """Numbers besides the buffers and the step count that the next steps depend on (saved with a stopped run)."""
+        return {}
 
-    def _plain_state(self) -> None:
-        """Bring every state buffer to torch.optim's units (see ``state``)."""
+    def load_scalars(self, values: dict[str, float]) -> None:
+        """Restore what ``scalars`` gave (names it does not know are ignored; missing ones take their start value)."""
+
+    def plain_state(self) -> dict:
+        """The state as torch.optim holds it (``state`` itself where it is kept so)."""
+        return self.state
 
     def state_names(self) -> tuple[str, ...]:
         return ()
@@ -57,7 +60,7 @@ class Optimizer:
         self.t += 1
         self._update(p, g)
         if self.t % FLUSH_EVERY == 0:
-            for buf in self._state.values():
+            for buf in self.state.values():
                 buf[self.xp.abs(buf) < TINY] = 0.0
 
     def _update(self, p, g) -> None:
@@ -91,9 +94,21 @@ class SGD(Optimizer):
     def state_names(self):
         return ("momentum_buffer",) if self.cfg["momentum"] > 0 else ()
 
-    def _plain_state(self) -> None:
+    def scalars(self) -> dict[str, float]:
+        return {"momentum_scale": self.scale}
+
+    def load_scalars(self, values: dict[str, float]) -> None:
+        self.scale = float(values.get("momentum_scale", 1.0))
+
+    def plain_state(self) -> dict:
+        if self.scale == 1.0:
+            return self.state
+        return {"momentum_buffer": self.state["momentum_buffer"] * self.scale}
+
+    def _fold(self) -> None:
+        """Take the scale into the buffer (see _update_scaled)."""
         if self.scale != 1.0:
-            buf = self._state["momentum_buffer"]
+            buf = self.state["momentum_buffer"]
             if not blas.scal(self.scale, buf):
                 buf *= self.scale
             self.scale = 1.0
@@ -104,8 +119,8 @@ class SGD(Optimizer):
             return super()._update(p, g)
         if self.use_blas and self._update_scaled(p, g, m):
             return
-        self._plain_state()
-        xp, s, buf = self.xp, self.scratch, self._state["momentum_buffer"]
+        self._fold()
+        xp, s, buf = self.xp, self.scratch, self.state["momentum_buffer"]
         buf *= m
         buf += g
         if self.cfg["nesterov"]:
@@ -122,10 +137,10 @@ class SGD(Optimizer):
         Then buf = m buf + g is b += g / c (c already multiplied by m), and p -= lr buf is p -= lr c b: two passes
         (axpy) where scaling the buffer took a third (W1's update: 112-118 -> 59-61 us of a step). Dead units' buffers
         no longer decay towards subnormals either. Every so often (c below RESCALE_BELOW) the scale goes into the
-        buffer; ``state`` does it too, so checkpoints hold torch.optim's buffer. False, with nothing done, where the
-        BLAS cannot take these arrays.
+        buffer. ``plain_state`` gives torch.optim's buffer; a stopped run saves b and c (``scalars``), so that the
+        resumed one goes on with the same numbers. False, with nothing done, where the BLAS cannot take these arrays.
         """
-        buf = self._state["momentum_buffer"]
+        buf = self.state["momentum_buffer"]
         if self.scale < RESCALE_BELOW:
             if not blas.scal(self.scale, buf):
                 return False
@@ -155,7 +170,7 @@ class Adagrad(Optimizer):
         return ("sum",)
 
     def _update(self, p, g):
-        xp, s, acc = self.xp, self.scratch, self._state["sum"]
+        xp, s, acc = self.xp, self.scratch, self.state["sum"]
         xp.multiply(g, g, out=s)
         acc += s
         xp.sqrt(acc, out=s)
@@ -179,7 +194,7 @@ class RMSProp(Optimizer):
         return ("square_avg",)
 
     def _update(self, p, g):
-        xp, s, avg = self.xp, self.scratch, self._state["square_avg"]
+        xp, s, avg = self.xp, self.scratch, self.state["square_avg"]
         decay = self.cfg["decay"]
         avg *= decay
         xp.multiply(g, g, out=s)
@@ -208,7 +223,7 @@ class Adam(Optimizer):
 
     def _update(self, p, g):
         xp, s = self.xp, self.scratch
-        m, v = self._state["exp_avg"], self._state["exp_avg_sq"]
+        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
         b1, b2 = self.cfg["beta1"], self.cfg["beta2"]
         m *= b1
         xp.multiply(g, 1.0 - b1, out=s)

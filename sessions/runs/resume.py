@@ -40,10 +40,12 @@ def save_resume(trainer, folder: Path) -> None:
     be = trainer.model.backend
     # in the plain layout (each parameter row-major, as the checkpoints): the file does not depend on how the
     # engine stores a parameter (a dense weight is kept transposed), and runs stopped by earlier versions resume
+    # The buffers as the optimizer keeps them, with the numbers it keeps beside (SGD's momentum scale: the buffer
+    # times it is torch.optim's): a resumed run then goes on with exactly the numbers of one that did not stop.
     arrays = {f"state.{k}": trainer.model.to_plain(be.to_host(v)) for k, v in opt.state.items()}
     with open(folder / "optimizer.npz", "wb") as f:
         np.savez(f, **arrays)
-    state = {"progress": asdict(p), "optimizer_t": opt.t, "optimizer_lr": opt.lr}
+    state = {"progress": asdict(p), "optimizer_t": opt.t, "optimizer_lr": opt.lr, "optimizer_scalars": opt.scalars()}
     fingerprint = session_fingerprint(Path(folder).parent)  # load_resume refuses a session edited since
     if fingerprint is not None:
         state["session_sha256"] = fingerprint
@@ -93,6 +95,7 @@ def load_resume(trainer, run_dir: Path) -> None:
     opt.t = state["optimizer_t"]
     for key, value in moments.items():
         model.from_plain(be.asarray(value, dtype=model.dtype), opt.state[key.split(".", 1)[1]])
+    opt.load_scalars(state.get("optimizer_scalars", {}))  # runs stopped by earlier versions have none: plain buffers
     for key, value in progress.items():
         setattr(trainer.progress, key, value)
     if trainer.progress.rng_state and _rng_state(trainer.model.ctx.rng) is not None:
@@ -115,10 +118,19 @@ def _read_state(path: Path) -> dict:
             raise DamagedRun(path, f"no '{key}'")
     if state["optimizer_t"] < 0:
         raise DamagedRun(path, f"'optimizer_t' is {state['optimizer_t']}, expected 0 or more")
+    for name, value in state.get("optimizer_scalars", {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise DamagedRun(path, f"'optimizer_scalars.{name}' is {value!r}, expected a number above 0")
     return state
 
 
-_STATE_TYPES: dict[str, object] = {"progress": dict, "optimizer_t": int, "optimizer_lr": float, "session_sha256": str}
+_STATE_TYPES: dict[str, object] = {
+    "progress": dict,
+    "optimizer_t": int,
+    "optimizer_lr": float,
+    "optimizer_scalars": dict,
+    "session_sha256": str,
+}
 
 
 def _field_types(cls) -> dict[str, object]:

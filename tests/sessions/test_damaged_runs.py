@@ -167,7 +167,8 @@ def stopped(small_session, tmp_path):
 def edit_state(run_dir, **progress):
     path = run_dir / "resume" / "state.json"
     state = json.loads(path.read_text())
-    top = {k: progress.pop(k) for k in list(progress) if k in ("optimizer_t", "optimizer_lr", "session_sha256")}
+    top_keys = ("optimizer_t", "optimizer_lr", "optimizer_scalars", "session_sha256")
+    top = {k: progress.pop(k) for k in list(progress) if k in top_keys}
     state.update(top)
     state["progress"].update(progress)
     path.write_text(json.dumps(state))
@@ -246,6 +247,21 @@ RESUME_DAMAGES = {
     "manual lr negative": (lambda d: edit_state(d, manual_lr=-0.1), "state.json", "'progress.manual_lr'"),
     "rng state broken": (lambda d: edit_state(d, rng_state={"bit_generator": "PCG64"}), "state.json", "rng_state"),
     "optimizer_t negative": (lambda d: edit_state(d, optimizer_t=-3), "state.json", "'optimizer_t' is -3"),
+    "optimizer scalars a list": (
+        lambda d: edit_state(d, optimizer_scalars=[1]),
+        "state.json",
+        "'optimizer_scalars' is",
+    ),
+    "a momentum scale of 0": (
+        lambda d: edit_state(d, optimizer_scalars={"momentum_scale": 0}),
+        "state.json",
+        "'optimizer_scalars.momentum_scale' is 0, expected a number above 0",
+    ),
+    "a momentum scale as text": (
+        lambda d: edit_state(d, optimizer_scalars={"momentum_scale": "1"}),
+        "state.json",
+        "'optimizer_scalars.momentum_scale' is '1'",
+    ),
     "checkpoint shape": (_checkpoint_shape, "checkpoints/last.npz", "0.weight has shape (4, 2)"),
     "checkpoint keys": (_checkpoint_key, "checkpoints/last.npz", "unexpected: 9.weight"),
     "checkpoint a folder": (lambda d: make_dir(d / "checkpoints" / "last.npz"), "last.npz", "a folder"),

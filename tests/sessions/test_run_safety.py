@@ -265,3 +265,36 @@ def test_a_read_only_runs_folder_is_one_message(tmp_path):
     blocker.write_text("")
     with pytest.raises(RunDirError, match=r"cannot create the runs folder"):
         new_run_dir("x", blocker / "runs")
+
+
+def test_sgd_momentum_through_the_blas_resumes_to_the_uninterrupted_weights(small_session, tmp_path):
+    # 33,000 parameters: SGD keeps its momentum buffer scaled (core/optimizers.py), and a resumed run must restore the
+    # scale with the buffer to go on with the same numbers
+    model = "[{dense: {units: 256, activation: relu}}, {dense: {units: 128, activation: relu}}, {dense: {units: 2}}]"
+    session = small_session(
+        training__checkpoint_every=1,
+        training__epochs=5,
+        model=model,
+        optimizer="{name: sgd, lr: 0.05, momentum: 0.9}",
+    )
+    whole = Trainer(session)
+    assert whole.model.param_count >= 32768 and whole.optimizer.use_blas
+    run_recorded(whole, tmp_path / "whole", lambda: False, lambda e: None)
+
+    def killed_in_epoch_3(event):
+        if type(event).__name__ == "StepEnded" and event.epoch == 3 and event.batch == 4:
+            raise Killed
+
+    run_dir = tmp_path / "killed"
+    with pytest.raises(Killed):
+        run_recorded(Trainer(session), run_dir, lambda: False, killed_in_epoch_3)
+    state = json.loads((run_dir / "resume" / "state.json").read_text())
+    assert state["optimizer_scalars"]["momentum_scale"] == pytest.approx(0.9 ** state["progress"]["step"])
+    trainer = Trainer(session)
+    from dl_lab.sessions.runs.files import settle_resume
+
+    settle_resume(run_dir)
+    load_resume(trainer, run_dir)
+    run_recorded(trainer, run_dir, lambda: False, lambda e: None, resume=True)
+    a, b = params(tmp_path / "whole" / "checkpoints" / "final.npz"), params(run_dir / "checkpoints" / "final.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a)  # exactly the uninterrupted run's weights
