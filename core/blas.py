@@ -13,8 +13,10 @@ the functions say so (None, False) and the callers do the same maths with the ar
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -74,22 +76,41 @@ def threads_local(n: int) -> int | None:
     return None if setter is None else int(setter(int(n)))
 
 
-@functools.cache
-def _gemm(letter: str):
-    """CBLAS ``?gemm`` for ``letter`` as (function, integer type), or None."""
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """This thread's BLAS calls on one BLAS thread while the block runs (where the count can be set), then back."""
+    before = threads_local(1)
+    try:
+        yield
+    finally:
+        if before is not None:
+            threads_local(before)
+
+
+def _find(routine: str):
+    """CBLAS ``routine`` (``sgemm``, ``daxpy`` ...) in the library, under the first of NAMES it has, as (function,
+    integer type), or None."""
     lib = library()
     if lib is None:
         return None
-    scalar = _SCALAR[letter]
     for pattern, integer in NAMES:
-        fn = getattr(lib, pattern.format(letter + "gemm"), None)
+        fn = getattr(lib, pattern.format(routine), None)
         if fn is not None:
-            enum, ptr = ctypes.c_int, ctypes.c_void_p  # order and transposition: C enums, whatever the integers
-            fn.argtypes = [enum, enum, enum, integer, integer, integer, scalar, ptr, integer, ptr, integer, scalar]
-            fn.argtypes += [ptr, integer]
-            fn.restype = None
             return fn, integer
     return None
+
+
+@functools.cache
+def _gemm(letter: str):
+    """CBLAS ``?gemm`` for ``letter`` as (function, integer type), or None."""
+    found = _find(letter + "gemm")
+    if found is not None:
+        fn, integer = found
+        enum, ptr, scalar = ctypes.c_int, ctypes.c_void_p, _SCALAR[letter]  # order, transpositions: C enums
+        fn.argtypes = [enum, enum, enum, integer, integer, integer, scalar, ptr, integer, ptr, integer, scalar]
+        fn.argtypes += [ptr, integer]
+        fn.restype = None
+    return found
 
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -132,17 +153,12 @@ def gemm_bias(x, w, b):
 @functools.cache
 def _routine(name: str, letter: str):
     """CBLAS ``?axpy`` or ``?scal`` for ``letter`` (s: float32, d: float64) as (function, integer type), or None."""
-    lib = library()
-    if lib is None:
-        return None
-    scalar = _SCALAR[letter]
-    for pattern, integer in NAMES:
-        fn = getattr(lib, pattern.format(letter + name), None)
-        if fn is not None:
-            vectors = [ctypes.c_void_p, integer] * (2 if name == "axpy" else 1)
-            fn.argtypes, fn.restype = [integer, scalar, *vectors], None
-            return fn, integer
-    return None
+    found = _find(letter + name)
+    if found is not None:
+        fn, integer = found
+        vectors = [ctypes.c_void_p, integer] * (2 if name == "axpy" else 1)
+        fn.argtypes, fn.restype = [integer, _SCALAR[letter], *vectors], None
+    return found
 
 
 def _usable(name: str, *arrays):

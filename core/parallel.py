@@ -83,7 +83,8 @@ def splittable(model: Sequential) -> bool:
 class Halves:
     """Trains ``model`` on two halves of each batch at once (see the module's docstring). ``step(x, y)`` returns
     (batch-mean loss as a 0-d array, the model's outputs for the whole batch) and leaves the batch's gradient in
-    ``model.grads``, as a whole-batch forward and backward would."""
+    ``model.grads``, as a whole-batch forward and backward would. Its caller holds one BLAS thread
+    (``blas.one_thread``, as TrainStep does); the second half's thread sets its own."""
 
     def __init__(self, model: Sequential, loss) -> None:
         self.model, self.loss = model, loss
@@ -148,7 +149,8 @@ class Halves:
 
     def predict(self, x, batch_size: int):
         """The model's outputs on host array ``x`` in evaluation mode, as ``predict_batches`` gives them, each
-        batch of ``batch_size`` run as two halves at once where that is worth it."""
+        batch of ``batch_size`` run as two halves at once where that is worth it. Like ``step``, for a caller on one
+        BLAS thread (TrainStep)."""
         model = self.model
         replica, pool = self._start()
         chunks = []
@@ -171,12 +173,7 @@ class Halves:
         n = len(x)
         h = (n + 1) // 2
         second = pool.submit(self._half, replica, x[h:], y[h:])
-        before = blas.threads_local(1)
-        try:
-            loss1, out1 = self._half(model, x[:h], y[:h])
-        finally:
-            if before is not None:
-                blas.threads_local(before)
+        loss1, out1 = self._half(model, x[:h], y[:h])  # on one BLAS thread: TrainStep holds it (blas.one_thread)
         loss2, out2 = second.result()
         a, b = h / n, (n - h) / n  # each half's loss is its own mean
         grads, other = model.grads, replica.grads

@@ -47,12 +47,8 @@ class TrainStep:
         # thread, which then waits for more work by spinning, on one of the two cores the halves run on: W4's step
         # took 80 ms instead of 44 in three runs of four. A whole step then costs a little more (W4's monitored step:
         # 84 ms on one BLAS thread, 68 on two) than the spinning cost the steps after it (25-40 ms).
-        before = blas.threads_local(1)
-        try:
+        with blas.one_thread():
             return self._step(x, y, keep, split=not keep and self.halves.worth(len(x)))
-        finally:
-            if before is not None:
-                blas.threads_local(before)
 
     def _step(self, x, y, keep: bool, split: bool):
         model = self.model
@@ -80,12 +76,8 @@ class TrainStep:
         instead of 44)."""
         if self.halves is None:
             return predict_batches(self.model, x, batch_size)
-        before = blas.threads_local(1)
-        try:
+        with blas.one_thread():
             return self.halves.predict(x, batch_size)
-        finally:
-            if before is not None:
-                blas.threads_local(before)
 
 
 def predict_batches(model, x, batch_size: int = 1024):

@@ -14,6 +14,7 @@ import pytest
 
 from dl_lab.core import Sequential
 from dl_lab.sessions import RunDirError, Trainer, load_resume
+from dl_lab.sessions.runs.files import settle_resume
 from dl_lab.sessions.training.loop import run_recorded
 
 
@@ -42,9 +43,19 @@ def stopped_run(small_session, run_dir: Path, steps: int = 10) -> Trainer:
     return trainer
 
 
-def resumed(small_session, run_dir: Path) -> Trainer:
-    from dl_lab.sessions.runs.files import settle_resume
+def killed_in_epoch_3(session, run_dir: Path, batch: int = 4) -> None:
+    """Record ``session`` into ``run_dir`` until a kill at epoch 3, ``batch`` (the process dies: nothing is saved)."""
 
+    def kill(event):
+        if type(event).__name__ == "StepEnded" and event.epoch == 3 and event.batch == batch:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_recorded(Trainer(session), run_dir, lambda: False, kill)
+
+
+def resumed(small_session, run_dir: Path) -> Trainer:
+    """A trainer of ``small_session()`` restored from ``run_dir``'s resume point, as a restarted process does."""
     settle_resume(run_dir)
     trainer = Trainer(small_session())
     load_resume(trainer, run_dir)
@@ -171,20 +182,11 @@ def test_a_periodic_checkpoint_is_a_resume_point_and_resuming_there_is_exact(sma
     whole = Trainer(session)
     run_recorded(whole, tmp_path / "whole", lambda: False, lambda e: None)
 
-    def killed_in_epoch_3(event):
-        if type(event).__name__ == "StepEnded" and event.epoch == 3 and event.batch == 4:
-            raise Killed
-
     run_dir = tmp_path / "killed"
-    with pytest.raises(Killed):
-        run_recorded(Trainer(session), run_dir, lambda: False, killed_in_epoch_3)
+    killed_in_epoch_3(session, run_dir)
     assert (run_dir / "resume" / "state.json").exists()  # the epoch-2 checkpoint's resume state
     assert not (run_dir / "checkpoints" / "last.npz").exists()  # made when a run is resumed or stopped
-    trainer = Trainer(session)
-    from dl_lab.sessions.runs.files import settle_resume
-
-    settle_resume(run_dir)
-    load_resume(trainer, run_dir)
+    trainer = resumed(lambda: session, run_dir)
     assert trainer.progress.epoch == 2 and trainer.progress.batch == 0
     run_recorded(trainer, run_dir, lambda: False, lambda e: None, resume=True)
     a, b = params(tmp_path / "whole" / "checkpoints" / "final.npz"), params(run_dir / "checkpoints" / "final.npz")
@@ -206,13 +208,8 @@ def test_early_stopping_counts_survive_a_periodic_resume(small_session, tmp_path
     run_recorded(whole, tmp_path / "whole", lambda: False, lambda e: None)
     assert whole.progress.epoch == 3  # nothing improves by 10: it stops after patience epochs
 
-    def killed_in_epoch_3(event):
-        if type(event).__name__ == "StepEnded" and event.epoch == 3:
-            raise Killed
-
     run_dir = tmp_path / "killed"
-    with pytest.raises(Killed):
-        run_recorded(Trainer(session), run_dir, lambda: False, killed_in_epoch_3)
+    killed_in_epoch_3(session, run_dir, batch=1)
     trainer = resumed(lambda: session, run_dir)
     last = run_recorded(trainer, run_dir, lambda: False, lambda e: None, resume=True)
     assert last.status == "stopped_early" and trainer.progress.epoch == 3
@@ -281,20 +278,11 @@ def test_sgd_momentum_through_the_blas_resumes_to_the_uninterrupted_weights(smal
     assert whole.model.param_count >= 32768 and whole.optimizer.use_blas
     run_recorded(whole, tmp_path / "whole", lambda: False, lambda e: None)
 
-    def killed_in_epoch_3(event):
-        if type(event).__name__ == "StepEnded" and event.epoch == 3 and event.batch == 4:
-            raise Killed
-
     run_dir = tmp_path / "killed"
-    with pytest.raises(Killed):
-        run_recorded(Trainer(session), run_dir, lambda: False, killed_in_epoch_3)
+    killed_in_epoch_3(session, run_dir)
     state = json.loads((run_dir / "resume" / "state.json").read_text())
     assert state["optimizer_scalars"]["momentum_scale"] == pytest.approx(0.9 ** state["progress"]["step"])
-    trainer = Trainer(session)
-    from dl_lab.sessions.runs.files import settle_resume
-
-    settle_resume(run_dir)
-    load_resume(trainer, run_dir)
+    trainer = resumed(lambda: session, run_dir)
     run_recorded(trainer, run_dir, lambda: False, lambda e: None, resume=True)
     a, b = params(tmp_path / "whole" / "checkpoints" / "final.npz"), params(run_dir / "checkpoints" / "final.npz")
     assert all(np.array_equal(a[k], b[k]) for k in a)  # exactly the uninterrupted run's weights
